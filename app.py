@@ -1,0 +1,92 @@
+"""Due Process: the application factory."""
+
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+from flask import Flask
+from flask_migrate import Migrate
+
+ROOT = Path(__file__).resolve().parent
+MIGRATIONS_DIR = ROOT / "migrations"
+
+DEFAULTS = {
+    "ENVIRONMENT": "production",
+    "SQLALCHEMY_DATABASE_URI": None,  # set in create_app: SQLite in instance/
+    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    "PASSWORD_HASH_PROFILE": "rfc9106",
+    "SESSION_COOKIE_NAME": "dp_session",
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "SESSION_COOKIE_SECURE": True,
+    "PERMANENT_SESSION_LIFETIME": timedelta(hours=12),
+    "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
+    "WTF_CSRF_SSL_STRICT": True,
+    "MAX_CONTENT_LENGTH": 21 * 1024 * 1024,
+    "DEMO": False,
+}
+
+migrate = Migrate()
+
+
+def _database_url(raw: str) -> str:
+    """Accept the URL forms hosting platforms hand out; always speak psycopg 3."""
+    for prefix in ("postgres://", "postgresql://"):
+        if raw.startswith(prefix):
+            return "postgresql+psycopg://" + raw[len(prefix):]
+    return raw
+
+
+def _secret_key(instance: Path) -> str:
+    """SECRET_KEY from configuration, else one generated once into instance/."""
+    path = instance / "secret_key"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    test_config = dict(test_config or {})
+    instance_path = test_config.pop("INSTANCE_PATH", None) or os.environ.get("DUE_PROCESS_INSTANCE")
+    app = Flask(
+        __name__, instance_relative_config=True,
+        instance_path=str(Path(instance_path).resolve()) if instance_path else None,
+    )
+    instance = Path(app.instance_path)
+    instance.mkdir(parents=True, exist_ok=True)
+
+    app.config.from_mapping(DEFAULTS)
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_prefixed_env("DUE_PROCESS")
+    for name in ("SECRET_KEY", "DATABASE_URL"):
+        if os.environ.get(name):
+            app.config[name] = os.environ[name]
+    app.config.update(test_config)
+
+    if app.config.get("DATABASE_URL"):
+        app.config["SQLALCHEMY_DATABASE_URI"] = _database_url(app.config["DATABASE_URL"])
+    if not app.config["SQLALCHEMY_DATABASE_URI"]:
+        app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance / 'due_process.sqlite3'}"
+    if (instance / "DEMO").exists() and "DEMO" not in test_config:
+        # Made by `flask --app app demo`: served over plain http on 127.0.0.1.
+        app.config.update(DEMO=True, SESSION_COOKIE_SECURE=False)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _secret_key(instance)
+    if app.debug and app.config["ENVIRONMENT"] != "development":
+        raise RuntimeError("Debug mode is for development only (set DUE_PROCESS_ENVIRONMENT).")
+
+    from models import db
+    from models.base import configure_engine
+    from views import init_app as init_views
+    from workflows import passwords
+
+    db.init_app(app)
+    with app.app_context():
+        configure_engine(db.engine)
+    migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
+    passwords.init_app(app)
+    init_views(app)
+    return app

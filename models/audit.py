@@ -1,0 +1,59 @@
+"""The append-only, hash-chained audit log."""
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import JSON, CheckConstraint, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import db
+
+GENESIS_HASH = "0" * 64
+
+
+class AuditAction(StrEnum):
+    SIGN_IN = "auth.sign_in"
+    SIGN_IN_FAILED = "auth.sign_in_failed"
+    SIGN_IN_THROTTLED = "auth.sign_in_throttled"
+    SIGN_OUT = "auth.sign_out"
+    SESSION_EXPIRED = "auth.session_expired"
+    MFA_ENROLLED = "auth.mfa_enrolled"
+    MFA_FAILED = "auth.mfa_failed"
+    MFA_RESET = "auth.mfa_reset"
+    PASSWORD_CHANGED = "auth.password_changed"  # noqa: S105 (an event name)
+    USER_CREATED = "user.created"
+    USER_DISABLED = "user.disabled"
+    USER_ENABLED = "user.enabled"
+    CUSTOMER_CREATED = "customer.created"
+    AGENCY_CREATED = "agency.created"
+    AGENCY_TOKEN_ISSUED = "agency.token_issued"  # noqa: S105 (an event name)
+
+
+class AuditEvent(db.Model):
+    """One event. hash = sha256(prev_hash || canonical_json(event)); see workflows.audit."""
+
+    __tablename__ = "audit_events"
+
+    seq: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    at: Mapped[datetime]
+    actor_id: Mapped[int | None]  # no foreign key: the log outlives what it names
+    actor: Mapped[str] = mapped_column(String(254))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    subject_type: Mapped[str | None] = mapped_column(String(32))
+    subject_id: Mapped[str | None] = mapped_column(String(64))
+    data: Mapped[dict] = mapped_column(JSON, default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class AuditHead(db.Model):
+    """A single row naming the chain's last event. Appenders lock it first, which
+    serialises appends on every engine, and verify() checks it so a truncated
+    tail is noticed."""
+
+    __tablename__ = "audit_head"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    seq: Mapped[int]
+    hash: Mapped[str] = mapped_column(String(64))

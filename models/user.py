@@ -1,0 +1,113 @@
+"""People who sign in: staff by role, and customer users of one tenant."""
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Enum, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from models.base import db, utcnow
+
+
+class Role(StrEnum):
+    INTAKE = "intake"
+    REVIEWER = "reviewer"
+    APPROVER = "approver"
+    ADMIN = "admin"
+    AUDITOR = "auditor"
+    CUSTOMER = "customer"
+
+    @property
+    def is_staff(self) -> bool:
+        return self is not Role.CUSTOMER
+
+    @property
+    def label(self) -> str:
+        return self.value.capitalize()
+
+
+STAFF_ROLES = frozenset(r for r in Role if r.is_staff)
+
+
+def enum_column(enum_cls: type[StrEnum], name: str) -> Enum:
+    """Store an enum by its value (not its Python name), checked by the database."""
+    return Enum(
+        enum_cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=32,
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+    )
+
+
+class User(db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    role: Mapped[Role] = mapped_column(enum_column(Role, "role"))
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    must_change_password: Mapped[bool] = mapped_column(default=False)
+    active: Mapped[bool] = mapped_column(default=True)
+    # TOTP (RFC 6238). The secret exists from creation; the user confirms it at
+    # first sign-in. totp_last_step makes each code usable once.
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_confirmed_at: Mapped[datetime | None]
+    totp_last_step: Mapped[int | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_sign_in_at: Mapped[datetime | None]
+
+    customer = relationship("Customer", back_populates="users")
+
+    @property
+    def mfa_enrolled(self) -> bool:
+        return self.totp_confirmed_at is not None
+
+    @property
+    def mfa_required(self) -> bool:
+        """Staff always need a second factor; customers once they enrolled one."""
+        return self.role.is_staff or self.mfa_enrolled
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.email} {self.role}>"
+
+
+class UserSession(db.Model):
+    """A server-side sign-in: the cookie holds a token whose hash is stored here,
+    so a session can be revoked (sign-out, password change, disable, MFA reset)."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Last time the user proved who they are (password and second factor);
+    # sensitive actions ask for a recent one.
+    authenticated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
+    ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(300))
+
+    user = relationship("User")
+
+
+class SignInFailure(db.Model):
+    """Failed sign-in attempts, counted per e-mail and per address for the rate limit.
+    Kept in the database so every worker and host sees the same count."""
+
+    __tablename__ = "sign_in_failures"
+    __table_args__ = (
+        Index("ix_sign_in_failures_email_at", "email", "at"),
+        Index("ix_sign_in_failures_ip_at", "ip", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254))
+    ip: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,29 @@
+"""Blueprints and request plumbing. Views stay thin: parse, call a workflow, render."""
+
+from views import (
+    admin,
+    api,
+    audit_log,
+    auth,
+    cli,
+    errors,
+    home,
+    identity,
+    policy,
+    portal,
+    security,
+)
+
+
+def init_app(app) -> None:
+    identity.init_app(app)
+    security.init_app(app)
+    policy.init_app(app)
+    errors.init_app(app)
+    for module in (auth, home, portal, admin, audit_log, api):
+        app.register_blueprint(module.bp)
+    cli.init_app(app)
+
+    @app.context_processor
+    def _globals():
+        return {"demo_instance": app.config.get("DEMO", False)}

@@ -1,0 +1,68 @@
+"""JSON API under /api/v1: the session, and the OpenAPI description."""
+
+from flask import Blueprint, jsonify, request, session
+from flask_login import current_user, login_user, logout_user
+from flask_wtf.csrf import generate_csrf
+
+from models import db, utcnow
+from views.errors import error_response
+from views.identity import Principal, client_ip
+from views.openapi import spec
+from views.policy import json_body, public, signed_in
+from views.security import csrf
+from workflows import auth
+from workflows.errors import InvalidCredentials, RateLimited
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+def user_json(principal) -> dict:
+    return {"id": principal.id, "email": principal.email, "role": principal.role.value}
+
+
+@bp.post("/session")
+@public
+@csrf.exempt  # no session exists yet; JSON-only (415 otherwise) keeps forms out
+@json_body
+def session_create():
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not all(
+        isinstance(body.get(k), str) for k in ("email", "password")
+    ):
+        return error_response(400, "invalid_body", "Send {email, password, totp} as JSON strings.")
+    now = utcnow()
+    try:
+        user = auth.check_password(body["email"], body["password"], client_ip(), now)
+        if user.mfa_required and not user.mfa_enrolled:
+            db.session.commit()
+            return error_response(
+                403, "mfa_enrolment_required",
+                "Set up your authenticator by signing in once in the browser.",
+            )
+        if user.mfa_required:
+            auth.check_code(user, str(body.get("totp") or ""), client_ip(), now)
+    except (InvalidCredentials, RateLimited) as exc:
+        db.session.commit()  # keep the failure for the rate limit and the audit log
+        return error_response(429 if isinstance(exc, RateLimited) else 401, exc.code, exc.message)
+    session.clear()
+    new = auth.start_session(user, client_ip(), request.user_agent.string, now)
+    db.session.commit()
+    login_user(Principal(user, new.record, new.token))
+    session.permanent = True
+    return jsonify(csrf_token=generate_csrf(), user=user_json(current_user))
+
+
+@bp.delete("/session")
+@signed_in
+def session_delete():
+    auth.end_session(current_user.session, client_ip(), utcnow())
+    db.session.commit()
+    logout_user()
+    session.clear()
+    return "", 204
+
+
+@bp.get("/openapi.json")
+@public
+def openapi():
+    return jsonify(spec(request.host_url.rstrip("/") + "/api/v1"))

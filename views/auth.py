@@ -1,0 +1,146 @@
+"""Sign-in (password, then TOTP enrolment or code), sign-out, password change."""
+
+from datetime import datetime
+
+from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_user, logout_user
+
+from models import User, db, utcnow
+from views.forms import CodeForm, PasswordChangeForm, SignInForm
+from views.identity import Principal, actor, client_ip
+from views.policy import public, signed_in
+from workflows import auth, totp
+from workflows.errors import InvalidCredentials, InvalidInput, RateLimited
+
+bp = Blueprint("auth", __name__)
+
+PENDING_SECONDS = 300  # the password step is good for five minutes
+
+
+def safe_next(target: str | None) -> str | None:
+    """Only same-site paths: never an open redirect."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return None
+
+
+def pending_user() -> User | None:
+    """The user who passed the password step in this browser, if recently."""
+    pending = session.get("mfa_pending")
+    if not pending or utcnow().timestamp() - pending["at"] > PENDING_SECONDS:
+        return None
+    user = db.session.get(User, pending["uid"])
+    return user if user is not None and user.active else None
+
+
+def complete_sign_in(user: User, now: datetime) -> None:
+    """Rotate: drop everything the anonymous session held, then a new server session."""
+    next_url = session.get("next")
+    session.clear()
+    new = auth.start_session(user, client_ip(), request.user_agent.string, now)
+    db.session.commit()
+    login_user(Principal(user, new.record, new.token))
+    session.permanent = True
+    g.next_url = next_url
+
+
+def failed(exc, form, template: str, **context):
+    """Keep the record of the failure (rate limit, audit), then show the form again."""
+    db.session.commit()
+    form.form_errors.append(exc.message)
+    status = 429 if isinstance(exc, RateLimited) else 401
+    return render_template(template, form=form, **context), status
+
+
+def home_for(principal) -> str:
+    return url_for("portal.home") if principal.role.value == "customer" else url_for("home.index")
+
+
+@bp.route("/sign-in", methods=["GET", "POST"])
+@public
+def sign_in():
+    if current_user.is_authenticated:
+        return redirect(home_for(current_user))
+    form = SignInForm()
+    if getattr(g, "session_ended", False) and request.method == "GET":
+        flash("Your session ended. Sign in again.", "info")
+    if not form.validate_on_submit():
+        return render_template("auth/sign_in.html", form=form), 422 if form.errors else 200
+    try:
+        user = auth.check_password(form.email.data, form.password.data, client_ip(), utcnow())
+    except (InvalidCredentials, RateLimited) as exc:
+        return failed(exc, form, "auth/sign_in.html")
+    next_url = safe_next(request.args.get("next"))
+    if not user.mfa_required:
+        complete_sign_in(user, utcnow())
+        return redirect(next_url or home_for(current_user))
+    session["mfa_pending"] = {"uid": user.id, "at": utcnow().timestamp()}
+    session["next"] = next_url
+    db.session.commit()
+    return redirect(url_for("auth.code" if user.mfa_enrolled else "auth.enrol"))
+
+
+@bp.route("/sign-in/enrol", methods=["GET", "POST"])
+@public
+def enrol():
+    user = pending_user()
+    if user is None or user.mfa_enrolled or not user.totp_secret:
+        return redirect(url_for("auth.sign_in"))
+    form = CodeForm()
+    uri = totp.provisioning_uri(user.totp_secret, user.email)
+    context = {"secret": user.totp_secret, "qr_svg": totp.qr_svg(uri), "email": user.email}
+    if not form.validate_on_submit():
+        return render_template("auth/enrol.html", form=form, **context), 422 if form.errors else 200
+    try:
+        auth.confirm_enrolment(user, form.code.data, client_ip(), utcnow())
+    except (InvalidCredentials, RateLimited) as exc:
+        return failed(exc, form, "auth/enrol.html", **context)
+    complete_sign_in(user, utcnow())
+    flash("Your authenticator app is set up. You will need a code from it at every sign-in.", "ok")
+    return redirect(g.next_url or home_for(current_user))
+
+
+@bp.route("/sign-in/code", methods=["GET", "POST"])
+@public
+def code():
+    user = pending_user()
+    if user is None or not user.mfa_enrolled:
+        return redirect(url_for("auth.sign_in"))
+    form = CodeForm()
+    if not form.validate_on_submit():
+        return render_template("auth/code.html", form=form), 422 if form.errors else 200
+    try:
+        auth.check_code(user, form.code.data, client_ip(), utcnow())
+    except (InvalidCredentials, RateLimited) as exc:
+        return failed(exc, form, "auth/code.html")
+    complete_sign_in(user, utcnow())
+    return redirect(g.next_url or home_for(current_user))
+
+
+@bp.post("/sign-out")
+@signed_in
+def sign_out():
+    auth.end_session(current_user.session, client_ip(), utcnow())
+    db.session.commit()
+    logout_user()
+    session.clear()
+    flash("You are signed out.", "ok")
+    return redirect(url_for("auth.sign_in"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@signed_in
+def change_password():
+    form = PasswordChangeForm()
+    if not form.validate_on_submit():
+        return render_template("auth/password.html", form=form), 422 if form.errors else 200
+    try:
+        auth.change_password(current_user.user, form.current.data, form.new.data, actor(), utcnow())
+    except InvalidInput as exc:
+        form.form_errors.append(exc.message)
+        return render_template("auth/password.html", form=form), 422
+    db.session.commit()
+    logout_user()
+    session.clear()
+    flash("Password changed. You are signed out everywhere; sign in with the new password.", "ok")
+    return redirect(url_for("auth.sign_in"))

@@ -1,0 +1,145 @@
+"""Command line (`flask --app app ...`). Each command prints `key: value` lines."""
+
+import secrets
+import sys
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask_migrate import upgrade
+
+from models import Role, db, utcnow
+from workflows import audit, demo, directory, users
+from workflows.audit import Actor
+from workflows.errors import WorkflowError
+
+CLI_ACTOR = Actor.system("cli")
+
+
+def emit(**pairs) -> None:
+    for key, value in pairs.items():
+        click.echo(f"{key}: {value}")
+
+
+def committed(fn, *args, **kwargs):
+    """Run a workflow and commit, or roll back and exit non-zero with its message."""
+    try:
+        result = fn(*args, **kwargs)
+    except WorkflowError as exc:
+        db.session.rollback()
+        raise click.ClickException(exc.message) from exc
+    db.session.commit()
+    return result
+
+
+def demo_marker() -> Path:
+    return Path(current_app.instance_path) / "DEMO"
+
+
+@click.command("init-db")
+def init_db():
+    """Create or upgrade the schema to the latest migration."""
+    upgrade()
+    emit(engine=db.engine.dialect.name, schema="head")
+
+
+users_cli = click.Group("users", help="Manage users.")
+agencies_cli = click.Group("agencies", help="Manage agencies.")
+customers_cli = click.Group("customers", help="Manage customers.")
+audit_cli = click.Group("audit", help="The audit log.")
+
+
+@users_cli.command("create")
+@click.argument("email")
+@click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
+@click.option("--password", help="Initial password; generated and printed when omitted.")
+@click.option("--customer-id", type=int, help="The customer a customer user belongs to.")
+@click.option("--name", default="")
+def users_create(email, role, password, customer_id, name):
+    """Create a user. Staff get a TOTP secret to enrol at first sign-in."""
+    generated = password is None
+    password = password or secrets.token_urlsafe(12)
+    created = committed(
+        users.create_user, email, role, password, CLI_ACTOR, utcnow(), name=name,
+        customer_id=customer_id,
+    )
+    emit(user_id=created.user.id)
+    if created.totp_secret:
+        emit(totp_secret=created.totp_secret)
+    if generated:
+        emit(password=password)
+
+
+@agencies_cli.command("create")
+@click.argument("name")
+@click.option("--country", required=True, help="ISO 3166-1 alpha-2, e.g. US")
+@click.option("--verified", is_flag=True, help="Identity of the agency has been verified.")
+@click.option("--kind", default="law_enforcement")
+def agencies_create(name, country, verified, kind):
+    """Register an agency and issue its API token (shown once)."""
+    issued = committed(
+        directory.create_agency, name, country, CLI_ACTOR, utcnow(), kind=kind, verified=verified
+    )
+    emit(agency_id=issued.agency.id, token=issued.token)
+
+
+@customers_cli.command("create")
+@click.argument("name")
+@click.option("--kind", required=True, type=click.Choice(["enterprise", "consumer"]))
+@click.option("--country", required=True)
+@click.option("--email", "emails", required=True, multiple=True, help="Notice address.")
+@click.option("--account", "accounts", multiple=True, help="Account identifier (repeatable).")
+def customers_create(name, kind, country, emails, accounts):
+    """Register a customer with its notice address and accounts."""
+    customer = committed(
+        directory.create_customer, name, kind, country, list(emails), list(accounts),
+        CLI_ACTOR, utcnow(),
+    )
+    emit(customer_id=customer.id)
+
+
+@audit_cli.command("verify")
+def audit_verify():
+    """Recompute the hash chain; exit 1 and name the first bad event if broken."""
+    result = audit.verify()
+    if result.intact:
+        emit(status="intact", events=result.events, head_seq=result.head_seq,
+             head_hash=result.head_hash)
+        return
+    emit(status="broken", first_bad_seq=result.first_bad_seq, reason=result.reason)
+    sys.exit(1)
+
+
+@click.command("demo")
+@click.option("--no-serve", is_flag=True, help="Seed only; do not start the server.")
+@click.option("--port", default=5000, show_default=True)
+def demo_command(no_serve, port):
+    """Create the database, seed demo data (idempotent), print logins, serve."""
+    upgrade()
+    logins = committed(demo.seed, utcnow())
+    demo_marker().touch()
+    click.echo(demo.describe(logins, utcnow()))
+    if no_serve:
+        return
+    app = current_app._get_current_object()
+    app.config.update(DEMO=True, SESSION_COOKIE_SECURE=False)
+    emit(url=f"http://127.0.0.1:{port}")
+    from werkzeug.serving import run_simple
+
+    run_simple("127.0.0.1", port, app, threaded=True, use_reloader=False, use_debugger=False)
+
+
+@click.command("demo-code")
+@click.argument("email")
+def demo_code(email):
+    """Print a demo user's current TOTP code (demo instances only)."""
+    if not demo_marker().exists():
+        raise click.ClickException("Not a demo instance: codes come from the user's own app.")
+    code, remaining = committed(demo.current_code, email, utcnow())
+    emit(code=code, valid_for_seconds=remaining)
+
+
+def init_app(app) -> None:
+    for command in (init_db, users_cli, agencies_cli, customers_cli, audit_cli, demo_command,
+                    demo_code):
+        app.cli.add_command(command)

@@ -1,0 +1,63 @@
+"""One shape for every error: JSON {error, message, reasons} under /api, a page elsewhere."""
+
+from flask import jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from models import db
+from workflows.errors import (
+    Conflict,
+    InvalidCredentials,
+    InvalidInput,
+    NotAllowed,
+    NotFound,
+    RateLimited,
+    WorkflowError,
+)
+
+STATUS = {
+    InvalidInput: 422,
+    InvalidCredentials: 401,
+    RateLimited: 429,
+    NotAllowed: 403,
+    NotFound: 404,
+    Conflict: 409,
+}
+
+
+def status_of(exc: WorkflowError) -> int:
+    return next((code for cls, code in STATUS.items() if isinstance(exc, cls)), 400)
+
+
+def error_response(status: int, code: str, message: str, reasons: list[str] | None = None):
+    if request.path.startswith("/api/"):
+        return jsonify(error=code, message=message, reasons=reasons or []), status
+    return render_template(
+        "errors/error.html", status=status, message=message, reasons=reasons or []
+    ), status
+
+
+def _workflow_error(exc: WorkflowError):
+    db.session.rollback()
+    return error_response(status_of(exc), exc.code, exc.message, exc.reasons)
+
+
+def _csrf_error(exc: CSRFError):
+    db.session.rollback()
+    return error_response(
+        400, "csrf_failed",
+        "The security token of this form or request is missing or expired. "
+        "Reload the page and try again; API clients send X-CSRFToken from POST /api/v1/session.",
+    )
+
+
+def _http_error(exc: HTTPException):
+    db.session.rollback()
+    code = (exc.name or "error").lower().replace(" ", "_")
+    return error_response(exc.code or 500, code, exc.description or exc.name)
+
+
+def init_app(app) -> None:
+    app.register_error_handler(WorkflowError, _workflow_error)
+    app.register_error_handler(CSRFError, _csrf_error)
+    app.register_error_handler(HTTPException, _http_error)

@@ -1,0 +1,104 @@
+"""Who may call each endpoint. Every view declares a policy; a request to an
+endpoint without one is refused (fail closed), and a test walks the URL map."""
+
+from dataclasses import dataclass
+from functools import wraps
+
+from flask import current_app, redirect, request, url_for
+from flask_login import current_user
+
+from models import STAFF_ROLES, Role
+
+
+@dataclass(frozen=True)
+class Policy:
+    roles: frozenset[Role] | None  # None: anyone, signed in or not
+
+    @property
+    def is_public(self) -> bool:
+        return self.roles is None
+
+
+PUBLIC = Policy(None)
+# Flask's own endpoints, declared here since they are not our functions.
+BUILTIN_POLICIES = {"static": PUBLIC}
+# Pages a user who must change their password may still reach.
+PASSWORD_CHANGE_ENDPOINTS = {"auth.change_password", "auth.sign_out", "static"}
+
+
+def _declare(policy: Policy):
+    def decorator(view):
+        view.access_policy = policy
+        return view
+    return decorator
+
+
+def public(view):
+    return _declare(PUBLIC)(view)
+
+
+def allow(*roles: Role):
+    if not roles:
+        raise ValueError("allow() needs at least one role; use @public for open endpoints")
+    return _declare(Policy(frozenset(roles)))
+
+
+signed_in = allow(*Role)
+staff = allow(*STAFF_ROLES)
+
+
+def policy_for(endpoint: str) -> Policy | None:
+    if endpoint in BUILTIN_POLICIES:
+        return BUILTIN_POLICIES[endpoint]
+    view = current_app.view_functions.get(endpoint)
+    return getattr(view, "access_policy", None)
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def _refuse(status: int, code: str, message: str):
+    from views.errors import error_response
+
+    return error_response(status, code, message)
+
+
+def enforce():
+    """before_request: apply the endpoint's policy."""
+    if request.endpoint is None:
+        return None  # routing failed; Flask answers 404/405
+    policy = policy_for(request.endpoint)
+    if policy is None:
+        current_app.logger.error("endpoint %s has no access policy", request.endpoint)
+        return _refuse(403, "forbidden", "This endpoint has no access policy.")
+    if policy.is_public:
+        return None
+    if not current_user.is_authenticated:
+        if wants_json():
+            return _refuse(401, "unauthenticated", "Sign in first (POST /api/v1/session).")
+        return redirect(url_for("auth.sign_in", next=request.full_path.rstrip("?")))
+    if current_user.role not in policy.roles:
+        return _refuse(403, "forbidden", "Your role may not do this.")
+    if current_user.must_change_password and request.endpoint not in PASSWORD_CHANGE_ENDPOINTS:
+        if wants_json():
+            return _refuse(403, "password_change_required", "Change your password first.")
+        return redirect(url_for("auth.change_password"))
+    return None
+
+
+def json_body(view):
+    """JSON endpoints accept only application/json bodies (415 otherwise), which
+    also keeps cross-site HTML forms from reaching them."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        if not request.is_json:
+            return _refuse(415, "unsupported_media_type", "Send the body as application/json.")
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def init_app(app) -> None:
+    app.before_request(enforce)

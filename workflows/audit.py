@@ -1,0 +1,133 @@
+"""The append-only, hash-chained audit log.
+
+Each event's hash is sha256(prev_hash || canonical_json(event)), where prev_hash
+is the previous event's hash as 64 lowercase hex characters (the first event
+chains to 64 zeros) and canonical_json is the event's fields as JSON with sorted
+keys, no whitespace, UTF-8. Anyone holding an export can recompute the chain.
+"""
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select, update
+
+from models import GENESIS_HASH, AuditAction, AuditEvent, AuditHead, db, utcnow
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who did something: a signed-in user, or a named system actor ("cli")."""
+
+    label: str
+    user_id: int | None = None
+    ip: str | None = None
+
+    @classmethod
+    def system(cls, label: str) -> "Actor":
+        return cls(label=label)
+
+
+def canonical_json(fields: dict) -> bytes:
+    return json.dumps(
+        fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
+
+
+def _timestamp(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def event_fields(event: AuditEvent) -> dict:
+    """Exactly the fields the hash covers."""
+    return {
+        "seq": event.seq,
+        "at": _timestamp(event.at),
+        "actor_id": event.actor_id,
+        "actor": event.actor,
+        "action": event.action,
+        "subject_type": event.subject_type,
+        "subject_id": event.subject_id,
+        "data": event.data,
+    }
+
+
+def chain_hash(prev_hash: str, fields: dict) -> str:
+    return hashlib.sha256(prev_hash.encode("ascii") + canonical_json(fields)).hexdigest()
+
+
+def record(
+    action: AuditAction,
+    actor: Actor,
+    *,
+    subject: tuple[str, object] | None = None,
+    data: dict | None = None,
+    now: datetime | None = None,
+) -> AuditEvent:
+    """Append one event inside the caller's transaction; it commits with the change
+    it describes, or not at all."""
+    # Lock the head row first: concurrent appenders queue here, so the chain never
+    # forks (PostgreSQL row lock; SQLite transactions already hold the write lock).
+    head_seq, head_hash = db.session.execute(
+        select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1).with_for_update()
+    ).one()
+    payload = dict(data or {})
+    if actor.ip:
+        payload.setdefault("ip", actor.ip)
+    event = AuditEvent(
+        seq=head_seq + 1,
+        at=now or utcnow(),
+        actor_id=actor.user_id,
+        actor=actor.label,
+        action=str(action),
+        subject_type=subject[0] if subject else None,
+        subject_id=str(subject[1]) if subject else None,
+        data=payload,
+        prev_hash=head_hash,
+    )
+    event.hash = chain_hash(head_hash, event_fields(event))
+    db.session.add(event)
+    db.session.flush()
+    db.session.execute(
+        update(AuditHead).where(AuditHead.id == 1).values(seq=event.seq, hash=event.hash)
+    )
+    return event
+
+
+@dataclass(frozen=True)
+class Verification:
+    intact: bool
+    events: int
+    head_seq: int
+    head_hash: str
+    first_bad_seq: int | None = None
+    reason: str | None = None
+
+
+def verify(batch_size: int = 2000) -> Verification:
+    """Walk the whole chain in order and recompute every hash."""
+    expected_seq, prev_hash, count = 1, GENESIS_HASH, 0
+
+    def broken(seq: int, reason: str) -> Verification:
+        return Verification(False, count, expected_seq - 1, prev_hash, seq, reason)
+
+    rows = db.session.execute(
+        select(AuditEvent).order_by(AuditEvent.seq).execution_options(yield_per=batch_size)
+    ).scalars()
+    for event in rows:
+        if event.seq != expected_seq:
+            return broken(expected_seq, f"expected event {expected_seq}, found {event.seq}")
+        if event.prev_hash != prev_hash:
+            return broken(event.seq, "prev_hash does not match the previous event")
+        if chain_hash(prev_hash, event_fields(event)) != event.hash:
+            return broken(event.seq, "content does not match its hash")
+        prev_hash, expected_seq, count = event.hash, expected_seq + 1, count + 1
+    head = db.session.execute(select(AuditHead.seq, AuditHead.hash)).all()
+    if len(head) != 1:
+        return broken(expected_seq, "the chain head row is missing")
+    head_seq, head_hash = head[0]
+    if head_seq != expected_seq - 1 or head_hash != prev_hash:
+        first_bad = min(head_seq, expected_seq - 1) + 1
+        return broken(first_bad, f"chain head names event {head_seq}, log ends at {expected_seq - 1}")
+    return Verification(True, count, head_seq, head_hash)

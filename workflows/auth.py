@@ -1,0 +1,175 @@
+"""Signing in and staying signed in: password, second factor, server-side sessions.
+
+The caller commits. Every outcome that matters is an audit event.
+"""
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+
+from models import AuditAction, SignInFailure, User, UserSession, db
+from workflows import audit, passwords, totp
+from workflows.audit import Actor
+from workflows.errors import InvalidCredentials, InvalidInput, RateLimited
+
+FAILURE_WINDOW = timedelta(minutes=1)
+MAX_FAILURES_PER_EMAIL = 5  # the sixth attempt within the window is refused unchecked
+MAX_FAILURES_PER_IP = 20
+IDLE_TIMEOUT = timedelta(minutes=30)
+ABSOLUTE_TIMEOUT = timedelta(hours=12)
+REAUTH_WINDOW = timedelta(minutes=10)
+SEEN_RESOLUTION = timedelta(seconds=60)  # how often last_seen_at is written
+
+GENERIC_FAILURE = "That e-mail and password do not match an active account."
+CODE_FAILURE = "That code is not valid. Codes change every 30 seconds and work once."
+
+
+def normalise_email(email: str) -> str:
+    return (email or "").strip().lower()
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _throttle(email: str, ip: str, now: datetime) -> None:
+    since = now - FAILURE_WINDOW
+    by_email = db.session.scalar(
+        select(func.count()).where(SignInFailure.email == email, SignInFailure.at > since)
+    )
+    by_ip = db.session.scalar(
+        select(func.count()).where(SignInFailure.ip == ip, SignInFailure.at > since)
+    )
+    if by_email >= MAX_FAILURES_PER_EMAIL or by_ip >= MAX_FAILURES_PER_IP:
+        audit.record(
+            AuditAction.SIGN_IN_THROTTLED, Actor(label=email or "anonymous", ip=ip), now=now
+        )
+        raise RateLimited("Too many failed attempts. Wait a minute, then try again.")
+
+
+def _fail(action: AuditAction, email: str, ip: str, now: datetime, user: User | None) -> None:
+    db.session.add(SignInFailure(email=email, ip=ip, at=now))
+    audit.record(
+        action,
+        Actor(label=email or "anonymous", user_id=user.id if user else None, ip=ip),
+        subject=("user", user.id) if user else None,
+        now=now,
+    )
+
+
+def check_password(email: str, password: str, ip: str, now: datetime) -> User:
+    """First factor. Unknown user, wrong password and disabled account fail alike."""
+    email = normalise_email(email)
+    _throttle(email, ip, now)
+    user = db.session.scalar(select(User).where(User.email == email))
+    ok = passwords.verify(user.password_hash if user else None, password or "")
+    if not ok or user is None or not user.active:
+        _fail(AuditAction.SIGN_IN_FAILED, email, ip, now, user)
+        raise InvalidCredentials(GENERIC_FAILURE)
+    if passwords.needs_rehash(user.password_hash):
+        user.password_hash = passwords.hash_password(password)
+    return user
+
+
+def check_code(user: User, code: str, ip: str, now: datetime) -> None:
+    """Second factor, for a user whose password was just checked."""
+    _throttle(user.email, ip, now)
+    if not user.active or not totp.consume(user, code or "", now):
+        _fail(AuditAction.MFA_FAILED, user.email, ip, now, user)
+        raise InvalidCredentials(CODE_FAILURE)
+
+
+def confirm_enrolment(user: User, code: str, ip: str, now: datetime) -> None:
+    """First sign-in: the user shows they hold the secret before it is trusted."""
+    check_code(user, code, ip, now)
+    user.totp_confirmed_at = now
+    audit.record(
+        AuditAction.MFA_ENROLLED, Actor(user.email, user.id, ip), subject=("user", user.id), now=now
+    )
+
+
+@dataclass
+class NewSession:
+    token: str
+    record: UserSession
+
+
+def start_session(user: User, ip: str, user_agent: str, now: datetime) -> NewSession:
+    """A fresh server-side session (a new token every sign-in: rotation)."""
+    token = secrets.token_urlsafe(32)
+    record = UserSession(
+        token_hash=_token_hash(token), user_id=user.id, created_at=now, last_seen_at=now,
+        authenticated_at=now, ip=ip, user_agent=(user_agent or "")[:300],
+    )
+    db.session.add(record)
+    user.last_sign_in_at = now
+    audit.record(
+        AuditAction.SIGN_IN, Actor(user.email, user.id, ip), subject=("user", user.id), now=now
+    )
+    db.session.flush()
+    return NewSession(token, record)
+
+
+def resume_session(token: str, now: datetime) -> UserSession | None:
+    """The live session for a cookie's token, or None when it is unknown, revoked,
+    idle for too long, past its absolute lifetime, or its user is disabled."""
+    record = db.session.scalar(
+        select(UserSession).where(UserSession.token_hash == _token_hash(token or ""))
+    )
+    if record is None or record.revoked_at is not None or not record.user.active:
+        return None
+    if now - record.last_seen_at > IDLE_TIMEOUT or now - record.created_at > ABSOLUTE_TIMEOUT:
+        record.revoked_at = now
+        audit.record(
+            AuditAction.SESSION_EXPIRED,
+            Actor(record.user.email, record.user_id),
+            subject=("user", record.user_id),
+            now=now,
+        )
+        return None
+    if now - record.last_seen_at > SEEN_RESOLUTION:
+        record.last_seen_at = now
+    return record
+
+
+def end_session(record: UserSession, ip: str, now: datetime) -> None:
+    record.revoked_at = now
+    audit.record(
+        AuditAction.SIGN_OUT,
+        Actor(record.user.email, record.user_id, ip),
+        subject=("user", record.user_id),
+        now=now,
+    )
+
+
+def revoke_sessions(user_id: int, now: datetime) -> int:
+    """Sign a user out everywhere. Returns how many sessions ended."""
+    result = db.session.execute(
+        update(UserSession)
+        .where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None))
+        .values(revoked_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount
+
+
+def recently_authenticated(record: UserSession, now: datetime) -> bool:
+    return now - record.authenticated_at <= REAUTH_WINDOW
+
+
+def change_password(
+    user: User, current: str, new: str, actor: Actor, now: datetime
+) -> None:
+    """The user changes their own password; every session of theirs ends."""
+    if not passwords.verify(user.password_hash, current or ""):
+        raise InvalidInput("The current password is not right.", reasons=["current_password"])
+    if new == current:
+        raise InvalidInput("Choose a password different from the current one.")
+    passwords.check_policy(new, user.email)
+    user.password_hash = passwords.hash_password(new)
+    user.must_change_password = False
+    revoke_sessions(user.id, now)
+    audit.record(AuditAction.PASSWORD_CHANGED, actor, subject=("user", user.id), now=now)

@@ -1,0 +1,136 @@
+"""Demo data: one staff user per role, customers and agencies from several
+countries. Seeding twice changes nothing the second time."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+
+from models import Agency, Customer, Role, User, db
+from workflows import directory, totp, users
+from workflows.audit import Actor
+from workflows.errors import InvalidInput
+
+DEMO_ACTOR = Actor.system("demo")
+DEMO_PASSWORD = "demo-password-2026"  # noqa: S105 (demo instances only, printed on purpose)
+DOMAIN = "demo.example"
+
+STAFF = [
+    (Role.INTAKE, "Ines Intake"),
+    (Role.REVIEWER, "Rafael Reviewer"),
+    (Role.APPROVER, "Amara Approver"),
+    (Role.ADMIN, "Ada Admin"),
+    (Role.AUDITOR, "Aurelio Auditor"),
+]
+
+# name, kind, country, notice e-mail, accounts, portal user
+CUSTOMERS = [
+    ("Contoso Ltd", "enterprise", "US", "legal@contoso.example",
+     ["alice@contoso.example", "bob@contoso.example", "acct-100200"], "counsel@contoso.example"),
+    ("Fabrikam GmbH", "enterprise", "DE", "recht@fabrikam.example",
+     ["jonas@fabrikam.example", "mia@fabrikam.example"], None),
+    ("Northwind Traders plc", "enterprise", "GB", "legal@northwind.example",
+     ["oliver@northwind.example", "acct-330044"], None),
+    ("Tailspin Pty Ltd", "enterprise", "AU", "legal@tailspin.example",
+     ["charlotte@tailspin.example"], None),
+    ("Maria Rossi", "consumer", "IT", "maria.rossi@mail.example",
+     ["maria.rossi@mail.example"], "maria.rossi@mail.example"),
+    ("Jean Dupont", "consumer", "FR", "jean.dupont@mail.example",
+     ["jean.dupont@mail.example", "jdupont"], None),
+    ("Emily Clark", "consumer", "US", "emily.clark@mail.example",
+     ["emily.clark@mail.example", "eclark"], None),
+    ("Kenji Sato", "consumer", "JP", "kenji.sato@mail.example", ["kenji.sato@mail.example"], None),
+]
+
+# name, country, kind, verified
+AGENCIES = [
+    ("FBI Seattle Field Office", "US", "law_enforcement", True),
+    ("U.S. Attorney's Office, S.D.N.Y.", "US", "prosecutor", True),
+    ("Metropolitan Police Service", "GB", "law_enforcement", True),
+    ("Bundeskriminalamt", "DE", "law_enforcement", True),
+    ("Australian Federal Police", "AU", "law_enforcement", True),
+    ("Police nationale, OCLCTIC", "FR", "law_enforcement", True),
+    ("Procura della Repubblica di Milano", "IT", "prosecutor", True),
+    ("Policia Federal", "BR", "law_enforcement", True),
+    ("Regional Cyber Unit (unverified)", "IN", "law_enforcement", False),
+]
+
+
+@dataclass
+class DemoLogin:
+    role: Role
+    email: str
+    password: str
+    totp_secret: str | None
+    customer: str | None = None
+
+
+@dataclass
+class Seeded:
+    logins: list[DemoLogin]
+    new_tokens: dict[str, str]  # agency name -> token, only for agencies created now
+
+
+def _ensure_user(email, role, name, now, customer_id=None) -> User:
+    user = db.session.scalar(select(User).where(User.email == email))
+    if user is None:
+        user = users.create_user(
+            email, role, DEMO_PASSWORD, DEMO_ACTOR, now, name=name, customer_id=customer_id
+        ).user
+        if role.is_staff:
+            # Demo staff come enrolled, so a newcomer needs no phone: the secret is
+            # printed and `flask --app app demo-code EMAIL` shows the current code.
+            user.totp_confirmed_at = now
+    return user
+
+
+def seed(now: datetime) -> Seeded:
+    logins, tokens = [], {}
+    for role, name in STAFF:
+        user = _ensure_user(f"{role.value}@{DOMAIN}", role, name, now)
+        logins.append(DemoLogin(role, user.email, DEMO_PASSWORD, user.totp_secret))
+    for name, kind, country, email, accounts, portal_email in CUSTOMERS:
+        customer = db.session.scalar(select(Customer).where(Customer.name == name))
+        if customer is None:
+            customer = directory.create_customer(
+                name, kind, country, [email], accounts, DEMO_ACTOR, now
+            )
+        if portal_email:
+            user = _ensure_user(portal_email, Role.CUSTOMER, name, now, customer.id)
+            logins.append(DemoLogin(Role.CUSTOMER, user.email, DEMO_PASSWORD, None, name))
+    for name, country, kind, verified in AGENCIES:
+        if db.session.scalar(select(Agency.id).where(Agency.name == name)) is None:
+            issued = directory.create_agency(
+                name, country, DEMO_ACTOR, now, kind=kind, verified=verified
+            )
+            tokens[name] = issued.token
+    return Seeded(logins, tokens)
+
+
+def current_code(email: str, now: datetime) -> tuple[str, int]:
+    """A demo staff user's code now, and the seconds it stays valid."""
+    user = db.session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None or not user.email.endswith("@" + DOMAIN) or not user.totp_secret:
+        raise InvalidInput(f"{email} is not a demo staff user.")
+    remaining = totp.STEP_SECONDS - int(now.timestamp()) % totp.STEP_SECONDS
+    return totp.current_code(user.totp_secret, now), remaining
+
+
+def describe(seeded: Seeded, now: datetime) -> str:
+    lines = [
+        "demo: ready",
+        f"password: {DEMO_PASSWORD}",
+        "note: staff sign in with password, then a 6-digit code; no phone needed:",
+        "note:   flask --app app demo-code EMAIL   prints the current code",
+        "note:   or add totp_secret to any authenticator app",
+    ]
+    for login in seeded.logins:
+        who = f"login: {login.role.value} {login.email}"
+        if login.totp_secret:
+            who += f" totp_secret={login.totp_secret}"
+        if login.customer:
+            who += f" customer={login.customer!r} (no second factor)"
+        lines.append(who)
+    for name, token in seeded.new_tokens.items():
+        lines.append(f"agency_token: {name}: {token}")
+    return "\n".join(lines)

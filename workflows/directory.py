@@ -1,0 +1,133 @@
+"""Customers with their accounts, and agencies with their API tokens."""
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+
+from models import (
+    Account,
+    AccountKind,
+    Agency,
+    AgencyKind,
+    AgencyToken,
+    AuditAction,
+    Customer,
+    CustomerKind,
+    db,
+)
+from workflows import audit
+from workflows.audit import Actor
+from workflows.errors import Conflict, InvalidInput
+from workflows.users import parse_email
+
+TOKEN_PREFIX = "dpa_"  # noqa: S105 (a prefix, not a secret)
+
+
+def parse_country(raw: str) -> str:
+    code = (raw or "").strip().upper()
+    if len(code) != 2 or not code.isascii() or not code.isalpha():
+        raise InvalidInput(
+            f"Country must be an ISO 3166-1 alpha-2 code such as US or DE, not {raw!r}.",
+            reasons=["country"],
+        )
+    return code
+
+
+def _parse_enum(enum_cls, raw: str, field: str):
+    try:
+        return enum_cls((raw or "").strip().lower())
+    except ValueError:
+        allowed = ", ".join(m.value for m in enum_cls)
+        raise InvalidInput(f"Unknown {field} {raw!r}; use one of {allowed}.", reasons=[field]) from None
+
+
+def account_kind(identifier: str) -> AccountKind:
+    if "@" in identifier:
+        return AccountKind.EMAIL
+    if identifier.isdigit() or identifier.startswith("acct-"):
+        return AccountKind.ACCOUNT_ID
+    return AccountKind.USERNAME
+
+
+def create_customer(
+    name: str, kind: str, country: str, emails: list[str], identifiers: list[str],
+    actor: Actor, now: datetime,
+) -> Customer:
+    name = (name or "").strip()
+    if not name:
+        raise InvalidInput("A customer needs a name.", reasons=["name"])
+    if not emails:
+        raise InvalidInput("A customer needs a notice e-mail address.", reasons=["email"])
+    customer = Customer(
+        name=name[:200], kind=_parse_enum(CustomerKind, kind, "kind"),
+        country=parse_country(country), notice_emails=[parse_email(e) for e in emails],
+        created_at=now,
+    )
+    db.session.add(customer)
+    wanted = [i.strip().lower() for i in identifiers if i.strip()]
+    taken = set(db.session.scalars(select(Account.identifier).where(Account.identifier.in_(wanted))))
+    if taken or len(set(wanted)) != len(wanted):
+        dupes = sorted(taken or {i for i in wanted if wanted.count(i) > 1})
+        raise Conflict(f"Account identifiers already in use: {', '.join(dupes)}.", reasons=dupes)
+    for identifier in wanted:
+        customer.accounts.append(
+            Account(identifier=identifier, kind=account_kind(identifier), created_at=now)
+        )
+    db.session.flush()
+    audit.record(
+        AuditAction.CUSTOMER_CREATED, actor, subject=("customer", customer.id),
+        data={"name": customer.name, "kind": customer.kind.value, "country": customer.country,
+              "accounts": wanted},
+        now=now,
+    )
+    return customer
+
+
+@dataclass
+class IssuedToken:
+    agency: Agency
+    token: str  # the only time it exists in clear
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_token(agency: Agency, actor: Actor, now: datetime) -> str:
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    db.session.add(AgencyToken(
+        agency=agency, token_hash=hash_token(token), prefix=token[:10], created_at=now
+    ))
+    db.session.flush()
+    audit.record(
+        AuditAction.AGENCY_TOKEN_ISSUED, actor, subject=("agency", agency.id),
+        data={"prefix": token[:10]}, now=now,
+    )
+    return token
+
+
+def create_agency(
+    name: str, country: str, actor: Actor, now: datetime, *, kind: str = "law_enforcement",
+    verified: bool = False,
+) -> IssuedToken:
+    name = (name or "").strip()
+    if not name:
+        raise InvalidInput("An agency needs a name.", reasons=["name"])
+    if db.session.scalar(select(Agency.id).where(Agency.name == name)) is not None:
+        raise Conflict(f"An agency named {name!r} already exists.", reasons=["name"])
+    agency = Agency(
+        name=name[:200], country=parse_country(country),
+        kind=_parse_enum(AgencyKind, kind, "kind"), verified=verified, created_at=now,
+    )
+    db.session.add(agency)
+    db.session.flush()
+    audit.record(
+        AuditAction.AGENCY_CREATED, actor, subject=("agency", agency.id),
+        data={"name": agency.name, "country": agency.country, "kind": agency.kind.value,
+              "verified": verified},
+        now=now,
+    )
+    return IssuedToken(agency, issue_token(agency, actor, now))

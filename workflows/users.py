@@ -1,0 +1,119 @@
+"""Managing who may sign in. Admins manage users and nothing else."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import select, update
+
+from models import AuditAction, Customer, Role, User, db
+from workflows import audit, auth, passwords, totp
+from workflows.audit import Actor
+from workflows.errors import Conflict, InvalidInput, NotAllowed, NotFound
+
+
+def parse_email(raw: str) -> str:
+    try:
+        return validate_email((raw or "").strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        raise InvalidInput(f"Not a valid e-mail address: {exc}", reasons=["email"]) from exc
+
+
+def parse_role(raw: str) -> Role:
+    try:
+        return Role((raw or "").strip().lower())
+    except ValueError:
+        allowed = ", ".join(r.value for r in Role)
+        raise InvalidInput(f"Unknown role {raw!r}; use one of {allowed}.", reasons=["role"]) from None
+
+
+@dataclass
+class CreatedUser:
+    user: User
+    totp_secret: str | None  # shown once to whoever created a staff user
+
+
+def create_user(
+    email: str,
+    role: str | Role,
+    password: str,
+    actor: Actor,
+    now: datetime,
+    *,
+    name: str = "",
+    customer_id: int | None = None,
+    must_change_password: bool = False,
+) -> CreatedUser:
+    email = parse_email(email)
+    role = parse_role(role)
+    passwords.check_policy(password, email)
+    if role is Role.CUSTOMER:
+        if customer_id is None or db.session.get(Customer, customer_id) is None:
+            raise InvalidInput("A customer user needs an existing customer.", reasons=["customer_id"])
+    elif customer_id is not None:
+        raise InvalidInput("Only customer users belong to a customer.", reasons=["customer_id"])
+    if db.session.scalar(select(User.id).where(User.email == email)) is not None:
+        raise Conflict(f"A user with the e-mail {email} already exists.", reasons=["email"])
+    secret = totp.new_secret() if role.is_staff else None
+    user = User(
+        email=email, name=(name or "").strip()[:200], role=role, customer_id=customer_id,
+        password_hash=passwords.hash_password(password), totp_secret=secret,
+        must_change_password=must_change_password, created_at=now,
+    )
+    db.session.add(user)
+    db.session.flush()
+    audit.record(
+        AuditAction.USER_CREATED, actor, subject=("user", user.id),
+        data={"email": email, "role": role.value, "customer_id": customer_id}, now=now,
+    )
+    return CreatedUser(user, secret)
+
+
+def get_user(user_id: int) -> User:
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound("No such user.")
+    return user
+
+
+def list_users() -> list[User]:
+    return list(db.session.scalars(select(User).order_by(User.role, User.email)))
+
+
+def set_active(user_id: int, active: bool, actor: Actor, now: datetime) -> User:
+    """Disable or re-enable. Disabling ends every session of the user at once."""
+    user = get_user(user_id)
+    if not active and user.id == actor.user_id:
+        raise NotAllowed("You cannot disable your own account.")
+    # Conditional update: two admins pressing the button at once change it once.
+    changed = db.session.execute(
+        update(User)
+        .where(User.id == user.id, User.active.is_(not active))
+        .values(active=active)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not changed:
+        raise Conflict(f"{user.email} is already {'enabled' if active else 'disabled'}.")
+    db.session.refresh(user)
+    if not active:
+        auth.revoke_sessions(user.id, now)
+    audit.record(
+        AuditAction.USER_ENABLED if active else AuditAction.USER_DISABLED,
+        actor, subject=("user", user.id), data={"email": user.email}, now=now,
+    )
+    return user
+
+
+def reset_mfa(user_id: int, actor: Actor, now: datetime) -> User:
+    """A lost phone: new secret, enrolment again at next sign-in, sessions ended."""
+    user = get_user(user_id)
+    if not user.role.is_staff and not user.mfa_enrolled:
+        raise Conflict(f"{user.email} has no second factor to reset.")
+    user.totp_secret = totp.new_secret() if user.role.is_staff else None
+    user.totp_confirmed_at = None
+    user.totp_last_step = None
+    auth.revoke_sessions(user.id, now)
+    audit.record(
+        AuditAction.MFA_RESET, actor, subject=("user", user.id), data={"email": user.email}, now=now
+    )
+    return user
