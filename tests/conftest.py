@@ -1,0 +1,222 @@
+"""Fixtures: a fresh database per test, on SQLite and (with TEST_DATABASE_URL) PostgreSQL.
+
+SQLite: the schema is migrated once into a template file, copied for each test.
+PostgreSQL: a database of its own for the run, migrated once, emptied before each test.
+"""
+
+import os
+import re
+import shutil
+import uuid
+from datetime import timedelta
+
+import pyotp
+import pytest
+import sqlalchemy as sa
+from flask_migrate import upgrade
+
+from app import create_app
+from models import GENESIS_HASH, Customer, Role, User, db, utcnow
+from workflows import directory, users
+from workflows.audit import Actor
+
+PASSWORD = "correct horse battery"
+TEST_ACTOR = Actor.system("test")
+ENGINES = ["sqlite", "postgresql"]
+
+
+def base_config(uri: str, instance) -> dict:
+    return {
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": uri,
+        "SECRET_KEY": "test-secret-key",
+        "PASSWORD_HASH_PROFILE": "fast",
+        "SESSION_COOKIE_SECURE": False,
+        "INSTANCE_PATH": str(instance),
+        "DEMO": False,
+    }
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("sqlite-template")
+    path = folder / "template.sqlite3"
+    app = create_app(base_config(f"sqlite:///{path}", folder / "instance"))
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A database of this run's own on the PostgreSQL server, migrated to head."""
+    server = os.environ.get("TEST_DATABASE_URL")
+    if not server:
+        return None
+    name = f"dp_test_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = sa.engine.make_url(server).set(database=name).render_as_string(hide_password=False)
+    app = create_app(base_config(url, "/tmp/dp-pg-template-instance"))
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+    yield url
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _empty_postgres(url: str) -> None:
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        tables = [
+            t for t in sa.inspect(conn).get_table_names() if t not in ("alembic_version", "audit_head")
+        ]
+        # replica mode skips the append-only triggers: only the test harness does this.
+        conn.execute(sa.text("SET LOCAL session_replication_role = replica"))
+        conn.execute(sa.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        conn.execute(sa.text("UPDATE audit_head SET seq = 0, hash = :h"), {"h": GENESIS_HASH})
+    engine.dispose()
+
+
+@pytest.fixture(params=ENGINES)
+def engine_name(request):
+    if request.param == "postgresql" and not os.environ.get("TEST_DATABASE_URL"):
+        pytest.skip("PostgreSQL: set TEST_DATABASE_URL to run these tests on it too")
+    return request.param
+
+
+@pytest.fixture
+def database_url(engine_name, tmp_path, request):
+    if engine_name == "sqlite":
+        path = tmp_path / "test.sqlite3"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite:///{path}"
+    url = request.getfixturevalue("postgres_url")
+    _empty_postgres(url)
+    return url
+
+
+@pytest.fixture
+def app(database_url, tmp_path):
+    app = create_app(base_config(database_url, tmp_path / "instance"))
+    with app.app_context():
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+# ---- factories --------------------------------------------------------------
+
+
+@pytest.fixture
+def make_customer(app):
+    counter = iter(range(1, 10_000))
+
+    def make(name=None, kind="enterprise", country="US", accounts=None) -> Customer:
+        n = next(counter)
+        customer = directory.create_customer(
+            name or f"Customer {n}", kind, country, [f"legal{n}@customer{n}.example"],
+            accounts if accounts is not None else [f"user{n}@customer{n}.example"],
+            TEST_ACTOR, utcnow(),
+        )
+        db.session.commit()
+        return customer
+
+    return make
+
+
+@pytest.fixture
+def make_agency(app):
+    counter = iter(range(1, 10_000))
+
+    def make(name=None, country="US", verified=True, kind="law_enforcement"):
+        issued = directory.create_agency(
+            name or f"Agency {next(counter)}", country, TEST_ACTOR, utcnow(), kind=kind,
+            verified=verified,
+        )
+        db.session.commit()
+        return issued
+
+    return make
+
+
+@pytest.fixture
+def make_user(app, make_customer):
+    counter = iter(range(1, 10_000))
+
+    def make(role=Role.REVIEWER, email=None, password=PASSWORD, enrolled=True, customer=None,
+             active=True, must_change_password=False) -> User:
+        role = Role(role)
+        if role is Role.CUSTOMER and customer is None:
+            customer = make_customer()
+        created = users.create_user(
+            email or f"{role.value}{next(counter)}@provider.example", role, password, TEST_ACTOR,
+            utcnow(), name=f"Test {role.label}", customer_id=customer.id if customer else None,
+            must_change_password=must_change_password,
+        )
+        user = created.user
+        if enrolled and role.is_staff:
+            user.totp_confirmed_at = utcnow()
+        user.active = active
+        db.session.commit()
+        return user
+
+    return make
+
+
+# ---- signing in -------------------------------------------------------------
+
+
+def totp_code(user: User, steps_ahead: int = 0) -> str:
+    """The code an authenticator app shows now (or `steps_ahead` periods later)."""
+    return pyotp.TOTP(user.totp_secret).at(utcnow() + timedelta(seconds=30 * steps_ahead))
+
+
+def fresh_code(user: User) -> str:
+    """A code this user has not used yet. Codes are single-use per 30-second step,
+    so a test signing the same user in twice moves on to the next step (the
+    verifier accepts one step of clock drift)."""
+    db.session.refresh(user)
+    current = pyotp.TOTP(user.totp_secret).timecode(utcnow())
+    ahead = 0 if user.totp_last_step is None or user.totp_last_step < current else 1
+    if user.totp_last_step is not None and user.totp_last_step >= current + 1:
+        user.totp_last_step = None  # both usable steps spent: only the harness may do this
+        db.session.commit()
+        ahead = 0
+    return totp_code(user, ahead)
+
+
+CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def csrf_from(html: str) -> str:
+    match = CSRF_RE.search(html)
+    assert match, "page has no CSRF token"
+    return match.group(1)
+
+
+def sign_in(client, user: User, password: str = PASSWORD):
+    """The whole browser flow: password page, then enrolment or code page."""
+    page = client.get("/sign-in").get_data(as_text=True)
+    resp = client.post("/sign-in", data={
+        "email": user.email, "password": password, "csrf_token": csrf_from(page)})
+    if not user.mfa_required:
+        return resp
+    step = resp.headers["Location"]
+    page = client.get(step).get_data(as_text=True)
+    return client.post(step, data={"code": fresh_code(user), "csrf_token": csrf_from(page)})
+
+
+def post_form(client, url: str, data: dict | None = None, page_url: str | None = None):
+    """POST a form the way a browser does: with the CSRF token from a page."""
+    token = csrf_from(client.get(page_url or "/account/password").get_data(as_text=True))
+    return client.post(url, data={**(data or {}), "csrf_token": token})
