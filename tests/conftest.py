@@ -49,7 +49,7 @@ def sqlite_template(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def postgres_url():
+def postgres_url(tmp_path_factory):
     """A database of this run's own on the PostgreSQL server, migrated to head."""
     server = os.environ.get("TEST_DATABASE_URL")
     if not server:
@@ -59,7 +59,7 @@ def postgres_url():
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     url = sa.engine.make_url(server).set(database=name).render_as_string(hide_password=False)
-    app = create_app(base_config(url, "/tmp/dp-pg-template-instance"))
+    app = create_app(base_config(url, tmp_path_factory.mktemp("pg-instance")))
     with app.app_context():
         upgrade()
         db.engine.dispose()
