@@ -28,7 +28,8 @@ CODE_FAILURE = "That code is not valid. Codes change every 30 seconds and work o
 
 
 def normalise_email(email: str) -> str:
-    return (email or "").strip().lower()
+    # Bounded: whatever is typed ends up in the rate-limit table and the audit log.
+    return (email or "").strip().lower()[:254]
 
 
 def _token_hash(token: str) -> str:
@@ -65,7 +66,10 @@ def check_password(email: str, password: str, ip: str, now: datetime) -> User:
     email = normalise_email(email)
     _throttle(email, ip, now)
     user = db.session.scalar(select(User).where(User.email == email))
-    ok = passwords.verify(user.password_hash if user else None, password or "")
+    password = password or ""
+    if len(password) > passwords.MAX_LENGTH:
+        password = ""  # never hash megabytes; fails like any wrong password
+    ok = passwords.verify(user.password_hash if user else None, password)
     if not ok or user is None or not user.active:
         _fail(AuditAction.SIGN_IN_FAILED, email, ip, now, user)
         raise InvalidCredentials(GENERIC_FAILURE)
