@@ -2,7 +2,7 @@
 
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectField, StringField
-from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp
+from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional, Regexp
 
 from models import Role
 
@@ -29,7 +29,7 @@ class PasswordChangeForm(FlaskForm):
 
 
 class NewUserForm(FlaskForm):
-    email = EmailField("E-mail", validators=[DataRequired(), Length(max=254)])
+    email = EmailField("E-mail", validators=[DataRequired(), Email(), Length(max=254)])
     name = StringField("Full name", validators=[Optional(), Length(max=200)])
     role = SelectField("Role", choices=[(r.value, r.label) for r in Role])
     customer_id = SelectField("Customer (customer users only)", coerce=str, validate_choice=False)

@@ -1,6 +1,6 @@
 """The signed-in principal: a user plus the server-side session that carries them."""
 
-from flask import g, request
+from flask import g, request, session
 from flask_login import LoginManager, UserMixin, current_user
 
 from models import User, UserSession, db, utcnow
@@ -45,6 +45,7 @@ def _load(token: str) -> Principal | None:
     db.session.commit()  # an expiry or a last-seen stamp
     if record is None:
         g.session_ended = True
+        session.pop("_user_id", None)  # say it once, not on every request
         return None
     return Principal(record.user, record, token)
 

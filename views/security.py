@@ -1,7 +1,6 @@
 """Response headers of the security baseline, CSRF, and no caching of private pages."""
 
-from flask import request
-from flask_login import current_user
+from flask import request, session
 from flask_wtf.csrf import CSRFProtect
 
 csrf = CSRFProtect()
@@ -19,7 +18,7 @@ def _headers(response):
     h.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
     if request.is_secure:
         h.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-    if current_user.is_authenticated or request.endpoint in ("auth.enrol", "auth.code"):
+    if session.get("_user_id") or request.endpoint in ("auth.enrol", "auth.code"):
         h["Cache-Control"] = "no-store"
     return response
 
