@@ -78,7 +78,8 @@ def _empty_postgres(url: str) -> None:
         # replica mode skips the append-only triggers: only the test harness does this.
         conn.execute(sa.text("SET LOCAL session_replication_role = replica"))
         conn.execute(sa.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-        conn.execute(sa.text("UPDATE audit_head SET seq = 0, hash = :h"), {"h": GENESIS_HASH})
+        conn.execute(sa.text("DELETE FROM audit_head"))
+        conn.execute(sa.text("INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, :h)"), {"h": GENESIS_HASH})
     engine.dispose()
 
 

@@ -21,7 +21,7 @@ from models import (
 from workflows import audit
 from workflows.audit import Actor
 from workflows.errors import Conflict, InvalidInput
-from workflows.users import parse_email
+from workflows.users import NAME_MAX, parse_email, unique_flush
 
 TOKEN_PREFIX = "dpa_"  # noqa: S105 (a prefix, not a secret)
 
@@ -44,6 +44,15 @@ def _parse_enum(enum_cls, raw: str, field: str):
         raise InvalidInput(f"Unknown {field} {raw!r}; use one of {allowed}.", reasons=[field]) from None
 
 
+def parse_name(raw: str, what: str) -> str:
+    name = (raw or "").strip()
+    if not name:
+        raise InvalidInput(f"{what} needs a name.", reasons=["name"])
+    if len(name) > NAME_MAX:
+        raise InvalidInput(f"Names have at most {NAME_MAX} characters.", reasons=["name"])
+    return name
+
+
 def account_kind(identifier: str) -> AccountKind:
     if "@" in identifier:
         return AccountKind.EMAIL
@@ -56,13 +65,11 @@ def create_customer(
     name: str, kind: str, country: str, emails: list[str], identifiers: list[str],
     actor: Actor, now: datetime,
 ) -> Customer:
-    name = (name or "").strip()
-    if not name:
-        raise InvalidInput("A customer needs a name.", reasons=["name"])
+    name = parse_name(name, "A customer")
     if not emails:
         raise InvalidInput("A customer needs a notice e-mail address.", reasons=["email"])
     customer = Customer(
-        name=name[:200], kind=_parse_enum(CustomerKind, kind, "kind"),
+        name=name, kind=_parse_enum(CustomerKind, kind, "kind"),
         country=parse_country(country), notice_emails=[parse_email(e) for e in emails],
         created_at=now,
     )
@@ -76,7 +83,7 @@ def create_customer(
         customer.accounts.append(
             Account(identifier=identifier, kind=account_kind(identifier), created_at=now)
         )
-    db.session.flush()
+    unique_flush("One of those account identifiers was registered at the same moment.", "account")
     audit.record(
         AuditAction.CUSTOMER_CREATED, actor, subject=("customer", customer.id),
         data={"name": customer.name, "kind": customer.kind.value, "country": customer.country,
@@ -113,17 +120,15 @@ def create_agency(
     name: str, country: str, actor: Actor, now: datetime, *, kind: str = "law_enforcement",
     verified: bool = False,
 ) -> IssuedToken:
-    name = (name or "").strip()
-    if not name:
-        raise InvalidInput("An agency needs a name.", reasons=["name"])
+    name = parse_name(name, "An agency")
     if db.session.scalar(select(Agency.id).where(Agency.name == name)) is not None:
         raise Conflict(f"An agency named {name!r} already exists.", reasons=["name"])
     agency = Agency(
-        name=name[:200], country=parse_country(country),
+        name=name, country=parse_country(country),
         kind=_parse_enum(AgencyKind, kind, "kind"), verified=verified, created_at=now,
     )
     db.session.add(agency)
-    db.session.flush()
+    unique_flush(f"An agency named {name!r} already exists.", "name")
     audit.record(
         AuditAction.AGENCY_CREATED, actor, subject=("agency", agency.id),
         data={"name": agency.name, "country": agency.country, "kind": agency.kind.value,

@@ -5,11 +5,23 @@ from datetime import datetime
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
 from models import AuditAction, Customer, Role, User, db
 from workflows import audit, auth, passwords, totp
 from workflows.audit import Actor
 from workflows.errors import Conflict, InvalidInput, NotAllowed, NotFound
+
+NAME_MAX = 200
+
+
+def unique_flush(message: str, field: str) -> None:
+    """Flush, turning a unique-constraint race (two creators at once) into a Conflict;
+    the caller rolls the transaction back."""
+    try:
+        db.session.flush()
+    except IntegrityError as exc:
+        raise Conflict(message, reasons=[field]) from exc
 
 
 def parse_email(raw: str) -> str:
@@ -47,6 +59,8 @@ def create_user(
     email = parse_email(email)
     role = parse_role(role)
     passwords.check_policy(password, email)
+    if len((name or "").strip()) > NAME_MAX:
+        raise InvalidInput(f"Names have at most {NAME_MAX} characters.", reasons=["name"])
     if role is Role.CUSTOMER:
         if customer_id is None or db.session.get(Customer, customer_id) is None:
             raise InvalidInput("A customer user needs an existing customer.", reasons=["customer_id"])
@@ -56,12 +70,12 @@ def create_user(
         raise Conflict(f"A user with the e-mail {email} already exists.", reasons=["email"])
     secret = totp.new_secret() if role.is_staff else None
     user = User(
-        email=email, name=(name or "").strip()[:200], role=role, customer_id=customer_id,
+        email=email, name=(name or "").strip(), role=role, customer_id=customer_id,
         password_hash=passwords.hash_password(password), totp_secret=secret,
         must_change_password=must_change_password, created_at=now,
     )
     db.session.add(user)
-    db.session.flush()
+    unique_flush(f"A user with the e-mail {email} already exists.", "email")
     audit.record(
         AuditAction.USER_CREATED, actor, subject=("user", user.id),
         data={"email": email, "role": role.value, "customer_id": customer_id}, now=now,
