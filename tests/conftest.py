@@ -13,6 +13,7 @@ from datetime import timedelta
 import pyotp
 import pytest
 import sqlalchemy as sa
+from flask.testing import FlaskClient
 from flask_migrate import upgrade
 
 from app import create_app
@@ -110,9 +111,32 @@ def app(database_url, tmp_path):
         db.engine.dispose()
 
 
+class RequestScopedClient(FlaskClient):
+    """Runs every request in an application context of its own, as a server does.
+
+    The `app` fixture keeps one application context open for the whole test, and
+    Flask would reuse it for requests: `g` (where Flask-Login caches the signed-in
+    user and Flask-WTF the CSRF token) and the database session would carry over
+    from one request to the next, so a revoked cookie could still look signed in.
+    The test's own database session commits first, so it holds no lock while the
+    request runs and re-reads whatever the request wrote."""
+
+    def open(self, *args, **kwargs):
+        db.session.commit()
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
 @pytest.fixture
-def client(app):
-    return app.test_client()
+def new_client(app):
+    """Another browser: call it for a client with its own cookie jar."""
+    app.test_client_class = RequestScopedClient
+    return app.test_client
+
+
+@pytest.fixture
+def client(new_client):
+    return new_client()
 
 
 # ---- factories --------------------------------------------------------------

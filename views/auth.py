@@ -18,8 +18,13 @@ PENDING_SECONDS = 300  # the password step is good for five minutes
 
 
 def safe_next(target: str | None) -> str | None:
-    """Only same-site paths: never an open redirect."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+    """Only same-site paths: never an open redirect. Browsers drop tabs and line
+    breaks from a URL ("/\t/evil.example" becomes "//evil.example"), and a line
+    break cannot go in a header at all, so control characters are refused too."""
+    if (
+        target and target.startswith("/") and not target.startswith("//") and "\\" not in target
+        and not any(ord(c) < 0x20 or ord(c) == 0x7F for c in target)
+    ):
         return target
     return None
 
@@ -62,8 +67,6 @@ def sign_in():
     if current_user.is_authenticated:
         return redirect(home_for(current_user))
     form = SignInForm()
-    if getattr(g, "session_ended", False) and request.method == "GET":
-        flash("Your session ended. Sign in again.", "info")
     if not form.validate_on_submit():
         return render_template("auth/sign_in.html", form=form), 422 if form.errors else 200
     try:

@@ -1,6 +1,6 @@
 """The signed-in principal: a user plus the server-side session that carries them."""
 
-from flask import g, request, session
+from flask import flash, request, session
 from flask_login import LoginManager, UserMixin, current_user
 
 from models import User, UserSession, db, utcnow
@@ -44,8 +44,11 @@ def _load(token: str) -> Principal | None:
     record = auth.resume_session(token, utcnow())
     db.session.commit()  # an expiry or a last-seen stamp
     if record is None:
-        g.session_ended = True
         session.pop("_user_id", None)  # say it once, not on every request
+        if not request.path.startswith("/api/"):
+            # Flashed here, not on the sign-in page: the request that finds the
+            # session ended is usually the one redirected there.
+            flash("Your session ended. Sign in again.", "info")
         return None
     return Principal(record.user, record, token)
 

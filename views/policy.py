@@ -22,8 +22,9 @@ class Policy:
 PUBLIC = Policy(None)
 # Flask's own endpoints, declared here since they are not our functions.
 BUILTIN_POLICIES = {"static": PUBLIC}
-# Pages a user who must change their password may still reach.
-PASSWORD_CHANGE_ENDPOINTS = {"auth.change_password", "auth.sign_out", "static"}
+# Pages a user who must change their password may still reach: signing out is
+# always possible, in the browser and through the API.
+PASSWORD_CHANGE_ENDPOINTS = {"auth.change_password", "auth.sign_out", "api.session_delete", "static"}
 
 
 def _declare(policy: Policy):
