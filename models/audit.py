@@ -21,6 +21,7 @@ class AuditAction(StrEnum):
     MFA_FAILED = "auth.mfa_failed"
     MFA_RESET = "auth.mfa_reset"
     PASSWORD_CHANGED = "auth.password_changed"  # noqa: S105 (an event name)
+    PASSWORD_CHANGE_FAILED = "auth.password_change_failed"  # noqa: S105 (an event name)
     USER_CREATED = "user.created"
     USER_DISABLED = "user.disabled"
     USER_ENABLED = "user.enabled"

@@ -606,6 +606,24 @@ def test_invalid_password_change_is_refused_and_changes_nothing(
     assert events(AuditAction.PASSWORD_CHANGED) == []
 
 
+def test_guessing_the_current_password_counts_toward_the_rate_limit(client, make_user):
+    """A borrowed session must not become a way to guess the password."""
+    user = make_user(Role.REVIEWER)
+    sign_in(client, user)
+    wrong = {"current": "not the password at all", "new": NEW_PASSWORD, "confirm": NEW_PASSWORD}
+    for _ in range(5):
+        assert post_form(client, "/account/password", wrong).status_code == 422
+    assert len(events(AuditAction.PASSWORD_CHANGE_FAILED)) == 5
+    assert failure_count(user.email) == 5
+
+    right = {**wrong, "current": PASSWORD}
+    resp = post_form(client, "/account/password", right)
+    assert resp.status_code == 429
+    assert THROTTLED in resp.get_data(as_text=True)
+    db.session.refresh(user)
+    assert events(AuditAction.PASSWORD_CHANGED) == []
+
+
 # ---- CSRF and safe methods ----------------------------------------------------
 
 

@@ -96,6 +96,8 @@ def test_each_sign_in_is_a_new_session(client, make_user):
     assert cookie_of(client) != first
     old, new = sessions_of(user)
     assert old.token_hash != new.token_hash
+    # Signing in again from the same client replaces its session, never adds one.
+    assert old.revoked_at is not None and live_sessions_of(user) == [new]
 
 
 # ---- signing out ------------------------------------------------------------

@@ -44,6 +44,8 @@ def session_create():
     except (InvalidCredentials, RateLimited) as exc:
         db.session.commit()  # keep the failure for the rate limit and the audit log
         return error_response(429 if isinstance(exc, RateLimited) else 401, exc.code, exc.message)
+    if current_user.is_authenticated:  # signing in again replaces, never adds
+        auth.end_session(current_user.session, client_ip(), now)
     session.clear()
     new = auth.start_session(user, client_ip(), request.user_agent.string, now)
     db.session.commit()

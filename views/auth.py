@@ -139,7 +139,14 @@ def change_password():
         return render_template("auth/password.html", form=form), 422 if form.errors else 200
     try:
         auth.change_password(current_user.user, form.current.data, form.new.data, actor(), utcnow())
+    except (InvalidCredentials, RateLimited) as exc:
+        db.session.commit()  # the failed attempt counts and is audited
+        form.current.errors.append(exc.message)
+        return render_template("auth/password.html", form=form), (
+            429 if isinstance(exc, RateLimited) else 422
+        )
     except InvalidInput as exc:
+        db.session.rollback()
         form.form_errors.append(exc.message)
         return render_template("auth/password.html", form=form), 422
     db.session.commit()

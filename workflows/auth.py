@@ -167,9 +167,16 @@ def recently_authenticated(record: UserSession, now: datetime) -> bool:
 def change_password(
     user: User, current: str, new: str, actor: Actor, now: datetime
 ) -> None:
-    """The user changes their own password; every session of theirs ends."""
+    """The user changes their own password; every session of theirs ends.
+    Wrong current passwords count toward the sign-in rate limit, so a borrowed
+    session cannot be used to guess the password."""
+    ip = actor.ip or "unknown"
+    _throttle(user.email, ip, now)
     if not passwords.verify(user.password_hash, current or ""):
-        raise InvalidInput("The current password is not right.", reasons=["current_password"])
+        _fail(AuditAction.PASSWORD_CHANGE_FAILED, user.email, ip, now, user)
+        raise InvalidCredentials(
+            "The current password is not right.", reasons=["current_password"]
+        )
     if new == current:
         raise InvalidInput("Choose a password different from the current one.")
     passwords.check_policy(new, user.email)
