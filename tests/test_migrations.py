@@ -29,9 +29,8 @@ def test_the_chain_starts_at_the_genesis_head(app):
     assert (head.seq, head.hash) == (0, GENESIS_HASH)
 
 
-def test_sqlite_connections_enforce_foreign_keys_and_use_wal(app, engine_name):
-    if engine_name != "sqlite":
-        pytest.skip("SQLite pragmas only")
+@pytest.mark.sqlite_only
+def test_sqlite_connections_enforce_foreign_keys_and_use_wal(app):
     with db.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"

@@ -2,6 +2,7 @@
 
 from flask import Blueprint, flash, redirect, render_template, url_for
 from sqlalchemy import select
+from wtforms.fields.choices import SelectChoice
 
 from models import Customer, Role, db, utcnow
 from views.errors import status_of
@@ -15,9 +16,9 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 admin_only = allow(Role.ADMIN)
 
 
-def _customer_choices() -> list[tuple[str, str]]:
+def _customer_choices() -> list[SelectChoice]:
     rows = db.session.execute(select(Customer.id, Customer.name).order_by(Customer.name))
-    return [("", "None (staff)")] + [(str(i), n) for i, n in rows]
+    return [SelectChoice("", "None (staff)")] + [SelectChoice(str(i), n) for i, n in rows]
 
 
 @bp.get("/users")
@@ -41,7 +42,8 @@ def user_new():
         )
     except (InvalidInput, Conflict) as exc:
         db.session.rollback()
-        fields = {"email": form.email, "customer_id": form.customer_id, "role": form.role}
+        fields = {"email": form.email, "customer_id": form.customer_id, "role": form.role,
+                  "password": form.password, "name": form.name}
         field = fields.get(exc.reasons[0] if exc.reasons else "")
         (field.errors if field is not None else form.form_errors).append(exc.message)
         return render_template("admin/user_new.html", form=form), 422

@@ -2,6 +2,7 @@
 
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional, Regexp
 
 from models import Role
@@ -31,8 +32,10 @@ class PasswordChangeForm(FlaskForm):
 class NewUserForm(FlaskForm):
     email = EmailField("E-mail", validators=[DataRequired(), Email(), Length(max=254)])
     name = StringField("Full name", validators=[Optional(), Length(max=200)])
-    role = SelectField("Role", choices=[(r.value, r.label) for r in Role])
-    customer_id = SelectField("Customer (customer users only)", coerce=str, validate_choice=False)
+    role = SelectField("Role", choices=[SelectChoice(r.value, r.label) for r in Role])
+    # The view fills the choices (existing customers, or none) before validation;
+    # anything else posted is refused here rather than reaching int() in the view.
+    customer_id = SelectField("Customer (customer users only)", coerce=str)
     password = PasswordField(
         "Initial password", validators=[DataRequired(), Length(min=12, max=256)],
         description="At least 12 characters. The user must change it at first sign-in.",

@@ -30,11 +30,11 @@ def _hasher() -> PasswordHasher:
 
 def check_policy(password: str, email: str = "") -> None:
     if len(password) < MIN_LENGTH:
-        raise InvalidInput(f"Passwords need at least {MIN_LENGTH} characters.")
+        raise InvalidInput(f"Passwords need at least {MIN_LENGTH} characters.", reasons=["password"])
     if len(password) > MAX_LENGTH:
-        raise InvalidInput(f"Passwords may have at most {MAX_LENGTH} characters.")
+        raise InvalidInput(f"Passwords may have at most {MAX_LENGTH} characters.", reasons=["password"])
     if email and password.strip().lower() == email.strip().lower():
-        raise InvalidInput("The password must not be the e-mail address.")
+        raise InvalidInput("The password must not be the e-mail address.", reasons=["password"])
 
 
 def hash_password(password: str) -> str:
