@@ -1,0 +1,100 @@
+"""Every page a person signs in to reach passes axe-core's WCAG 2.1 A/AA rules, and
+reads on a phone without sideways scrolling (wide tables scroll inside their box)."""
+
+import re
+
+import pyotp
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Page, expect
+
+from models import Role, db
+from tests.conftest import PASSWORD
+
+pytestmark = pytest.mark.browser
+
+AXE = Axe()
+WCAG = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
+VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
+
+# The pages each role reaches after signing in (besides its landing page).
+PAGES = {
+    Role.ADMIN: ["/admin/users", "/admin/users/new", "/admin/users/1", "/account/password"],
+    Role.AUDITOR: ["/audit/"],
+    Role.REVIEWER: ["/account/password"],
+    Role.CUSTOMER: ["/portal/"],
+}
+
+
+def assert_accessible(page: Page, what: str) -> None:
+    results = AXE.run(page, options=WCAG)
+    problems = [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
+        for v in results.response["violations"]
+    ]
+    assert problems == [], f"{what}: {problems}"
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"{what}: page is {overflow}px wider than the screen"
+
+
+def sign_in(page: Page, email: str, secret: str | None) -> None:
+    page.goto("/sign-in")
+    page.locator("#email").fill(email)
+    page.locator("#password").fill(PASSWORD)
+    page.locator("main button[type=submit]").click()
+    if secret:
+        expect(page).to_have_url(re.compile(r"/sign-in/code$"))
+        assert_accessible(page, "code prompt")
+        page.locator("#code").fill(pyotp.TOTP(secret).now())
+        page.locator("main button[type=submit]").click()
+    expect(page.locator("header .who")).to_be_visible()
+
+
+@pytest.fixture(params=VIEWPORTS, ids=list(VIEWPORTS))
+def viewport_page(request, browser, live_server):
+    context = browser.new_context(base_url=live_server.url, viewport=VIEWPORTS[request.param])
+    context.set_default_timeout(10_000)
+    yield context.new_page()
+    context.close()
+
+
+def test_sign_in_and_enrolment_pages(viewport_page, staff_user):
+    page = viewport_page
+    newcomer = staff_user(Role.INTAKE, enrolled=False)
+    page.goto("/sign-in")
+    assert_accessible(page, "sign-in")
+    page.locator("#email").fill(newcomer.email)
+    page.locator("#password").fill("wrong password entirely")
+    page.locator("main button[type=submit]").click()
+    expect(page.locator(".alert")).to_be_visible()
+    assert_accessible(page, "sign-in with an error")
+    page.locator("#password").fill(PASSWORD)
+    page.locator("main button[type=submit]").click()
+    expect(page).to_have_url(re.compile(r"/sign-in/enrol$"))
+    assert_accessible(page, "enrolment")
+    page.locator("#code").fill("000000")
+    page.locator("main button[type=submit]").click()
+    expect(page.locator(".error, .alert").first).to_be_visible()
+    assert_accessible(page, "enrolment with an error")
+
+
+@pytest.mark.parametrize("role", list(PAGES), ids=[r.value for r in PAGES])
+def test_signed_in_pages(viewport_page, staff_user, make_user, role):
+    page = viewport_page
+    if role is Role.CUSTOMER:
+        email, secret = make_user(Role.CUSTOMER).email, None
+        db.session.remove()  # no open transaction while the browser works
+    else:
+        user = staff_user(role)
+        email, secret = user.email, user.totp_secret
+    sign_in(page, email, secret)
+    assert_accessible(page, f"{role.value} landing page")
+    for path in PAGES[role]:
+        page.goto(path)
+        assert_accessible(page, path)
+    if role is Role.ADMIN:
+        page.goto("/admin/users/new")
+        page.locator("#email").fill("not an address")
+        page.locator("main button[type=submit]").click()
+        expect(page.locator(".error").first).to_be_visible()
+        assert_accessible(page, "new user form with errors")
