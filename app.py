@@ -5,6 +5,7 @@ import secrets
 from datetime import timedelta
 from pathlib import Path
 
+from cryptography.fernet import Fernet
 from flask import Flask
 from flask_migrate import Migrate
 
@@ -38,13 +39,13 @@ def _database_url(raw: str) -> str:
     return raw
 
 
-def _secret_key(instance: Path) -> str:
-    """SECRET_KEY from configuration, else one generated once into instance/."""
-    path = instance / "secret_key"
+def _instance_secret(instance: Path, name: str, make) -> str:
+    """A secret generated once into instance/ (mode 0600) when not configured."""
+    path = instance / name
     if not path.exists():
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_hex(32))
+            fh.write(make())
     return path.read_text().strip()
 
 
@@ -74,15 +75,22 @@ def create_app(test_config: dict | None = None) -> Flask:
         # Made by `flask --app app demo`: served over plain http on 127.0.0.1.
         app.config.update(DEMO=True, SESSION_COOKIE_SECURE=False)
     if not app.config.get("SECRET_KEY"):
-        app.config["SECRET_KEY"] = _secret_key(instance)
+        app.config["SECRET_KEY"] = _instance_secret(instance, "secret_key", lambda: secrets.token_hex(32))
+    if not app.config.get("FIELD_KEYS"):
+        # Seals secrets stored in the database (TOTP seeds); newest key first, older
+        # keys after a comma still open what they sealed, for rotation.
+        app.config["FIELD_KEYS"] = _instance_secret(
+            instance, "field_key", lambda: Fernet.generate_key().decode()
+        )
     if app.debug and app.config["ENVIRONMENT"] != "development":
         raise RuntimeError("Debug mode is for development only (set DUE_PROCESS_ENVIRONMENT).")
 
     from models import db
-    from models.base import configure_engine
+    from models.base import configure_engine, init_field_cipher
     from views import init_app as init_views
     from workflows import passwords
 
+    init_field_cipher(app)
     db.init_app(app)
     with app.app_context():
         configure_engine(db.engine)

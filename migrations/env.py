@@ -4,7 +4,7 @@ from logging.config import fileConfig
 from alembic import context
 from flask import current_app
 
-from models.base import UTCDateTime
+from models.base import Sealed, UTCDateTime
 
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
@@ -45,6 +45,8 @@ def render_item(type_, obj, autogen_context):
     """Migrations name the plain column type, not the model's Python-side wrapper."""
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
+    if type_ == "type" and isinstance(obj, Sealed):
+        return "sa.String(length=255)"
     return False
 
 

@@ -2,8 +2,10 @@
 
 from datetime import UTC, datetime
 
+from cryptography.fernet import Fernet, MultiFernet
+from flask import current_app
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy import DateTime, MetaData, String, event
 from sqlalchemy.orm import DeclarativeBase, registry
 from sqlalchemy.types import TypeDecorator
 
@@ -36,6 +38,29 @@ class UTCDateTime(TypeDecorator):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Sealed(TypeDecorator):
+    """A string stored encrypted (Fernet: AES-128-CBC with HMAC-SHA256) under a key
+    kept outside the database, so a copy of the database alone does not reveal it."""
+
+    impl = String(255)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        return current_app.extensions["field_cipher"].encrypt(value.encode()).decode()
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return current_app.extensions["field_cipher"].decrypt(value.encode()).decode()
+
+
+def init_field_cipher(app) -> None:
+    keys = [k.strip() for k in str(app.config["FIELD_KEYS"]).split(",") if k.strip()]
+    app.extensions["field_cipher"] = MultiFernet([Fernet(k) for k in keys])
 
 
 class Base(DeclarativeBase):

@@ -6,7 +6,7 @@ from enum import StrEnum
 from sqlalchemy import Enum, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from models.base import db, utcnow
+from models.base import Sealed, db, utcnow
 
 
 class Role(StrEnum):
@@ -55,7 +55,7 @@ class User(db.Model):
     active: Mapped[bool] = mapped_column(default=True)
     # TOTP (RFC 6238). The secret exists from creation; the user confirms it at
     # first sign-in. totp_last_step makes each code usable once.
-    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_secret: Mapped[str | None] = mapped_column("totp_secret_sealed", Sealed())
     totp_confirmed_at: Mapped[datetime | None]
     totp_last_step: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

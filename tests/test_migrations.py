@@ -34,3 +34,13 @@ def test_sqlite_connections_enforce_foreign_keys_and_use_wal(app):
     with db.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+
+
+def test_totp_secrets_are_sealed_at_rest(app, make_user):
+    """A copy of the database alone does not give away anyone's second factor."""
+    user = make_user()
+    stored = db.session.execute(
+        sa.text("SELECT totp_secret_sealed FROM users WHERE id = :id"), {"id": user.id}
+    ).scalar_one()
+    assert user.totp_secret and user.totp_secret not in stored
+    assert app.extensions["field_cipher"].decrypt(stored.encode()).decode() == user.totp_secret
