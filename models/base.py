@@ -99,4 +99,22 @@ def configure_engine(engine) -> None:
         # SQLite has one writer. Taking the write lock when a transaction begins
         # (rather than at its first write) means a transaction never fails half
         # way with "database is locked": it waits its turn, then runs whole.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Read-only snapshots (see snapshot()) take no lock: WAL gives them a
+        # consistent view while writers go on.
+        if connection.get_execution_options().get(SNAPSHOT_OPTION):
+            connection.exec_driver_sql("BEGIN")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+SNAPSHOT_OPTION = "due_process_snapshot"
+
+
+def snapshot(engine):
+    """A read-only connection that sees one consistent state of the database for
+    its whole transaction, without blocking writers."""
+    if engine.dialect.name == "postgresql":
+        return engine.connect().execution_options(
+            isolation_level="REPEATABLE READ", postgresql_readonly=True
+        )
+    return engine.connect().execution_options(**{SNAPSHOT_OPTION: True})

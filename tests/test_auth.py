@@ -15,6 +15,8 @@ from sqlalchemy import func, select
 
 from models import AuditAction, AuditEvent, Role, SignInFailure, UserSession, db, utcnow
 from tests.conftest import PASSWORD, csrf_from, fresh_code, post_form, sign_in, totp_code
+from workflows import passwords, users
+from workflows.audit import Actor
 from workflows.auth import CODE_FAILURE, GENERIC_FAILURE
 
 COOKIE = "dp_session"
@@ -191,6 +193,22 @@ def test_password_step_is_good_for_five_minutes(client, make_user):
     assert sessions_of(user) == []
     db.session.refresh(user)
     assert user.totp_last_step is None, "the code was not spent"
+
+
+@pytest.mark.parametrize("change", ["password changed", "second factor reset"])
+def test_password_step_is_void_after_a_change_elsewhere(client, make_user, change):
+    user = make_user(Role.REVIEWER)
+    submit_password(client, user.email)
+    page = client.get("/sign-in/code").get_data(as_text=True)
+    if change == "password changed":
+        user.password_hash = passwords.hash_password(NEW_PASSWORD)
+    else:
+        users.reset_mfa(user.id, Actor.system("test"), utcnow())
+    db.session.commit()
+
+    resp = client.post("/sign-in/code", data={"code": totp_code(user), "csrf_token": csrf_from(page)})
+    assert resp.status_code == 302 and resp.headers["Location"] == "/sign-in"
+    assert sessions_of(user) == []
 
 
 def test_code_and_enrolment_pages_need_the_password_step_first(client, new_client, make_user):

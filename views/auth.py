@@ -1,5 +1,6 @@
 """Sign-in (password, then TOTP enrolment or code), sign-out, password change."""
 
+import hashlib
 from datetime import datetime
 
 from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
@@ -15,6 +16,7 @@ from workflows.errors import InvalidCredentials, InvalidInput, RateLimited
 bp = Blueprint("auth", __name__)
 
 PENDING_SECONDS = 300  # the password step is good for five minutes
+NEXT_MAX = 1000  # a longer next= could push the session cookie past browsers' 4 KB
 
 
 def safe_next(target: str | None) -> str | None:
@@ -22,11 +24,19 @@ def safe_next(target: str | None) -> str | None:
     breaks from a URL ("/\t/evil.example" becomes "//evil.example"), and a line
     break cannot go in a header at all, so control characters are refused too."""
     if (
-        target and target.startswith("/") and not target.startswith("//") and "\\" not in target
+        target and len(target) <= NEXT_MAX and target.startswith("/") and not target.startswith("//")
+        and "\\" not in target
         and not any(ord(c) < 0x20 or ord(c) == 0x7F for c in target)
     ):
         return target
     return None
+
+
+def password_stamp(user: User) -> str:
+    """Changes whenever the password does, so a password step passed before a
+    password change or an MFA reset elsewhere is worth nothing after it."""
+    material = f"{user.password_hash}|{user.totp_confirmed_at}".encode()
+    return hashlib.sha256(material).hexdigest()[:16]
 
 
 def pending_user() -> User | None:
@@ -35,7 +45,9 @@ def pending_user() -> User | None:
     if not pending or utcnow().timestamp() - pending["at"] > PENDING_SECONDS:
         return None
     user = db.session.get(User, pending["uid"])
-    return user if user is not None and user.active else None
+    if user is None or not user.active or pending.get("stamp") != password_stamp(user):
+        return None
+    return user
 
 
 def complete_sign_in(user: User, now: datetime) -> None:
@@ -77,7 +89,7 @@ def sign_in():
     if not user.mfa_required:
         complete_sign_in(user, utcnow())
         return redirect(next_url or home_for(current_user))
-    session["mfa_pending"] = {"uid": user.id, "at": utcnow().timestamp()}
+    session["mfa_pending"] = {"uid": user.id, "at": utcnow().timestamp(), "stamp": password_stamp(user)}
     session["next"] = next_url
     db.session.commit()
     return redirect(url_for("auth.code" if user.mfa_enrolled else "auth.enrol"))

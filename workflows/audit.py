@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select, update
 
 from models import GENESIS_HASH, AuditAction, AuditEvent, AuditHead, db, utcnow
+from models.base import snapshot
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ def _timestamp(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def event_fields(event: AuditEvent) -> dict:
+def event_fields(event) -> dict:
     """Exactly the fields the hash covers."""
     return {
         "seq": event.seq,
@@ -75,9 +76,15 @@ def record(
     payload = dict(data or {})
     if actor.ip:
         payload.setdefault("ip", actor.ip)
+    at = now or utcnow()
+    if head_seq:
+        # In chain order, time never runs backwards (a request's `now` may have
+        # been taken before another request's event got in first).
+        previous = db.session.scalar(select(AuditEvent.at).where(AuditEvent.seq == head_seq))
+        at = max(at, previous) if previous else at
     event = AuditEvent(
         seq=head_seq + 1,
-        at=now or utcnow(),
+        at=at,
         actor_id=actor.user_id,
         actor=actor.label,
         action=str(action),
@@ -106,24 +113,29 @@ class Verification:
 
 
 def verify(batch_size: int = 2000) -> Verification:
-    """Walk the whole chain in order and recompute every hash."""
+    """Walk the whole chain in order and recompute every hash.
+
+    Reads one consistent snapshot (head and events together), so appends that
+    commit while it runs neither look like tampering nor block on it."""
     expected_seq, prev_hash, count = 1, GENESIS_HASH, 0
 
     def broken(seq: int, reason: str) -> Verification:
         return Verification(False, count, expected_seq - 1, prev_hash, seq, reason)
 
-    rows = db.session.execute(
-        select(AuditEvent).order_by(AuditEvent.seq).execution_options(yield_per=batch_size)
-    ).scalars()
-    for event in rows:
-        if event.seq != expected_seq:
-            return broken(expected_seq, f"expected event {expected_seq}, found {event.seq}")
-        if event.prev_hash != prev_hash:
-            return broken(event.seq, "prev_hash does not match the previous event")
-        if chain_hash(prev_hash, event_fields(event)) != event.hash:
-            return broken(event.seq, "content does not match its hash")
-        prev_hash, expected_seq, count = event.hash, expected_seq + 1, count + 1
-    head = db.session.execute(select(AuditHead.seq, AuditHead.hash)).all()
+    with snapshot(db.engine) as conn, conn.begin():
+        head = conn.execute(select(AuditHead.seq, AuditHead.hash)).all()
+        rows = conn.execute(
+            select(AuditEvent.__table__).order_by(AuditEvent.seq),
+            execution_options={"yield_per": batch_size},
+        )
+        for event in rows:
+            if event.seq != expected_seq:
+                return broken(expected_seq, f"expected event {expected_seq}, found {event.seq}")
+            if event.prev_hash != prev_hash:
+                return broken(event.seq, "prev_hash does not match the previous event")
+            if chain_hash(prev_hash, event_fields(event)) != event.hash:
+                return broken(event.seq, "content does not match its hash")
+            prev_hash, expected_seq, count = event.hash, expected_seq + 1, count + 1
     if len(head) != 1:
         return broken(expected_seq, "the chain head row is missing")
     head_seq, head_hash = head[0]

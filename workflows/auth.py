@@ -1,6 +1,8 @@
 """Signing in and staying signed in: password, second factor, server-side sessions.
 
-The caller commits. Every outcome that matters is an audit event.
+The caller commits, except where a function says it commits: attempts are
+counted (committed) before they are checked. Every outcome that matters is an
+audit event.
 """
 
 import hashlib
@@ -8,16 +10,13 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
-from models import AuditAction, SignInFailure, User, UserSession, db
-from workflows import audit, passwords, totp
+from models import AuditAction, User, UserSession, db
+from workflows import audit, passwords, throttle, totp
 from workflows.audit import Actor
-from workflows.errors import InvalidCredentials, InvalidInput, RateLimited
+from workflows.errors import InvalidCredentials, InvalidInput
 
-FAILURE_WINDOW = timedelta(minutes=1)
-MAX_FAILURES_PER_EMAIL = 5  # the sixth attempt within the window is refused unchecked
-MAX_FAILURES_PER_IP = 20
 IDLE_TIMEOUT = timedelta(minutes=30)
 ABSOLUTE_TIMEOUT = timedelta(hours=12)
 REAUTH_WINDOW = timedelta(minutes=10)
@@ -27,52 +26,60 @@ GENERIC_FAILURE = "That e-mail and password do not match an active account."
 CODE_FAILURE = "That code is not valid. Codes change every 30 seconds and work once."
 
 
+def _encodable(value: str) -> bool:
+    """Storable text: no NUL (PostgreSQL refuses it) and no lone surrogates."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in value
+
+
 def normalise_email(email: str) -> str:
-    # Bounded: whatever is typed ends up in the rate-limit table and the audit log.
-    return (email or "").strip().lower()[:254]
+    """Bounded and printable: whatever is typed ends up in the rate-limit table and
+    the audit log. Text that cannot be stored becomes a placeholder (an unknown user)."""
+    email = (email or "").strip().lower()[:254]
+    if not email.isprintable() or not _encodable(email):
+        return "(unprintable)"
+    return email
 
 
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _throttle(email: str, ip: str, now: datetime) -> None:
-    since = now - FAILURE_WINDOW
-    by_email = db.session.scalar(
-        select(func.count()).where(SignInFailure.email == email, SignInFailure.at > since)
-    )
-    by_ip = db.session.scalar(
-        select(func.count()).where(SignInFailure.ip == ip, SignInFailure.at > since)
-    )
-    if by_email >= MAX_FAILURES_PER_EMAIL or by_ip >= MAX_FAILURES_PER_IP:
-        audit.record(
-            AuditAction.SIGN_IN_THROTTLED, Actor(label=email or "anonymous", ip=ip), now=now
-        )
-        raise RateLimited("Too many failed attempts. Wait a minute, then try again.")
-
-
-def _fail(action: AuditAction, email: str, ip: str, now: datetime, user: User | None) -> None:
-    db.session.add(SignInFailure(email=email, ip=ip, at=now))
+def _fail(action: AuditAction, attempt: throttle.Attempt, now: datetime, user_id: int | None) -> None:
+    """The reserved attempt stays counted; the failure is audited. Commits."""
     audit.record(
         action,
-        Actor(label=email or "anonymous", user_id=user.id if user else None, ip=ip),
-        subject=("user", user.id) if user else None,
+        Actor(label=attempt.email or "anonymous", user_id=user_id, ip=attempt.ip),
+        subject=("user", user_id) if user_id else None,
         now=now,
     )
+    db.session.commit()
 
 
 def check_password(email: str, password: str, ip: str, now: datetime) -> User:
-    """First factor. Unknown user, wrong password and disabled account fail alike."""
+    """First factor. Unknown user, wrong password and disabled account fail alike.
+
+    Commits the attempt before the (deliberately slow) argon2 check and runs that
+    check outside any transaction: on SQLite a transaction holds the database's
+    one write lock, and a burst of guesses must not stall everyone else."""
     email = normalise_email(email)
-    _throttle(email, ip, now)
-    user = db.session.scalar(select(User).where(User.email == email))
     password = password or ""
-    if len(password) > passwords.MAX_LENGTH:
-        password = ""  # never hash megabytes; fails like any wrong password
-    ok = passwords.verify(user.password_hash if user else None, password)
-    if not ok or user is None or not user.active:
-        _fail(AuditAction.SIGN_IN_FAILED, email, ip, now, user)
+    if len(password) > passwords.MAX_LENGTH or not _encodable(password):
+        password = ""  # never hash megabytes or broken text; fails like any wrong password
+    attempt = throttle.reserve(email, ip, now)
+    found = db.session.execute(
+        select(User.id, User.password_hash, User.active).where(User.email == email)
+    ).first()
+    db.session.commit()
+    ok = passwords.verify(found.password_hash if found else None, password)
+    if not ok or found is None or not found.active:
+        _fail(AuditAction.SIGN_IN_FAILED, attempt, now, found.id if found else None)
         raise InvalidCredentials(GENERIC_FAILURE)
+    throttle.release(attempt)
+    user = db.session.get(User, found.id)
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
     return user
@@ -80,10 +87,11 @@ def check_password(email: str, password: str, ip: str, now: datetime) -> User:
 
 def check_code(user: User, code: str, ip: str, now: datetime) -> None:
     """Second factor, for a user whose password was just checked."""
-    _throttle(user.email, ip, now)
+    attempt = throttle.reserve(user.email, ip, now)
     if not user.active or not totp.consume(user, code or "", now):
-        _fail(AuditAction.MFA_FAILED, user.email, ip, now, user)
+        _fail(AuditAction.MFA_FAILED, attempt, now, user.id)
         raise InvalidCredentials(CODE_FAILURE)
+    throttle.release(attempt)
 
 
 def confirm_enrolment(user: User, code: str, ip: str, now: datetime) -> None:
@@ -169,18 +177,20 @@ def change_password(
 ) -> None:
     """The user changes their own password; every session of theirs ends.
     Wrong current passwords count toward the sign-in rate limit, so a borrowed
-    session cannot be used to guess the password."""
-    ip = actor.ip or "unknown"
-    _throttle(user.email, ip, now)
-    if not passwords.verify(user.password_hash, current or ""):
-        _fail(AuditAction.PASSWORD_CHANGE_FAILED, user.email, ip, now, user)
-        raise InvalidCredentials(
-            "The current password is not right.", reasons=["current_password"]
-        )
+    session cannot be used to guess the password. Like check_password, the argon2
+    work runs outside any transaction."""
+    email, stored = user.email, user.password_hash
+    attempt = throttle.reserve(email, actor.ip or "unknown", now)
+    if not passwords.verify(stored, current or ""):
+        _fail(AuditAction.PASSWORD_CHANGE_FAILED, attempt, now, user.id)
+        raise InvalidCredentials("The current password is not right.", reasons=["current_password"])
+    throttle.release(attempt)
+    db.session.commit()
     if new == current:
-        raise InvalidInput("Choose a password different from the current one.")
-    passwords.check_policy(new, user.email)
-    user.password_hash = passwords.hash_password(new)
+        raise InvalidInput("Choose a password different from the current one.", reasons=["password"])
+    passwords.check_policy(new, email)
+    new_hash = passwords.hash_password(new)
+    user.password_hash = new_hash
     user.must_change_password = False
     revoke_sessions(user.id, now)
     audit.record(AuditAction.PASSWORD_CHANGED, actor, subject=("user", user.id), now=now)

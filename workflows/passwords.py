@@ -44,9 +44,9 @@ def hash_password(password: str) -> str:
 def verify(password_hash: str | None, password: str) -> bool:
     """Always does the full argon2 work, so an unknown user costs the same time."""
     if password_hash is None:
-        password_hash = current_app.extensions.setdefault(
-            "password_dummy_hash", _hasher().hash("not-a-real-password")
-        )
+        if "password_dummy_hash" not in current_app.extensions:  # made once, not per call
+            current_app.extensions["password_dummy_hash"] = _hasher().hash("not-a-real-password")
+        password_hash = current_app.extensions["password_dummy_hash"]
         with contextlib.suppress(VerificationError, InvalidHashError):
             _hasher().verify(password_hash, password)
         return False

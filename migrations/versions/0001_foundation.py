@@ -43,6 +43,7 @@ def upgrade():
     )
     with op.batch_alter_table('audit_events', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_audit_events_action'), ['action'], unique=False)
+        batch_op.create_index('ix_audit_events_subject', ['subject_type', 'subject_id'], unique=False)
 
     op.create_table('audit_head',
     sa.Column('id', sa.Integer(), autoincrement=False, nullable=False),
@@ -169,10 +170,16 @@ def upgrade():
             BEFORE DELETE ON audit_head
             FOR EACH ROW EXECUTE FUNCTION audit_refuse_change()
         """)
+        op.execute("""
+            CREATE TRIGGER audit_head_no_truncate
+            BEFORE TRUNCATE ON audit_head
+            FOR EACH STATEMENT EXECUTE FUNCTION audit_refuse_change()
+        """)
 
 
 def downgrade():
     if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP TRIGGER audit_head_no_truncate ON audit_head")
         op.execute("DROP TRIGGER audit_head_keep ON audit_head")
         op.execute("DROP TRIGGER audit_events_no_truncate ON audit_events")
         op.execute("DROP TRIGGER audit_events_append_only ON audit_events")
@@ -202,6 +209,7 @@ def downgrade():
     op.drop_table('customers')
     op.drop_table('audit_head')
     with op.batch_alter_table('audit_events', schema=None) as batch_op:
+        batch_op.drop_index('ix_audit_events_subject')
         batch_op.drop_index(batch_op.f('ix_audit_events_action'))
 
     op.drop_table('audit_events')

@@ -1,0 +1,97 @@
+"""Sign-in rate limits, counted in the database so every worker and host agrees.
+
+An attempt is counted as failed before it is checked, in a short transaction of
+its own, so parallel attempts cannot all slip under the limit while argon2 runs;
+a successful attempt is then released.
+"""
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, or_, select, text
+
+from models import AuditAction, AuditEvent, SignInFailure, db
+from workflows import audit
+from workflows.audit import Actor
+from workflows.errors import RateLimited
+
+WINDOW = timedelta(minutes=1)
+KEEP = timedelta(hours=1)  # failure rows older than this are deleted
+# One e-mail from one address: the sixth attempt within a minute is refused. Looser
+# caps on one e-mail from anywhere and on one address for any e-mail stop
+# distributed guessing and spraying, without letting a stranger lock a user out
+# with five wrong passwords.
+PER_PAIR = 5
+PER_EMAIL = 30
+PER_IP = 20
+REFUSED = "Too many failed attempts. Wait a minute, then try again."
+
+
+@dataclass(frozen=True)
+class Attempt:
+    id: int
+    email: str
+    ip: str
+
+
+def _serialise(*keys: str) -> None:
+    """Attempts on the same e-mail or address queue for the count-and-insert (a few
+    milliseconds). SQLite transactions already hold the database's write lock."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        return
+    for key in sorted(keys):  # one order everywhere: no deadlock
+        db.session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": key})
+
+
+def _refuse(email: str, ip: str, limit: str, now: datetime) -> None:
+    """Record a refusal once per key and window, not once per refused request."""
+    key = {"pair": f"{email}|{ip}", "email": email, "ip": ip}[limit]
+    key_hash = hashlib.sha256(key.encode()).hexdigest()[:40]
+    recorded = db.session.scalar(
+        select(AuditEvent.seq).where(
+            AuditEvent.action == AuditAction.SIGN_IN_THROTTLED.value,
+            AuditEvent.subject_type == "sign_in_limit", AuditEvent.subject_id == key_hash,
+            AuditEvent.at > now - WINDOW,
+        ).limit(1)
+    )
+    if recorded is None:
+        audit.record(
+            AuditAction.SIGN_IN_THROTTLED, Actor(label=email or "anonymous", ip=ip),
+            subject=("sign_in_limit", key_hash), data={"limit": limit}, now=now,
+        )
+    db.session.commit()
+    raise RateLimited(REFUSED)
+
+
+def reserve(email: str, ip: str, now: datetime) -> Attempt:
+    """Count this attempt as a failure, or refuse it (RateLimited). Commits."""
+    _serialise(f"sign-in:{email}", f"sign-in-ip:{ip}")
+    pair, by_email, by_ip = db.session.execute(
+        select(
+            func.count().filter(SignInFailure.email == email, SignInFailure.ip == ip),
+            func.count().filter(SignInFailure.email == email),
+            func.count().filter(SignInFailure.ip == ip),
+        ).where(SignInFailure.at > now - WINDOW)
+        .where(or_(SignInFailure.email == email, SignInFailure.ip == ip))
+    ).one()
+    for limit, count, most in (("pair", pair, PER_PAIR), ("email", by_email, PER_EMAIL),
+                               ("ip", by_ip, PER_IP)):
+        if count >= most:
+            _refuse(email, ip, limit, now)
+    db.session.execute(
+        delete(SignInFailure)
+        .where(or_(SignInFailure.email == email, SignInFailure.ip == ip))
+        .where(SignInFailure.at < now - KEEP)
+    )
+    row = SignInFailure(email=email, ip=ip, at=now)
+    db.session.add(row)
+    db.session.flush()
+    attempt = Attempt(row.id, email, ip)
+    db.session.commit()
+    return attempt
+
+
+def release(attempt: Attempt) -> None:
+    """The attempt succeeded: it no longer counts against anyone."""
+    db.session.execute(delete(SignInFailure).where(SignInFailure.id == attempt.id))
