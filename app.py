@@ -1,7 +1,9 @@
 """Due Process: the application factory."""
 
+import contextlib
 import os
 import secrets
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 
@@ -40,12 +42,23 @@ def _database_url(raw: str) -> str:
 
 
 def _instance_secret(instance: Path, name: str, make) -> str:
-    """A secret generated once into instance/ (mode 0600) when not configured."""
+    """A secret generated once into instance/ (mode 0600) when not configured.
+
+    Several workers may start at once on a fresh folder. Each writes a whole secret
+    to a file of its own and links it into place: the first link wins, the others
+    use the winner's, and nobody ever reads a file still being written."""
     path = instance / name
     if not path.exists():
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(make())
+        fd, draft = tempfile.mkstemp(prefix=f".{name}.", dir=instance)  # mode 0600
+        try:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(make())
+                fh.flush()
+                os.fsync(fh.fileno())
+            with contextlib.suppress(FileExistsError):  # another worker was first
+                os.link(draft, path)
+        finally:
+            os.unlink(draft)
     return path.read_text().strip()
 
 

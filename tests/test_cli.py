@@ -121,10 +121,12 @@ def test_create_user_without_password_prints_a_generated_one(cli):
      "A customer user needs an existing customer"),
     (["x@provider.example", "--role", "customer", "--customer-id", "999", "--password", PASSWORD],
      "A customer user needs an existing customer"),
+    (["x@provider.example", "--role", "customer", "--customer-id", "99999999999999999999",
+      "--password", PASSWORD], "A customer user needs an existing customer"),
     (["x@provider.example", "--role", "reviewer", "--customer-id", "1", "--password", PASSWORD],
      "Only customer users belong to a customer"),
 ], ids=["unknown-role", "bad-email", "short-password", "customer-without-customer",
-        "customer-unknown-customer", "staff-with-customer"])
+        "customer-unknown-customer", "customer-id-out-of-range", "staff-with-customer"])
 def test_create_user_refuses_bad_input(cli, args, message):
     make_customer_via_cli(cli, "Contoso Ltd", "alice@contoso.example")
     before = counts()
@@ -218,6 +220,20 @@ def test_create_customer_refuses_duplicate_account(cli, accounts):
     assert "already in use" in result.stderr and accounts[0] in result.stderr
     assert counts() == before
     assert db.session.scalar(sa.select(Customer.id).where(Customer.name == "Fabrikam GmbH")) is None
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--account", "a" * 255], "Account identifiers have at most 254 characters"),
+    (["--account", "alice\tsmith"], "Account identifiers may not contain control characters"),
+    (["--email", "legal@contoso.example\x00"], "E-mail addresses may not contain control characters"),
+], ids=["identifier-too-long", "identifier-with-tab", "email-with-nul"])
+def test_create_customer_refuses_text_it_cannot_store(cli, args, message):
+    result = cli("customers", "create", "Contoso Ltd", "--kind", "enterprise", "--country", "US",
+                 "--email", "legal@contoso.example", *args)
+    assert result.exit_code != 0
+    assert message in result.stderr
+    assert result.stdout == ""
+    assert set(counts().values()) == {0}
 
 
 def test_create_customer_refuses_bad_kind(cli):

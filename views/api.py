@@ -12,8 +12,20 @@ from views.policy import json_body, public, signed_in
 from views.security import csrf
 from workflows import auth
 from workflows.errors import InvalidCredentials, RateLimited
+from workflows.text import storable
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+def credentials(body) -> tuple[str, str, str] | None:
+    """(email, password, totp) from the body, or None unless each is a string every
+    engine and the password hasher can take (UTF-8, no NUL); totp may be left out."""
+    if not isinstance(body, dict):
+        return None
+    values = (body.get("email"), body.get("password"), body.get("totp") or "")
+    if not all(isinstance(v, str) and storable(v) for v in values):
+        return None
+    return values
 
 
 def user_json(principal) -> dict:
@@ -25,14 +37,16 @@ def user_json(principal) -> dict:
 @csrf.exempt  # no session exists yet; JSON-only (415 otherwise) keeps forms out
 @json_body
 def session_create():
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict) or not all(
-        isinstance(body.get(k), str) for k in ("email", "password")
-    ):
-        return error_response(400, "invalid_body", "Send {email, password, totp} as JSON strings.")
+    given = credentials(request.get_json())
+    if given is None:
+        return error_response(
+            400, "invalid_body",
+            "Send {email, password, totp} as JSON strings of valid Unicode without NUL characters.",
+        )
+    email, password, code = given
     now = utcnow()
     try:
-        user = auth.check_password(body["email"], body["password"], client_ip(), now)
+        user = auth.check_password(email, password, client_ip(), now)
         if user.mfa_required and not user.mfa_enrolled:
             db.session.commit()
             return error_response(
@@ -40,7 +54,7 @@ def session_create():
                 "Set up your authenticator by signing in once in the browser.",
             )
         if user.mfa_required:
-            auth.check_code(user, str(body.get("totp") or ""), client_ip(), now)
+            auth.check_code(user, code, client_ip(), now)
     except (InvalidCredentials, RateLimited) as exc:
         db.session.commit()  # keep the failure for the rate limit and the audit log
         return error_response(429 if isinstance(exc, RateLimited) else 401, exc.code, exc.message)

@@ -1,6 +1,6 @@
 """The auditor's view of the log: the chain's state and its events, newest first."""
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, abort, render_template, request
 from sqlalchemy import select
 
 from models import AuditEvent, Role, db
@@ -9,12 +9,26 @@ from workflows import audit
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 PAGE = 50
+SEQ_MAX = 2_147_483_647  # audit_events.seq is a PostgreSQL `integer`
+
+
+def page_cursor(raw: str | None) -> int | None:
+    """?before=N pages back to the events before number N."""
+    if not raw:
+        return None
+    try:
+        before = int(raw)
+    except ValueError:  # not a number, or one of thousands of digits
+        before = None
+    if before is None or not 1 <= before <= SEQ_MAX:
+        abort(400, description=f"'before' must be an event number from 1 to {SEQ_MAX}.")
+    return before
 
 
 @bp.get("/")
 @allow(Role.AUDITOR)
 def index():
-    before = request.args.get("before", type=int)
+    before = page_cursor(request.args.get("before"))
     query = select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(PAGE)
     if before:
         query = query.where(AuditEvent.seq < before)

@@ -6,6 +6,7 @@ from functools import wraps
 
 from flask import current_app, redirect, request, url_for
 from flask_login import current_user
+from werkzeug.exceptions import BadRequest
 
 from models import STAFF_ROLES, Role
 
@@ -90,12 +91,21 @@ def enforce():
 
 def json_body(view):
     """JSON endpoints accept only application/json bodies (415 otherwise), which
-    also keeps cross-site HTML forms from reaching them."""
+    also keeps cross-site HTML forms from reaching them. The body is parsed here,
+    once (the view's get_json() returns it): text that is not JSON, not UTF-8, or
+    nested too deep for the parser is a 400, never a 500."""
 
     @wraps(view)
     def wrapper(*args, **kwargs):
         if not request.is_json:
             return _refuse(415, "unsupported_media_type", "Send the body as application/json.")
+        try:
+            request.get_json()
+        except (BadRequest, RecursionError):
+            return _refuse(
+                400, "invalid_body",
+                "The body is not valid JSON: send UTF-8 text nested at most a few hundred levels deep.",
+            )
         return view(*args, **kwargs)
 
     return wrapper

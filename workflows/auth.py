@@ -16,6 +16,7 @@ from models import AuditAction, User, UserSession, db
 from workflows import audit, passwords, throttle, totp
 from workflows.audit import Actor
 from workflows.errors import InvalidCredentials, InvalidInput
+from workflows.text import storable
 
 IDLE_TIMEOUT = timedelta(minutes=30)
 ABSOLUTE_TIMEOUT = timedelta(hours=12)
@@ -26,20 +27,11 @@ GENERIC_FAILURE = "That e-mail and password do not match an active account."
 CODE_FAILURE = "That code is not valid. Codes change every 30 seconds and work once."
 
 
-def _encodable(value: str) -> bool:
-    """Storable text: no NUL (PostgreSQL refuses it) and no lone surrogates."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return "\x00" not in value
-
-
 def normalise_email(email: str) -> str:
     """Bounded and printable: whatever is typed ends up in the rate-limit table and
     the audit log. Text that cannot be stored becomes a placeholder (an unknown user)."""
     email = (email or "").strip().lower()[:254]
-    if not email.isprintable() or not _encodable(email):
+    if not email.isprintable() or not storable(email):
         return "(unprintable)"
     return email
 
@@ -67,7 +59,7 @@ def check_password(email: str, password: str, ip: str, now: datetime) -> User:
     one write lock, and a burst of guesses must not stall everyone else."""
     email = normalise_email(email)
     password = password or ""
-    if len(password) > passwords.MAX_LENGTH or not _encodable(password):
+    if len(password) > passwords.MAX_LENGTH or not storable(password):
         password = ""  # never hash megabytes or broken text; fails like any wrong password
     attempt = throttle.reserve(email, ip, now)
     found = db.session.execute(

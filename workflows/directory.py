@@ -21,9 +21,11 @@ from models import (
 from workflows import audit
 from workflows.audit import Actor
 from workflows.errors import Conflict, InvalidInput
-from workflows.users import NAME_MAX, parse_email, unique_flush
+from workflows.text import clean_text
+from workflows.users import EMAIL_MAX, NAME_MAX, parse_email, unique_flush
 
 TOKEN_PREFIX = "dpa_"  # noqa: S105 (a prefix, not a secret)
+IDENTIFIER_MAX = EMAIL_MAX  # identifiers are often e-mail addresses; the column holds 254
 
 
 def parse_country(raw: str) -> str:
@@ -45,12 +47,17 @@ def _parse_enum(enum_cls, raw: str, field: str):
 
 
 def parse_name(raw: str, what: str) -> str:
-    name = (raw or "").strip()
+    name = clean_text(raw, field="name", label="Names", max_length=NAME_MAX)
     if not name:
         raise InvalidInput(f"{what} needs a name.", reasons=["name"])
-    if len(name) > NAME_MAX:
-        raise InvalidInput(f"Names have at most {NAME_MAX} characters.", reasons=["name"])
     return name
+
+
+def parse_identifier(raw: str) -> str:
+    """An account identifier as stored: lower case (matching is case-blind)."""
+    return clean_text(
+        (raw or "").lower(), field="account", label="Account identifiers", max_length=IDENTIFIER_MAX
+    )
 
 
 def account_kind(identifier: str) -> AccountKind:
@@ -74,7 +81,7 @@ def create_customer(
         created_at=now,
     )
     db.session.add(customer)
-    wanted = [i.strip().lower() for i in identifiers if i.strip()]
+    wanted = [parse_identifier(i) for i in identifiers if (i or "").strip()]
     taken = set(db.session.scalars(select(Account.identifier).where(Account.identifier.in_(wanted))))
     if taken or len(set(wanted)) != len(wanted):
         dupes = sorted(taken or {i for i in wanted if wanted.count(i) > 1})

@@ -7,6 +7,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 
 from workflows.errors import InvalidInput
+from workflows.text import storable
 
 MIN_LENGTH = 12  # NIST SP 800-63B 5.1.1.2 asks for at least 8; we ask more of staff
 MAX_LENGTH = 256
@@ -29,6 +30,8 @@ def _hasher() -> PasswordHasher:
 
 
 def check_policy(password: str, email: str = "") -> None:
+    if not storable(password):
+        raise InvalidInput("Passwords must be valid Unicode text without NUL.", reasons=["password"])
     if len(password) < MIN_LENGTH:
         raise InvalidInput(f"Passwords need at least {MIN_LENGTH} characters.", reasons=["password"])
     if len(password) > MAX_LENGTH:

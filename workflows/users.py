@@ -11,8 +11,13 @@ from models import AuditAction, Customer, Role, User, db
 from workflows import audit, auth, passwords, totp
 from workflows.audit import Actor
 from workflows.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from workflows.text import clean_text
 
 NAME_MAX = 200
+EMAIL_MAX = 254  # RFC 5321 section 4.5.3.1.3: a path holds at most 256 octets, brackets included
+# Ids are PostgreSQL `integer` columns: a larger number names nothing, and would
+# fail in the database driver rather than as "not found".
+ID_MAX = 2_147_483_647
 
 
 def unique_flush(message: str, field: str) -> None:
@@ -25,8 +30,9 @@ def unique_flush(message: str, field: str) -> None:
 
 
 def parse_email(raw: str) -> str:
+    raw = clean_text(raw, field="email", label="E-mail addresses", max_length=EMAIL_MAX)
     try:
-        return validate_email((raw or "").strip(), check_deliverability=False).normalized.lower()
+        return validate_email(raw, check_deliverability=False).normalized.lower()
     except EmailNotValidError as exc:
         raise InvalidInput(f"Not a valid e-mail address: {exc}", reasons=["email"]) from exc
 
@@ -59,10 +65,10 @@ def create_user(
     email = parse_email(email)
     role = parse_role(role)
     passwords.check_policy(password, email)
-    if len((name or "").strip()) > NAME_MAX:
-        raise InvalidInput(f"Names have at most {NAME_MAX} characters.", reasons=["name"])
+    name = clean_text(name, field="name", label="Names", max_length=NAME_MAX)
     if role is Role.CUSTOMER:
-        if customer_id is None or db.session.get(Customer, customer_id) is None:
+        in_range = customer_id is not None and 1 <= customer_id <= ID_MAX
+        if not in_range or db.session.get(Customer, customer_id) is None:
             raise InvalidInput("A customer user needs an existing customer.", reasons=["customer_id"])
     elif customer_id is not None:
         raise InvalidInput("Only customer users belong to a customer.", reasons=["customer_id"])
@@ -70,7 +76,7 @@ def create_user(
         raise Conflict(f"A user with the e-mail {email} already exists.", reasons=["email"])
     secret = totp.new_secret() if role.is_staff else None
     user = User(
-        email=email, name=(name or "").strip(), role=role, customer_id=customer_id,
+        email=email, name=name, role=role, customer_id=customer_id,
         password_hash=passwords.hash_password(password), totp_secret=secret,
         must_change_password=must_change_password, created_at=now,
     )

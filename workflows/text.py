@@ -1,0 +1,38 @@
+"""Free text people give us (names, identifiers, addresses), checked before it
+reaches the database: PostgreSQL refuses NUL in text, no driver can encode an
+unpaired surrogate (JSON allows "\\ud800"), and a control character in a name is
+a mistake or a trick. Refused here, it is a message beside the field, not a 500."""
+
+import unicodedata
+
+from workflows.errors import InvalidInput
+
+
+def encodable(value: str) -> bool:
+    """False for strings holding unpaired surrogates, which UTF-8 cannot encode."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def storable(value: str) -> bool:
+    """True if every engine can store the string: encodable as UTF-8, no NUL."""
+    return encodable(value) and "\x00" not in value
+
+
+def clean_text(raw: str | None, *, field: str, label: str, max_length: int) -> str:
+    """The text stripped of surrounding spaces, or InvalidInput naming `field`.
+    `label` is the plural the message speaks of ("Names")."""
+    text = (raw or "").strip()
+    if not encodable(text):
+        raise InvalidInput(f"{label} must be valid Unicode text.", reasons=[field])
+    if any(unicodedata.category(c) == "Cc" for c in text):
+        raise InvalidInput(
+            f"{label} may not contain control characters (line breaks, tabs, NUL).",
+            reasons=[field],
+        )
+    if len(text) > max_length:
+        raise InvalidInput(f"{label} have at most {max_length} characters.", reasons=[field])
+    return text
