@@ -59,3 +59,4 @@ class AuditHead(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     seq: Mapped[int]
     hash: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime | None]  # the last event's time; the next is never earlier

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from models import GENESIS_HASH, AuditAction, AuditEvent, AuditHead, db, utcnow
 from models.base import snapshot
@@ -58,6 +58,17 @@ def chain_hash(prev_hash: str, fields: dict) -> str:
     return hashlib.sha256(prev_hash.encode("ascii") + canonical_json(fields)).hexdigest()
 
 
+_EVENTS = AuditEvent.__table__
+_HEAD = AuditHead.__table__
+# Built once: every append runs the same three statements, compiled once.
+_LOCK_HEAD = select(_HEAD.c.seq, _HEAD.c.hash, _HEAD.c.at).where(_HEAD.c.id == 1).with_for_update()
+_INSERT_EVENT = _EVENTS.insert()
+_MOVE_HEAD = (
+    update(_HEAD).where(_HEAD.c.id == 1)
+    .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"), at=bindparam("new_at"))
+)
+
+
 def record(
     action: AuditAction,
     actor: Actor,
@@ -67,21 +78,18 @@ def record(
     now: datetime | None = None,
 ) -> AuditEvent:
     """Append one event inside the caller's transaction; it commits with the change
-    it describes, or not at all."""
+    it describes, or not at all. Returns the event (not attached to the session)."""
     # Lock the head row first: concurrent appenders queue here, so the chain never
     # forks (PostgreSQL row lock; SQLite transactions already hold the write lock).
-    head_seq, head_hash = db.session.execute(
-        select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1).with_for_update()
-    ).one()
+    head_seq, head_hash, head_at = db.session.execute(_LOCK_HEAD).one()
     payload = dict(data or {})
     if actor.ip:
         payload.setdefault("ip", actor.ip)
+    # In chain order, time never runs backwards (a request's `now` may have been
+    # taken before another request's event got in first).
     at = now or utcnow()
-    if head_seq:
-        # In chain order, time never runs backwards (a request's `now` may have
-        # been taken before another request's event got in first).
-        previous = db.session.scalar(select(AuditEvent.at).where(AuditEvent.seq == head_seq))
-        at = max(at, previous) if previous else at
+    if head_at is not None and at < head_at:
+        at = head_at
     event = AuditEvent(
         seq=head_seq + 1,
         at=at,
@@ -94,11 +102,8 @@ def record(
         prev_hash=head_hash,
     )
     event.hash = chain_hash(head_hash, event_fields(event))
-    db.session.add(event)
-    db.session.flush()
-    db.session.execute(
-        update(AuditHead).where(AuditHead.id == 1).values(seq=event.seq, hash=event.hash)
-    )
+    db.session.execute(_INSERT_EVENT, {c.key: getattr(event, c.key) for c in _EVENTS.columns})
+    db.session.execute(_MOVE_HEAD, {"new_seq": event.seq, "new_hash": event.hash, "new_at": at})
     return event
 
 
