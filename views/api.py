@@ -5,7 +5,7 @@ from flask_login import current_user, login_user, logout_user
 from flask_wtf.csrf import generate_csrf
 
 from models import db, utcnow
-from views.errors import error_response
+from views.errors import error_response, status_of
 from views.identity import Principal, client_ip
 from views.openapi import spec
 from views.policy import json_body, public, signed_in
@@ -55,9 +55,8 @@ def session_create():
             )
         if user.mfa_required:
             auth.check_code(user, code, client_ip(), now)
-    except (InvalidCredentials, RateLimited) as exc:
-        db.session.commit()  # keep the failure for the rate limit and the audit log
-        return error_response(429 if isinstance(exc, RateLimited) else 401, exc.code, exc.message)
+    except (InvalidCredentials, RateLimited) as exc:  # the workflow kept the failure
+        return error_response(status_of(exc), exc.code, exc.message)
     if current_user.is_authenticated:  # signing in again replaces, never adds
         auth.end_session(current_user.session, client_ip(), now)
     session.clear()

@@ -7,6 +7,7 @@ from flask import Blueprint, flash, g, redirect, render_template, request, sessi
 from flask_login import current_user, login_user, logout_user
 
 from models import User, db, utcnow
+from views.errors import status_of
 from views.forms import CodeForm, PasswordChangeForm, SignInForm
 from views.identity import Principal, actor, client_ip
 from views.policy import public, signed_in
@@ -62,11 +63,9 @@ def complete_sign_in(user: User, now: datetime) -> None:
 
 
 def failed(exc, form, template: str, **context):
-    """Keep the record of the failure (rate limit, audit), then show the form again."""
-    db.session.commit()
+    """Show the form again; the workflow already kept the failure (rate limit, audit)."""
     form.form_errors.append(exc.message)
-    status = 429 if isinstance(exc, RateLimited) else 401
-    return render_template(template, form=form, **context), status
+    return render_template(template, form=form, **context), status_of(exc)
 
 
 def home_for(principal) -> str:
@@ -152,8 +151,7 @@ def change_password():
     try:
         auth.change_password(current_user.user, form.current.data, form.new.data, actor(), utcnow())
     except (InvalidCredentials, RateLimited) as exc:
-        db.session.commit()  # the failed attempt counts and is audited
-        form.current.errors.append(exc.message)
+        form.current.errors.append(exc.message)  # counted and audited by the workflow
         return render_template("auth/password.html", form=form), (
             429 if isinstance(exc, RateLimited) else 422
         )

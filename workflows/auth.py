@@ -70,10 +70,12 @@ def check_password(email: str, password: str, ip: str, now: datetime) -> User:
     if not ok or found is None or not found.active:
         _fail(AuditAction.SIGN_IN_FAILED, attempt, now, found.id if found else None)
         raise InvalidCredentials(GENERIC_FAILURE)
+    # A stronger hash after a parameter change, made before the write lock is taken.
+    upgraded = passwords.hash_password(password) if passwords.needs_rehash(found.password_hash) else None
     throttle.release(attempt)
     user = db.session.get(User, found.id)
-    if passwords.needs_rehash(user.password_hash):
-        user.password_hash = passwords.hash_password(password)
+    if upgraded:
+        user.password_hash = upgraded
     return user
 
 
