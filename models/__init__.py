@@ -3,7 +3,24 @@
 from models.agency import Agency, AgencyKind, AgencyToken
 from models.audit import GENESIS_HASH, AuditAction, AuditEvent, AuditHead
 from models.base import db, utcnow
+from models.case import (
+    Case,
+    CaseDocument,
+    CaseReferenceCounter,
+    CaseStateCount,
+    CaseTransition,
+    Disclosure,
+    StateWriteError,
+)
 from models.customer import Account, AccountKind, Customer, CustomerKind
+from models.terms import (
+    Category,
+    Channel,
+    ProcessType,
+    RejectReason,
+    RequestType,
+    State,
+)
 from models.user import STAFF_ROLES, Role, SignInFailure, User, UserSession
 
 __all__ = [
@@ -17,10 +34,23 @@ __all__ = [
     "AuditAction",
     "AuditEvent",
     "AuditHead",
+    "Case",
+    "CaseDocument",
+    "CaseReferenceCounter",
+    "CaseStateCount",
+    "CaseTransition",
+    "Category",
+    "Channel",
     "Customer",
     "CustomerKind",
+    "Disclosure",
+    "ProcessType",
+    "RejectReason",
+    "RequestType",
     "Role",
     "SignInFailure",
+    "State",
+    "StateWriteError",
     "User",
     "UserSession",
     "db",

@@ -28,6 +28,11 @@ class AuditAction(StrEnum):
     CUSTOMER_CREATED = "customer.created"
     AGENCY_CREATED = "agency.created"
     AGENCY_TOKEN_ISSUED = "agency.token_issued"  # noqa: S105 (an event name)
+    CASE_RECEIVED = "case.received"
+    CASE_TRANSITION = "case.transition"
+    CASE_VIEWED = "case.viewed"
+    DOCUMENT_UPLOADED = "case.document_uploaded"
+    DOCUMENT_DOWNLOADED = "case.document_downloaded"
 
 
 class AuditEvent(db.Model):

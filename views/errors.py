@@ -12,6 +12,8 @@ from workflows.errors import (
     NotAllowed,
     NotFound,
     RateLimited,
+    ReauthRequired,
+    TooLarge,
     WorkflowError,
 )
 
@@ -22,6 +24,8 @@ STATUS = {
     NotAllowed: 403,
     NotFound: 404,
     Conflict: 409,
+    TooLarge: 413,
+    ReauthRequired: 401,
 }
 
 

@@ -5,10 +5,14 @@ person can act on."""
 class WorkflowError(Exception):
     code = "error"
 
-    def __init__(self, message: str, *, reasons: list[str] | None = None, code: str | None = None):
+    def __init__(
+        self, message: str, *, reasons: list[str] | None = None, code: str | None = None,
+        fields: dict[str, str] | None = None,
+    ):
         super().__init__(message)
         self.message = message
         self.reasons = reasons or []
+        self.fields = fields or {}  # field name -> what is wrong with it, for forms
         if code:
             self.code = code
 
@@ -39,3 +43,13 @@ class Conflict(WorkflowError):
     """The thing changed under the caller, or already is as asked."""
 
     code = "conflict"
+
+
+class TooLarge(WorkflowError):
+    code = "too_large"
+
+
+class ReauthRequired(WorkflowError):
+    """The action needs a sign-in within the last few minutes."""
+
+    code = "reauth_required"

@@ -22,13 +22,19 @@ def storable(value: str) -> bool:
     return encodable(value) and "\x00" not in value
 
 
-def clean_text(raw: str | None, *, field: str, label: str, max_length: int) -> str:
+def clean_text(
+    raw: str | None, *, field: str, label: str, max_length: int, multiline: bool = False
+) -> str:
     """The text stripped of surrounding spaces, or InvalidInput naming `field`.
-    `label` is the plural the message speaks of ("Names")."""
+    `label` is the plural the message speaks of ("Names"). Multi-line text (notes)
+    may hold line breaks and tabs, and no other control character."""
     text = (raw or "").strip()
+    if multiline:
+        text = text.replace("\r\n", "\n")
     if not encodable(text):
         raise InvalidInput(f"{label} must be valid Unicode text.", reasons=[field])
-    if any(unicodedata.category(c) == "Cc" for c in text):
+    allowed = "\n\t" if multiline else ""
+    if any(unicodedata.category(c) == "Cc" and c not in allowed for c in text):
         raise InvalidInput(
             f"{label} may not contain control characters (line breaks, tabs, NUL).",
             reasons=[field],

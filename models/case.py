@@ -1,0 +1,193 @@
+"""A demand for customer data, its transition log, its legal-process documents,
+and what was approved for disclosure."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import date, datetime
+
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, event
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from models.base import db, utcnow
+from models.terms import Category, Channel, ProcessType, RejectReason, RequestType, State
+from models.user import enum_column
+
+REFERENCE_PREFIX = "LE"
+
+
+class StateWriteError(RuntimeError):
+    """Raised when anything but the state machine writes Case.state."""
+
+
+_state_writer: ContextVar[bool] = ContextVar("case_state_writer", default=False)
+
+
+@contextmanager
+def state_writer() -> Iterator[None]:
+    """Opened by the state machine (workflows.case_machine.advance) alone."""
+    token = _state_writer.set(True)
+    try:
+        yield
+    finally:
+        _state_writer.reset(token)
+
+
+class Case(db.Model):
+    __tablename__ = "cases"
+    __table_args__ = (
+        # The queue: open cases (or one state, or one assignee's), emergencies
+        # first, then by deadline; keyset pagination walks these indexes.
+        Index("ix_cases_queue_open", "is_open", "priority", "due_at", "id"),
+        Index("ix_cases_queue_state", "state", "priority", "due_at", "id"),
+        Index("ix_cases_queue_assignee", "assignee_id", "is_open", "priority", "due_at", "id"),
+        Index("ix_cases_received_at", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(16), unique=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    received_at: Mapped[datetime]
+    channel: Mapped[Channel] = mapped_column(enum_column(Channel, "case_channel"))
+    request_type: Mapped[RequestType] = mapped_column(enum_column(RequestType, "request_type"))
+
+    process_type: Mapped[ProcessType] = mapped_column(enum_column(ProcessType, "process_type"))
+    issuing_authority: Mapped[str] = mapped_column(String(200), default="")
+    judicial: Mapped[bool] = mapped_column(default=False)
+    issued_on: Mapped[date | None]
+    expires_on: Mapped[date | None]
+    signed: Mapped[bool] = mapped_column(default=False)
+    case_number: Mapped[str] = mapped_column(String(100), default="")
+    response_due: Mapped[date | None]
+
+    identifiers: Mapped[list[str]] = mapped_column(JSON, default=list)
+    categories: Mapped[list[str]] = mapped_column(JSON, default=list)
+    date_from: Mapped[date | None]
+    date_to: Mapped[date | None]
+
+    ndo_present: Mapped[bool] = mapped_column(default=False)
+    ndo_statute: Mapped[str] = mapped_column(String(200), default="")
+    ndo_ends_on: Mapped[date | None]
+    emergency_justification: Mapped[str | None] = mapped_column(Text)
+    emergency: Mapped[bool] = mapped_column(default=False)
+
+    state: Mapped[State] = mapped_column(enum_column(State, "case_state"))
+    is_open: Mapped[bool] = mapped_column(default=True)
+    priority: Mapped[int] = mapped_column(default=1)  # 0 emergency, 1 other: the queue's first key
+    due_at: Mapped[datetime]
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    version: Mapped[int] = mapped_column(default=1)
+
+    proposed_categories: Mapped[list[str] | None] = mapped_column(JSON)
+    proposed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reject_reason: Mapped[RejectReason | None] = mapped_column(enum_column(RejectReason, "reject_reason"))
+
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    # Optimistic lock: every UPDATE says WHERE version = <the version read>.
+    __mapper_args__ = {"version_id_col": version}
+
+    agency = relationship("Agency")
+    assignee = relationship("User", foreign_keys=[assignee_id])
+    proposed_by = relationship("User", foreign_keys=[proposed_by_id])
+    transitions = relationship("CaseTransition", back_populates="case", order_by="CaseTransition.seq")
+    documents = relationship("CaseDocument", back_populates="case", order_by="CaseDocument.id")
+    disclosure = relationship("Disclosure", back_populates="case", uselist=False)
+
+    def __init__(self, **fields):
+        with state_writer():
+            super().__init__(state=State.RECEIVED, is_open=True, **fields)
+
+    @property
+    def category_list(self) -> list[Category]:
+        return [Category(c) for c in self.categories]
+
+    @property
+    def document(self) -> "CaseDocument | None":
+        return self.documents[-1] if self.documents else None
+
+
+@event.listens_for(Case.state, "set")
+def _state_only_through_advance(target, value, oldvalue, initiator):
+    if not _state_writer.get():
+        raise StateWriteError("A case's state changes only through workflows.case_machine.advance().")
+
+
+class CaseTransition(db.Model):
+    """The transition log: one row per state change. seq is the case version the
+    change produced; the database lets a case's state change only when the row for
+    that version and state exists (see the migration's trigger)."""
+
+    __tablename__ = "case_transitions"
+    __table_args__ = (UniqueConstraint("case_id", "seq", name="uq_case_transitions_case_seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    seq: Mapped[int]
+    trigger: Mapped[str] = mapped_column(String(32))
+    from_state: Mapped[State] = mapped_column(enum_column(State, "from_state"))
+    to_state: Mapped[State] = mapped_column(enum_column(State, "to_state"))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    actor: Mapped[str] = mapped_column(String(254))
+    at: Mapped[datetime]
+    note: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[dict] = mapped_column(JSON, default=dict)
+
+    case = relationship("Case", back_populates="transitions")
+
+
+class CaseDocument(db.Model):
+    """An uploaded legal-process document. The file lives in instance/ under a
+    generated name; the row keeps its digest and the name it was sent with."""
+
+    __tablename__ = "case_documents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    stored_name: Mapped[str] = mapped_column(String(64), unique=True)
+    filename: Mapped[str] = mapped_column(String(200))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int]
+    uploaded_at: Mapped[datetime]
+    uploaded_by: Mapped[str] = mapped_column(String(254))
+
+    case = relationship("Case", back_populates="documents")
+
+
+class Disclosure(db.Model):
+    """What an approver approved: the categories, and the accounts the case's
+    identifiers matched when it was approved."""
+
+    __tablename__ = "disclosures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), unique=True)
+    categories: Mapped[list[str]] = mapped_column(JSON)
+    account_ids: Mapped[list[int]] = mapped_column(JSON)
+    identifiers: Mapped[list[str]] = mapped_column(JSON)
+    proposed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    approved_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    approved_at: Mapped[datetime]
+    emergency_justification: Mapped[str | None] = mapped_column(Text)
+
+    case = relationship("Case", back_populates="disclosure")
+
+
+class CaseReferenceCounter(db.Model):
+    """The last reference number handed out per year (LE-YYYY-NNNNNN)."""
+
+    __tablename__ = "case_reference_counters"
+
+    year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    last: Mapped[int] = mapped_column(default=0)
+
+
+class CaseStateCount(db.Model):
+    """How many cases are in each state, kept in step by intake and advance(), so
+    the queue's counts cost one small read however many cases there are."""
+
+    __tablename__ = "case_state_counts"
+
+    state: Mapped[State] = mapped_column(enum_column(State, "counted_state"), primary_key=True)
+    n: Mapped[int] = mapped_column(default=0)

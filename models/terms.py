@@ -1,0 +1,112 @@
+"""The words a case is made of: states, request and process types, data categories.
+
+They live with the models because columns are typed by them; the rules about them
+live in workflows (states.py for the transition table, legal.py for the law)."""
+
+from enum import StrEnum
+
+
+class State(StrEnum):
+    RECEIVED = "received"
+    LEGAL_REVIEW = "legal_review"
+    REDIRECTED = "redirected"
+    CHALLENGED = "challenged"
+    PENDING_APPROVAL = "pending_approval"
+    DISCLOSED = "disclosed"
+    NO_DATA = "no_data"
+    REJECTED = "rejected"
+    RESOLVED_BY_CUSTOMER = "resolved_by_customer"
+    WITHDRAWN = "withdrawn"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in TERMINAL_STATES
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize()
+
+
+TERMINAL_STATES = frozenset({
+    State.DISCLOSED, State.NO_DATA, State.REJECTED, State.RESOLVED_BY_CUSTOMER, State.WITHDRAWN,
+})
+OPEN_STATES = tuple(s for s in State if s not in TERMINAL_STATES)
+
+
+class RequestType(StrEnum):
+    CRIMINAL = "criminal"
+    CIVIL = "civil"
+    EMERGENCY = "emergency"
+    NATIONAL_SECURITY = "national_security"
+
+
+class ProcessType(StrEnum):
+    SUBPOENA = "subpoena"
+    COURT_ORDER = "court_order"
+    SEARCH_WARRANT = "search_warrant"
+    EMERGENCY = "emergency"
+    NSL = "nsl"
+    FISA_ORDER = "fisa_order"
+    MLAT = "mlat"
+    CLOUD_ACT_ORDER = "cloud_act_order"
+    EPOC = "epoc"
+    LOCAL_ORDER = "local_order"
+    INFORMAL = "informal"
+
+    @property
+    def label(self) -> str:
+        return PROCESS_LABELS[self]
+
+    @property
+    def is_national_security(self) -> bool:
+        return self in (ProcessType.NSL, ProcessType.FISA_ORDER)
+
+
+PROCESS_LABELS = {
+    ProcessType.SUBPOENA: "Subpoena",
+    ProcessType.COURT_ORDER: "Court order (2703(d))",
+    ProcessType.SEARCH_WARRANT: "Search warrant",
+    ProcessType.EMERGENCY: "Emergency request",
+    ProcessType.NSL: "National security letter",
+    ProcessType.FISA_ORDER: "FISA order",
+    ProcessType.MLAT: "MLAT request",
+    ProcessType.CLOUD_ACT_ORDER: "CLOUD Act order",
+    ProcessType.EPOC: "European Production Order",
+    ProcessType.LOCAL_ORDER: "Local order",
+    ProcessType.INFORMAL: "Informal request",
+}
+
+
+class Category(StrEnum):
+    SUBSCRIBER = "subscriber"
+    NON_CONTENT = "non_content"
+    CONTENT = "content"
+
+    @property
+    def label(self) -> str:
+        return CATEGORY_LABELS[self]
+
+
+CATEGORY_LABELS = {
+    Category.SUBSCRIBER: "Basic subscriber information",
+    Category.NON_CONTENT: "Non-content records (logs, IP addresses, headers)",
+    Category.CONTENT: "Stored content",
+}
+
+
+class Channel(StrEnum):
+    API = "api"
+    PORTAL = "portal"
+    EMAIL = "email"
+    POST = "post"
+    FAX = "fax"
+    IN_PERSON = "in_person"
+
+
+class RejectReason(StrEnum):
+    INSUFFICIENT_PROCESS = "insufficient_process"
+    OVERBROAD = "overbroad"
+    WRONG_JURISDICTION = "wrong_jurisdiction"
+    AGENCY_UNVERIFIED = "agency_unverified"
+    QUASHED = "quashed"
+    OTHER = "other"

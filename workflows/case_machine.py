@@ -1,0 +1,392 @@
+"""Binds the transition table (states.py) to a case: advance() is the one way a
+case changes state.
+
+Each call is one database transaction: the case row is locked (FOR UPDATE on
+PostgreSQL; SQLite transactions take the write lock when they begin), the trigger
+is checked against the state, the caller's role and the guards, then the
+transition-log row, the new state, the per-state counts and the audit event are
+written together. The UPDATE carries the version read (optimistic lock), so a
+concurrent or stale change ends in Conflict (409), never in a double effect."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+from transitions import Machine, MachineError
+
+from models import (
+    Account,
+    AuditAction,
+    Case,
+    CaseTransition,
+    Category,
+    Customer,
+    CustomerKind,
+    Disclosure,
+    RejectReason,
+    Role,
+    State,
+    db,
+)
+from models.case import state_writer
+from workflows import audit, legal
+from workflows.audit import Actor
+from workflows.errors import Conflict, InvalidInput, NotAllowed, NotFound, ReauthRequired
+from workflows.intake import FieldReader, count_state, facts_of, parse_identifiers
+from workflows.states import BY_TRIGGER, TRANSITIONS, Transition, Trigger, machine_table
+from workflows.text import clean_text
+
+REAUTH_WINDOW = timedelta(minutes=10)  # DESIGN section 8: re-authentication for approve
+NOTE_MAX = 4000
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who fires a trigger: their user id and role, when their session last
+    proved password and code, and how the audit log names them."""
+
+    user_id: int
+    role: Role
+    authenticated_at: datetime
+    actor: Actor
+
+
+@dataclass(frozen=True)
+class Move:
+    """What the caller asks for. Fields a trigger does not use are ignored."""
+
+    trigger: str
+    note: str | None = None
+    reason: str | None = None
+    categories: list | None = None
+    identifiers: list | None = None
+    version: int | None = None
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why a guard refused: a stable code, the form field it concerns, plain words."""
+
+    code: str
+    field: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Context:
+    """Everything the guards look at, loaded before they run; guards are pure."""
+
+    case: Case
+    caller: Caller
+    note: str
+    reason: RejectReason | None
+    categories: list[Category] | None
+    identifiers: list[str] | None
+    check: legal.LegalCheck
+    accounts: list[tuple[Account, CustomerKind]]
+    now: datetime
+
+
+class _Machine:
+    """The `transitions` model for one case: it holds the state while a trigger fires."""
+
+    state: State
+
+    def __init__(self, state: State):
+        self.machine = Machine(model=self, states=State, transitions=machine_table(), initial=state,
+                               auto_transitions=False)
+
+    def accepts(self, trigger: Trigger) -> bool:
+        return trigger.value in self.machine.get_triggers(self.state.name)
+
+
+def allowed_from(state: State) -> list[Trigger]:
+    """Triggers the machine accepts in `state`, whoever fires them."""
+    model = _Machine(state)
+    return [t.trigger for t in TRANSITIONS if model.accepts(t.trigger)]
+
+
+def available_triggers(case: Case, role: Role, user_id: int) -> list[Trigger]:
+    """What this user may fire on this case now (the actions their page shows)."""
+    return [
+        trigger for trigger in allowed_from(case.state)
+        if role in BY_TRIGGER[trigger].roles
+        and not (trigger is Trigger.APPROVE and case.proposed_by_id == user_id)
+    ]
+
+
+# ---- guards: pure, each returns the reasons it refuses (none: it passes) -----
+
+def _note_required(ctx: Context, what: str) -> list[Reason]:
+    return [] if ctx.note else [Reason("note_required", "note", f"Write {what}.")]
+
+
+def _redirect(ctx: Context) -> list[Reason]:
+    reasons = []
+    if ctx.case.emergency:
+        reasons.append(Reason("emergency", "trigger",
+                              "An emergency is answered, not redirected: lives may be at stake."))
+    enterprise = {a.identifier for a, kind in ctx.accounts if kind is CustomerKind.ENTERPRISE}
+    others = [i for i in ctx.case.identifiers if i not in enterprise]
+    if others:
+        reasons.append(Reason(
+            "not_enterprise", "identifiers",
+            "Only demands for an enterprise customer's accounts go to the customer; these are not: "
+            + ", ".join(others) + ".",
+        ))
+    return reasons
+
+
+def _challenge_lost(ctx: Context) -> list[Reason]:
+    reasons = []
+    if ctx.categories is not None:
+        wider = [c.value for c in ctx.categories if c.value not in ctx.case.categories]
+        if wider or not ctx.categories:
+            reasons.append(Reason("not_narrower", "categories",
+                                  "After a lost challenge the categories may only be narrowed."))
+    if ctx.identifiers is not None:
+        wider = [i for i in ctx.identifiers if i not in ctx.case.identifiers]
+        if wider or not ctx.identifiers:
+            reasons.append(Reason("not_narrower", "identifiers",
+                                  "After a lost challenge the identifiers may only be narrowed."))
+    return reasons
+
+
+def _within_check(ctx: Context, chosen: list[Category] | None) -> list[Reason]:
+    if not chosen:
+        return [Reason("categories_required", "categories", "Choose the categories to disclose.")]
+    outside = [c for c in chosen if c not in ctx.check.authorised_categories]
+    if not outside:
+        return []
+    allowed = ", ".join(c.value for c in ctx.check.authorised_categories) or "none"
+    return [Reason(
+        "category_not_authorised", "categories",
+        "The legal process does not authorise " + ", ".join(c.value for c in outside)
+        + f" (the legal check authorises: {allowed}).",
+    )]
+
+
+def _approve(ctx: Context) -> list[Reason]:
+    proposed = [Category(c) for c in ctx.case.proposed_categories or []]
+    chosen = ctx.categories if ctx.categories is not None else proposed
+    reasons = _within_check(ctx, chosen)  # re-run now: the process may have expired since
+    beyond = [c.value for c in chosen if c not in proposed]
+    if beyond:
+        reasons.append(Reason("beyond_proposal", "categories",
+                              "Approve at most what was proposed; not proposed: " + ", ".join(beyond) + "."))
+    return reasons
+
+
+def _no_data_found(ctx: Context) -> list[Reason]:
+    if not ctx.accounts:
+        return []
+    return [Reason("accounts_match", "identifiers", "These identifiers match accounts: "
+                   + ", ".join(a.identifier for a, _ in ctx.accounts) + ".")]
+
+
+def _reject(ctx: Context) -> list[Reason]:
+    reasons = []
+    if ctx.reason is None:
+        reasons.append(Reason("reason_required", "reason", "Choose the reason for the rejection."))
+    elif ctx.reason is RejectReason.OTHER and not ctx.note:
+        reasons.append(Reason("note_required", "note", "Explain the rejection in a note."))
+    return reasons
+
+
+GUARDS = {
+    Trigger.REDIRECT: _redirect,
+    Trigger.AGENCY_RETURNS: lambda ctx: _note_required(ctx, "what the agency said when it came back"),
+    Trigger.CHALLENGE: lambda ctx: _note_required(ctx, "the grounds of the challenge"),
+    Trigger.CHALLENGE_LOST: _challenge_lost,
+    Trigger.PROPOSE_DISCLOSURE: lambda ctx: _within_check(ctx, ctx.categories),
+    Trigger.SEND_BACK: lambda ctx: _note_required(ctx, "why the proposal goes back"),
+    Trigger.APPROVE: _approve,
+    Trigger.NO_DATA_FOUND: _no_data_found,
+    Trigger.REJECT: _reject,
+    Trigger.WITHDRAW: lambda ctx: _note_required(ctx, "how the agency withdrew the demand"),
+}
+
+
+# ---- effects: what a transition writes besides the state ----------------------
+
+def _effects(transition: Transition, ctx: Context) -> dict:
+    """Apply the trigger's effect to the case; return what the log should record."""
+    case, trigger = ctx.case, transition.trigger
+    if trigger is Trigger.START_REVIEW:
+        case.assignee_id = ctx.caller.user_id
+        return {"assignee_id": ctx.caller.user_id}
+    if trigger is Trigger.CHALLENGE_LOST:
+        data = {}
+        if ctx.categories is not None:
+            data["categories"] = {"before": case.categories, "after": [c.value for c in ctx.categories]}
+            case.categories = data["categories"]["after"]
+        if ctx.identifiers is not None:
+            data["identifiers"] = {"before": case.identifiers, "after": ctx.identifiers}
+            case.identifiers = ctx.identifiers
+        return data
+    if trigger is Trigger.CHALLENGE_WON:
+        case.reject_reason = RejectReason.QUASHED
+        return {"reason": RejectReason.QUASHED.value}
+    if trigger is Trigger.REJECT:
+        case.reject_reason = ctx.reason
+        return {"reason": ctx.reason.value}
+    if trigger is Trigger.PROPOSE_DISCLOSURE:
+        case.proposed_categories = [c.value for c in ctx.categories]
+        case.proposed_by_id = ctx.caller.user_id
+        return {"categories": case.proposed_categories}
+    if trigger is Trigger.SEND_BACK:
+        case.proposed_categories, case.proposed_by_id = None, None
+        return {}
+    if trigger is Trigger.APPROVE:
+        chosen = ctx.categories if ctx.categories is not None else [
+            Category(c) for c in case.proposed_categories]
+        disclosure = Disclosure(
+            case_id=case.id, categories=[c.value for c in chosen],
+            account_ids=sorted(a.id for a, _ in ctx.accounts),
+            identifiers=sorted(a.identifier for a, _ in ctx.accounts),
+            proposed_by_id=case.proposed_by_id, approved_by_id=ctx.caller.user_id,
+            approved_at=ctx.now, emergency_justification=case.emergency_justification,
+        )
+        db.session.add(disclosure)
+        return {"categories": disclosure.categories, "account_ids": disclosure.account_ids}
+    return {}
+
+
+# ---- the one door ----------------------------------------------------------------
+
+def _parse(move: Move, transition: Transition) -> tuple[str, RejectReason | None, list | None, list | None]:
+    errors: dict[str, str] = {}
+    note = ""
+    if move.note is not None:
+        if not isinstance(move.note, str):
+            errors["note"] = "note must be text."
+        else:
+            try:
+                note = clean_text(move.note, field="note", label="Notes", max_length=NOTE_MAX,
+                                  multiline=True)
+            except InvalidInput as exc:
+                errors["note"] = exc.message
+    reason = None
+    if move.reason not in (None, "") and transition.trigger is Trigger.REJECT:
+        try:
+            reason = RejectReason(move.reason)
+        except ValueError:
+            errors["reason"] = ("Unknown reason; use one of "
+                                + ", ".join(r.value for r in RejectReason) + ".")
+    categories = None
+    if move.categories is not None:
+        if not isinstance(move.categories, list):
+            errors["categories"] = "categories must be a list."
+        else:
+            try:
+                categories = [c for c in Category if c in {Category(v) for v in move.categories}]
+            except (ValueError, TypeError):
+                errors["categories"] = ("Unknown category; use " + ", ".join(c.value for c in Category) + ".")
+    identifiers = None
+    if move.identifiers is not None and transition.trigger is Trigger.CHALLENGE_LOST:
+        reader = FieldReader()
+        identifiers = parse_identifiers(move.identifiers, reader)
+        errors.update(reader.errors)
+    if errors:
+        raise InvalidInput(" ".join(errors.values()), reasons=list(errors), fields=errors)
+    return note, reason, categories, identifiers
+
+
+def _matched_accounts(identifiers: list[str]) -> list[tuple[Account, CustomerKind]]:
+    if not identifiers:
+        return []
+    rows = db.session.execute(
+        select(Account, Customer.kind).join(Customer, Account.customer_id == Customer.id)
+        .where(Account.identifier.in_(identifiers)).order_by(Account.id)
+    ).all()
+    return [(account, kind) for account, kind in rows]
+
+
+def load_for_update(case_id: int) -> Case:
+    case = db.session.execute(
+        select(Case).where(Case.id == case_id).with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+    if case is None:
+        raise NotFound("No such case.")
+    return case
+
+
+def advance(case_id: int, move: Move, caller: Caller, now: datetime) -> Case:
+    """Fire one trigger on one case, in one transaction (committed here)."""
+    try:
+        trigger = Trigger(move.trigger)
+    except ValueError:
+        raise InvalidInput(
+            f"Unknown trigger {move.trigger!r}; use one of " + ", ".join(t.value for t in Trigger) + ".",
+            reasons=["trigger"], fields={"trigger": "Unknown trigger."},
+        ) from None
+    transition = BY_TRIGGER[trigger]
+    note, reason, categories, identifiers = _parse(move, transition)
+    try:
+        case = load_for_update(case_id)
+        if caller.role not in transition.roles:
+            raise NotAllowed(f"A {caller.role.value} may not {trigger.label.lower()}.")
+        if move.version is not None and move.version != case.version:
+            raise Conflict(f"The case changed since you loaded it (version {move.version}, now "
+                           f"{case.version}); reload it and try again.", code="stale_version")
+        model = _Machine(case.state)
+        if not model.accepts(trigger):
+            raise Conflict(f"A case in {case.state.label.lower()} cannot take "
+                           f"{trigger.label.lower()}.", code="illegal_transition")
+        if trigger is Trigger.APPROVE:
+            if case.proposed_by_id == caller.user_id:
+                raise NotAllowed("You proposed this disclosure; another approver must approve it.",
+                                 code="own_proposal")
+            if now - caller.authenticated_at > REAUTH_WINDOW:
+                raise ReauthRequired("Confirm your password and code again to approve: approving needs "
+                                     "a sign-in within the last 10 minutes.")
+        ctx = Context(case=case, caller=caller, note=note, reason=reason, categories=categories,
+                      identifiers=identifiers, check=legal.check(facts_of(case), now),
+                      accounts=_matched_accounts(case.identifiers), now=now)
+        guard = GUARDS.get(trigger)
+        reasons = guard(ctx) if guard else []
+        if reasons:
+            raise InvalidInput(
+                " ".join(r.message for r in reasons), code="guard_failed",
+                reasons=[r.code for r in reasons], fields={r.field: r.message for r in reasons},
+            )
+        _write(case, transition, model, ctx, note)
+        db.session.commit()
+    except (StaleDataError, IntegrityError):
+        db.session.rollback()
+        raise Conflict("Someone else changed this case at the same moment; reload it.",
+                       code="concurrent_change") from None
+    except Exception:
+        db.session.rollback()
+        raise
+    return case
+
+
+def _write(case: Case, transition: Transition, model: _Machine, ctx: Context, note: str) -> None:
+    before = case.state
+    # The log row goes in before the case row changes (the database lets a state
+    # change only once its log row exists), so nothing is flushed until it is.
+    with db.session.no_autoflush:
+        data = _effects(transition, ctx)
+        try:
+            model.trigger(transition.trigger.value)
+        except MachineError as exc:  # checked above; kept as a last line of defence
+            raise Conflict(str(exc), code="illegal_transition") from None
+        with state_writer():
+            case.state = model.state
+        case.is_open = not case.state.is_terminal
+        db.session.execute(insert(CaseTransition).values(
+            case_id=case.id, seq=case.version + 1, trigger=transition.trigger.value,
+            from_state=before, to_state=case.state, actor_id=ctx.caller.user_id,
+            actor=ctx.caller.actor.label, at=ctx.now, note=note or None, data=data,
+        ))
+        for state, delta in sorted([(before, -1), (case.state, +1)]):  # one lock order: no deadlock
+            count_state(state, delta)
+    db.session.flush()
+    audit.record(AuditAction.CASE_TRANSITION, ctx.caller.actor, subject=("case", case.id), now=ctx.now,
+                 data={"reference": case.reference, "trigger": transition.trigger.value,
+                       "from": before.value, "to": case.state.value, "version": case.version,
+                       "note": note or None, **data})

@@ -1,0 +1,122 @@
+"""The legal-process document of a case: a PDF, checked by its bytes, stored in
+instance/ under a generated name with its SHA-256, handed out only as an
+attachment, and every upload and download written to the audit log."""
+
+import hashlib
+import os
+import tempfile
+import uuid
+from datetime import datetime
+from pathlib import Path
+from typing import BinaryIO
+
+from sqlalchemy import select
+
+from models import AuditAction, Case, CaseDocument, db
+from workflows import audit
+from workflows.audit import Actor
+from workflows.errors import Conflict, InvalidInput, NotFound, TooLarge
+from workflows.text import clean_text
+
+MAX_BYTES = 20 * 1024 * 1024
+CHUNK = 64 * 1024
+PDF_HEADER = b"%PDF-"
+HEADER_WINDOW = 1024  # readers accept the header within the first 1024 bytes (ISO 32000-1, 7.5.2)
+TRAILER = b"%%EOF"
+TRAILER_WINDOW = 2048
+FILENAME_MAX = 200
+
+
+def folder_for(instance_path: str) -> Path:
+    folder = Path(instance_path) / "documents"
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return folder
+
+
+def parse_filename(raw: str | None) -> str:
+    """The name the file was sent with, kept only to name the download. A name
+    that tries to be a path is refused rather than quietly trimmed."""
+    name = clean_text(raw, field="file", label="File names", max_length=FILENAME_MAX)
+    if "/" in name or "\\" in name or name in (".", "..") or name.startswith("."):
+        raise InvalidInput(
+            f"The file name {name!r} looks like a path; send a plain name such as warrant.pdf.",
+            reasons=["file"], fields={"file": "The file name may not contain a path."},
+        )
+    return name or "legal-process.pdf"
+
+
+def _is_pdf(head: bytes, tail: bytes) -> bool:
+    return PDF_HEADER in head[:HEADER_WINDOW] and TRAILER in tail
+
+
+def store(case_id: int, stream: BinaryIO, filename: str | None, actor: Actor, now: datetime,
+          folder: Path) -> CaseDocument:
+    """Check and store an upload for an open case; commits. Refuses (and leaves no
+    file behind) anything that is not a PDF or is larger than 20 MB."""
+    name = parse_filename(filename)
+    case = db.session.get(Case, case_id)
+    if case is None:
+        raise NotFound("No such case.")
+    if not case.is_open:
+        raise Conflict(f"{case.reference} is closed ({case.state.label.lower()}); its documents are final.")
+    digest, size, head, tail = hashlib.sha256(), 0, b"", b""
+    fd, draft = tempfile.mkstemp(prefix=".upload-", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            while chunk := stream.read(CHUNK):
+                size += len(chunk)
+                if size > MAX_BYTES:
+                    raise TooLarge(f"The document is larger than {MAX_BYTES // (1024 * 1024)} MB.",
+                                   reasons=["file"], fields={"file": "At most 20 MB."})
+                if len(head) < HEADER_WINDOW:
+                    head += chunk[:HEADER_WINDOW - len(head)]
+                tail = (tail + chunk)[-TRAILER_WINDOW:]
+                digest.update(chunk)
+                out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+        if size == 0 or not _is_pdf(head, tail):
+            raise InvalidInput(
+                "The file is not a PDF (its content, not its name, is checked). Upload the legal "
+                "process as a PDF.", reasons=["file"], fields={"file": "Not a PDF."},
+            )
+        stored = f"{uuid.uuid4().hex}.pdf"
+        os.replace(draft, folder / stored)
+    except BaseException:
+        Path(draft).unlink(missing_ok=True)
+        raise
+    try:
+        document = CaseDocument(case_id=case.id, stored_name=stored, filename=name, sha256=digest.hexdigest(),
+                                size=size, uploaded_at=now, uploaded_by=actor.label)
+        db.session.add(document)
+        db.session.flush()
+        audit.record(AuditAction.DOCUMENT_UPLOADED, actor, subject=("case", case.id), now=now, data={
+            "reference": case.reference, "document_id": document.id, "sha256": document.sha256,
+            "size": size,
+        })
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        (folder / stored).unlink(missing_ok=True)
+        raise
+    return document
+
+
+def fetch(case_id: int, document_id: int | None, actor: Actor, now: datetime,
+          folder: Path) -> tuple[Path, CaseDocument]:
+    """The stored file of a case's document (its latest when no id is given);
+    the download is audited and committed before the file is handed out."""
+    query = select(CaseDocument).where(CaseDocument.case_id == case_id)
+    if document_id is not None:
+        query = query.where(CaseDocument.id == document_id)
+    document = db.session.execute(query.order_by(CaseDocument.id.desc()).limit(1)).scalar_one_or_none()
+    if document is None:
+        raise NotFound("This case has no such document.")
+    path = folder / document.stored_name
+    if not path.is_file():
+        raise NotFound("The document's file is missing from storage; tell an administrator.")
+    audit.record(AuditAction.DOCUMENT_DOWNLOADED, actor, subject=("case", case_id), now=now, data={
+        "document_id": document.id, "sha256": document.sha256,
+    })
+    db.session.commit()
+    return path, document

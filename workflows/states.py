@@ -1,0 +1,126 @@
+"""The case state machine as data: triggers, the transition table, who may fire what.
+
+DESIGN section 3. case_machine.py binds this table to a case; nothing else decides
+which moves exist. The README's diagram is generated from TRANSITIONS (mermaid())."""
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from models import Role
+from models.terms import OPEN_STATES, TERMINAL_STATES, State
+
+__all__ = ["OPEN_STATES", "TERMINAL_STATES", "TRANSITIONS", "State", "Transition", "Trigger"]
+
+
+class Trigger(StrEnum):
+    START_REVIEW = "start_review"
+    REDIRECT = "redirect"
+    AGENCY_RETURNS = "agency_returns"
+    RESOLVE_BY_CUSTOMER = "resolve_by_customer"
+    CHALLENGE = "challenge"
+    CHALLENGE_LOST = "challenge_lost"
+    CHALLENGE_WON = "challenge_won"
+    PROPOSE_DISCLOSURE = "propose_disclosure"
+    SEND_BACK = "send_back"
+    APPROVE = "approve"
+    NO_DATA_FOUND = "no_data_found"
+    REJECT = "reject"
+    WITHDRAW = "withdraw"
+
+    @property
+    def label(self) -> str:
+        return TRIGGER_LABELS[self]
+
+
+TRIGGER_LABELS = {
+    Trigger.START_REVIEW: "Start legal review",
+    Trigger.REDIRECT: "Redirect to the customer",
+    Trigger.AGENCY_RETURNS: "Agency returned",
+    Trigger.RESOLVE_BY_CUSTOMER: "Resolved by the customer",
+    Trigger.CHALLENGE: "Challenge",
+    Trigger.CHALLENGE_LOST: "Challenge lost",
+    Trigger.CHALLENGE_WON: "Challenge won",
+    Trigger.PROPOSE_DISCLOSURE: "Propose disclosure",
+    Trigger.SEND_BACK: "Send back to review",
+    Trigger.APPROVE: "Approve disclosure",
+    Trigger.NO_DATA_FOUND: "No data found",
+    Trigger.REJECT: "Reject",
+    Trigger.WITHDRAW: "Withdrawn by the agency",
+}
+
+# An approver may also fire every reviewer trigger (DESIGN section 3), but never
+# approves a disclosure they proposed (a guard in case_machine).
+REVIEWERS = frozenset({Role.REVIEWER, Role.APPROVER})
+APPROVERS = frozenset({Role.APPROVER})
+WITHDRAWERS = frozenset({Role.INTAKE, Role.REVIEWER, Role.APPROVER})
+
+
+@dataclass(frozen=True)
+class Transition:
+    trigger: Trigger
+    sources: tuple[State, ...]
+    dest: State
+    roles: frozenset[Role]
+    needs: tuple[str, ...] = ()  # input the trigger requires: "note", "reason", "categories"
+    summary: str = ""
+
+
+TRANSITIONS: tuple[Transition, ...] = (
+    Transition(Trigger.START_REVIEW, (State.RECEIVED,), State.LEGAL_REVIEW, REVIEWERS,
+               summary="assigns the reviewer"),
+    Transition(Trigger.REDIRECT, (State.LEGAL_REVIEW,), State.REDIRECTED, REVIEWERS,
+               summary="identifiers belong to an enterprise customer; not an emergency"),
+    Transition(Trigger.AGENCY_RETURNS, (State.REDIRECTED,), State.LEGAL_REVIEW, REVIEWERS,
+               needs=("note",), summary="note required"),
+    Transition(Trigger.RESOLVE_BY_CUSTOMER, (State.REDIRECTED,), State.RESOLVED_BY_CUSTOMER, REVIEWERS,
+               summary="terminal"),
+    Transition(Trigger.CHALLENGE, (State.LEGAL_REVIEW,), State.CHALLENGED, REVIEWERS,
+               needs=("note",), summary="grounds required"),
+    Transition(Trigger.CHALLENGE_LOST, (State.CHALLENGED,), State.LEGAL_REVIEW, REVIEWERS,
+               summary="may narrow categories or identifiers"),
+    Transition(Trigger.CHALLENGE_WON, (State.CHALLENGED,), State.REJECTED, REVIEWERS,
+               summary="reason quashed"),
+    Transition(Trigger.PROPOSE_DISCLOSURE, (State.LEGAL_REVIEW,), State.PENDING_APPROVAL, REVIEWERS,
+               needs=("categories",), summary="categories within the legal check"),
+    Transition(Trigger.SEND_BACK, (State.PENDING_APPROVAL,), State.LEGAL_REVIEW, APPROVERS,
+               needs=("note",), summary="note required"),
+    Transition(Trigger.APPROVE, (State.PENDING_APPROVAL,), State.DISCLOSED, APPROVERS,
+               summary="not the proposer; fresh sign-in; legal check re-run"),
+    Transition(Trigger.NO_DATA_FOUND, (State.LEGAL_REVIEW,), State.NO_DATA, REVIEWERS,
+               summary="no identifier matches an account"),
+    Transition(Trigger.REJECT, (State.LEGAL_REVIEW,), State.REJECTED, REVIEWERS,
+               needs=("reason",), summary="reason code required"),
+    Transition(Trigger.WITHDRAW, OPEN_STATES, State.WITHDRAWN, WITHDRAWERS,
+               needs=("note",), summary="note required"),
+)
+
+BY_TRIGGER = {t.trigger: t for t in TRANSITIONS}
+
+
+def machine_table() -> list[dict]:
+    """The table in the form the `transitions` library reads."""
+    return [
+        {"trigger": t.trigger.value, "source": list(t.sources), "dest": t.dest} for t in TRANSITIONS
+    ]
+
+
+def triggers_from(state: State) -> list[Trigger]:
+    return [t.trigger for t in TRANSITIONS if state in t.sources]
+
+
+def mermaid() -> str:
+    """The state diagram (Mermaid) the README shows, generated from TRANSITIONS."""
+    lines = ["stateDiagram-v2", f"    [*] --> {State.RECEIVED.value}"]
+    for t in TRANSITIONS:
+        roles = ", ".join(sorted(r.value for r in t.roles))
+        if t.trigger is Trigger.WITHDRAW:
+            continue  # drawn once below, from every open state
+        lines.append(f"    {t.sources[0].value} --> {t.dest.value}: {t.trigger.value} ({roles})")
+    withdraw = BY_TRIGGER[Trigger.WITHDRAW]
+    roles = ", ".join(sorted(r.value for r in withdraw.roles))
+    for source in withdraw.sources:
+        lines.append(f"    {source.value} --> {withdraw.dest.value}: withdraw ({roles})")
+    for state in State:
+        if state in TERMINAL_STATES:
+            lines.append(f"    {state.value} --> [*]")
+    return "\n".join(lines)
