@@ -101,7 +101,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from models import db
     from models.base import configure_engine, init_field_cipher
     from views import init_app as init_views
-    from workflows import passwords
+    from workflows import legal, passwords
 
     init_field_cipher(app)
     db.init_app(app)
@@ -109,5 +109,6 @@ def create_app(test_config: dict | None = None) -> Flask:
         configure_engine(db.engine)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
     passwords.init_app(app)
+    legal.init_app(app)  # a malformed rules file stops start-up here
     init_views(app)
     return app

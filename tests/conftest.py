@@ -261,3 +261,106 @@ def post_form(client, url: str, data: dict | None = None, page_url: str | None =
     """POST a form the way a browser does: with the CSRF token from a page."""
     token = csrf_from(client.get(page_url or "/account/password").get_data(as_text=True))
     return client.post(url, data={**(data or {}), "csrf_token": token})
+
+
+# ---- cases ------------------------------------------------------------------
+
+PDF_BYTES = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+
+
+def case_body(agency_id=None, **overrides) -> dict:
+    """A valid DESIGN section 9 case body: a signed US search warrant for content,
+    received yesterday, issued the day before. Override any top-level key, or the
+    process with `legal_process={...}` (merged into the default)."""
+    now = utcnow()
+    process = {
+        "type": "search_warrant", "issuing_authority": "U.S. District Court", "judicial": True,
+        "issued_on": (now - timedelta(days=2)).date().isoformat(), "expires_on": None, "signed": True,
+        "case_number": "2:26-mj-00123", "response_due": None,
+    }
+    process.update(overrides.pop("legal_process", {}))
+    body = {
+        "received_at": (now - timedelta(days=1)).isoformat(), "request_type": "criminal",
+        "legal_process": process, "identifiers": ["alice@contoso.example"], "categories": ["content"],
+        "date_range": {"from": "2026-01-01", "to": "2026-02-28"},
+        "ndo": {"present": False, "statute": "", "ends_on": None}, "emergency_justification": None,
+    }
+    if agency_id is not None:
+        body["agency_id"] = agency_id
+    body.update(overrides)
+    return body
+
+
+# How make_case reaches each state from `received`: (trigger, move fields) steps.
+PATHS = {
+    "received": [],
+    "legal_review": [("start_review", {})],
+    "redirected": [("start_review", {}), ("redirect", {})],
+    "resolved_by_customer": [("start_review", {}), ("redirect", {}), ("resolve_by_customer", {})],
+    "challenged": [("start_review", {}), ("challenge", {"note": "Overbroad date range."})],
+    "pending_approval": [("start_review", {}), ("propose_disclosure", {"categories": None})],
+    "disclosed": [("start_review", {}), ("propose_disclosure", {"categories": None}), ("approve", {})],
+    "no_data": [("start_review", {}), ("no_data_found", {})],
+    "rejected": [("start_review", {}), ("reject", {"reason": "overbroad"})],
+    "withdrawn": [("withdraw", {"note": "The agency withdrew the demand by e-mail."})],
+}
+
+
+@pytest.fixture
+def case_staff(make_user):
+    """One reviewer and two approvers, made on first use, for make_case to act as."""
+    made = {}
+
+    def get(role: str):
+        if role not in made:
+            made[role] = make_user(Role.APPROVER if role.startswith("approver") else Role(role))
+        return made[role]
+
+    return get
+
+
+def caller_for(user: User, authenticated_at=None):
+    from workflows.case_machine import Caller
+
+    return Caller(user.id, user.role, authenticated_at or utcnow(), Actor(user.email, user.id))
+
+
+@pytest.fixture
+def make_case(app, make_agency, make_customer, case_staff):
+    """make_case(state="pending_approval", process="epoc", country="DE", ...): a case
+    logged through intake and driven through advance() to `state`. Identifiers
+    default to an account of a fresh enterprise customer (so redirect and
+    disclosure have something to match); state no_data gets an unknown one."""
+    from workflows import case_machine, documents, intake
+
+    def make(state="received", *, process="search_warrant", country="US", agency=None,
+             identifiers=None, categories=("content",), document=True, body=None, **overrides):
+        now = utcnow()
+        if agency is None:
+            agency = make_agency(country=country).agency
+        if identifiers is None:
+            if state == "no_data":
+                identifiers = [f"nobody-{uuid.uuid4().hex[:8]}@nowhere.example"]
+            else:
+                customer = make_customer(kind="enterprise")
+                identifiers = [customer.accounts[0].identifier]
+        payload = body or case_body(
+            agency.id, identifiers=list(identifiers), categories=list(categories),
+            legal_process={"type": process}, **overrides,
+        )
+        created = intake.create_case(intake.parse_case(payload, now), agency, TEST_ACTOR, now)
+        db.session.commit()
+        if document:
+            from io import BytesIO
+
+            documents.store(created.id, BytesIO(PDF_BYTES), "process.pdf", TEST_ACTOR, now,
+                            documents.folder_for(app.instance_path))
+        for trigger, fields in PATHS[state]:
+            who = case_staff("approver2" if trigger == "approve" else "reviewer")
+            if fields.get("categories", "") is None:
+                fields = {**fields, "categories": list(categories)}
+            case_machine.advance(created.id, case_machine.Move(trigger, **fields), caller_for(who), utcnow())
+        db.session.expire_all()
+        return db.session.get(type(created), created.id)
+
+    return make
