@@ -69,3 +69,10 @@ def init_app(app) -> None:
     login_manager.init_app(app)
     login_manager.login_view = "auth.sign_in"
     login_manager.login_message = None
+
+
+def caller():
+    """The signed-in staff member as the state machine sees them."""
+    from workflows.case_machine import Caller
+
+    return Caller(current_user.id, current_user.role, current_user.session.authenticated_at, actor())
