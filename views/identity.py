@@ -6,6 +6,7 @@ from flask_login import LoginManager, UserMixin, current_user
 from models import User, UserSession, db, utcnow
 from workflows import auth
 from workflows.audit import Actor
+from workflows.case_machine import Caller
 
 login_manager = LoginManager()
 login_manager.session_protection = None  # sessions are server-side; see workflows.auth
@@ -73,6 +74,4 @@ def init_app(app) -> None:
 
 def caller():
     """The signed-in staff member as the state machine sees them."""
-    from workflows.case_machine import Caller
-
     return Caller(current_user.id, current_user.role, current_user.session.authenticated_at, actor())
