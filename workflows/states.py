@@ -113,14 +113,6 @@ def mermaid() -> str:
     lines = ["stateDiagram-v2", f"    [*] --> {State.RECEIVED.value}"]
     for t in TRANSITIONS:
         roles = ", ".join(sorted(r.value for r in t.roles))
-        if t.trigger is Trigger.WITHDRAW:
-            continue  # drawn once below, from every open state
-        lines.append(f"    {t.sources[0].value} --> {t.dest.value}: {t.trigger.value} ({roles})")
-    withdraw = BY_TRIGGER[Trigger.WITHDRAW]
-    roles = ", ".join(sorted(r.value for r in withdraw.roles))
-    for source in withdraw.sources:
-        lines.append(f"    {source.value} --> {withdraw.dest.value}: withdraw ({roles})")
-    for state in State:
-        if state in TERMINAL_STATES:
-            lines.append(f"    {state.value} --> [*]")
+        lines += [f"    {s.value} --> {t.dest.value}: {t.trigger.value} ({roles})" for s in t.sources]
+    lines += [f"    {state.value} --> [*]" for state in State if state in TERMINAL_STATES]
     return "\n".join(lines)
