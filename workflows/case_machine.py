@@ -161,10 +161,13 @@ def _within_check(ctx: Context, chosen: list[Category] | None) -> list[Reason]:
     if not outside:
         return []
     allowed = ", ".join(c.value for c in ctx.check.authorised_categories) or "none"
+    blocking = [d.code.value for d in ctx.check.defects
+                if d.severity is legal.Severity.BLOCKING and d.category is None]
+    because = f"; blocking defects: {', '.join(blocking)}" if blocking else ""
     return [Reason(
         "category_not_authorised", "categories",
         "The legal process does not authorise " + ", ".join(c.value for c in outside)
-        + f" (the legal check authorises: {allowed}).",
+        + f" (the legal check authorises: {allowed}{because}).",
     )]
 
 
