@@ -189,7 +189,8 @@ def parse_case(body, now: datetime, *, agency_id_allowed: bool = True,
     """Check a case body (the DESIGN section 9 shape). Raises InvalidInput whose
     `fields` maps each bad field to what is wrong with it."""
     r = FieldReader()
-    keys = TOP_LEVEL if agency_id_allowed else TOP_LEVEL - {"agency_id"}
+    # Through the agency API the agency is the token's and the channel is the API.
+    keys = TOP_LEVEL if agency_id_allowed else TOP_LEVEL - {"agency_id", "channel"}
     body = r.obj(body, "body", keys, required=True)
     if "agency_id" in body and not agency_id_allowed:
         r.errors["agency_id"] = "agency_id does not belong here: the request is your agency's."
