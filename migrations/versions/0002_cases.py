@@ -9,15 +9,16 @@ import sqlalchemy as sa
 from alembic import op
 
 # A case's state may change only together with the transition-log row for the
-# version that change produces: a stray UPDATE (a console, a script) is refused
-# by the database itself, on both engines.
+# version that change produces, and only one version at a time (so an old log row
+# cannot be replayed to reopen a closed case): a stray UPDATE (a console, a
+# script) is refused by the database itself, on both engines.
 SQLITE_STATE_TRIGGER = """
 CREATE TRIGGER cases_state_by_transition
 BEFORE UPDATE OF state ON cases
-WHEN NEW.state <> OLD.state AND NOT EXISTS (
+WHEN NEW.state <> OLD.state AND (NEW.version <> OLD.version + 1 OR NOT EXISTS (
     SELECT 1 FROM case_transitions
     WHERE case_id = NEW.id AND seq = NEW.version AND to_state = NEW.state
-)
+))
 BEGIN
     SELECT RAISE(ABORT, 'a case state changes only through a transition');
 END
@@ -26,7 +27,7 @@ POSTGRES_STATE_FUNCTION = """
 CREATE FUNCTION cases_state_by_transition() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    IF NOT EXISTS (
+    IF NEW.version IS DISTINCT FROM OLD.version + 1 OR NOT EXISTS (
         SELECT 1 FROM case_transitions
         WHERE case_id = NEW.id AND seq = NEW.version AND to_state = NEW.state
     ) THEN
