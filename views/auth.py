@@ -8,9 +8,9 @@ from flask_login import current_user, login_user, logout_user
 
 from models import User, db, utcnow
 from views.errors import status_of
-from views.forms import CodeForm, PasswordChangeForm, SignInForm
+from views.forms import CodeForm, ConfirmForm, PasswordChangeForm, SignInForm
 from views.identity import Principal, actor, client_ip
-from views.policy import public, signed_in
+from views.policy import public, signed_in, staff
 from workflows import auth, totp
 from workflows.errors import InvalidCredentials, InvalidInput, RateLimited
 
@@ -129,6 +129,24 @@ def code():
         return failed(exc, form, "auth/code.html")
     complete_sign_in(user, utcnow())
     return redirect(g.next_url or home_for(current_user))
+
+
+@bp.route("/sign-in/confirm", methods=["GET", "POST"])
+@staff
+def confirm():
+    """Prove it is still you (password and code) before an action that needs a
+    recent sign-in; failures count toward the sign-in rate limit like any other."""
+    form, back = ConfirmForm(), safe_next(request.args.get("next")) or home_for(current_user)
+    if not form.validate_on_submit():
+        return render_template("cases/confirm.html", form=form, back=back), 422 if form.errors else 200
+    try:
+        user = auth.check_password(current_user.email, form.password.data, client_ip(), utcnow())
+        auth.check_code(user, form.code.data, client_ip(), utcnow())
+    except (InvalidCredentials, RateLimited) as exc:
+        return failed(exc, form, "cases/confirm.html", back=back)
+    auth.reauthenticate(current_user.session, utcnow(), client_ip())
+    flash("Confirmed: you may approve for the next 10 minutes.", "ok")
+    return redirect(back)
 
 
 @bp.post("/sign-out")

@@ -1,11 +1,23 @@
 """WTForms for the HTML pages: CSRF token included, errors shown beside fields."""
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, SelectField, StringField
+from flask_wtf.file import FileField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    Form,
+    PasswordField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional, Regexp
+from wtforms.widgets import DateInput, DateTimeLocalInput
 
-from models import Role
+from models import Category, Channel, ProcessType, RequestType, Role, State
+from workflows.casefile import CHANNEL_LABELS, REQUEST_TYPE_LABELS
 
 
 class SignInForm(FlaskForm):
@@ -44,3 +56,130 @@ class NewUserForm(FlaskForm):
 
 class ActionForm(FlaskForm):
     """A button that changes state: only its CSRF token."""
+
+
+class ConfirmForm(FlaskForm):
+    """Re-authentication: the password and a fresh code, for the signed-in user."""
+
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=256)])
+    code = StringField(
+        "Six-digit code",
+        validators=[DataRequired(), Regexp(r"^\s*\d{3}\s?\d{3}\s*$", message="Enter the 6 digits.")],
+    )
+
+
+def _choose(options) -> list[SelectChoice]:
+    return [SelectChoice("", "Choose one")] + [SelectChoice(value, label) for value, label in options]
+
+
+def _day(label: str, description: str = "") -> StringField:
+    return StringField(label, widget=DateInput(), description=description)
+
+
+class CaseForm(FlaskForm):
+    """The intake desk's form for one demand. The checks are intake.parse_case's,
+    the same as the APIs'; this form only gathers the fields. body() takes the
+    known fields alone, so nothing else posted (a state, an id) reaches the case."""
+
+    agency_id = SelectField("Agency", validate_choice=False)
+    received_at = StringField("Received (UTC)", widget=DateTimeLocalInput(),
+                              description="When the demand arrived, in UTC; not in the future.")
+    channel = SelectField("Arrived by", default=Channel.EMAIL.value, validate_choice=False,
+                          choices=[SelectChoice(c.value, CHANNEL_LABELS[c]) for c in Channel])
+    request_type = SelectField("Request type", validate_choice=False,
+                               choices=_choose((r.value, REQUEST_TYPE_LABELS[r]) for r in RequestType))
+    process_type = SelectField("Legal process", validate_choice=False,
+                               choices=_choose((p.value, p.label) for p in ProcessType))
+    issuing_authority = StringField("Issuing authority", description="The court, prosecutor or agency that "
+                                                                     "issued the process.")
+    judicial = BooleanField("Issued or validated by a judge or court")
+    issued_on = _day("Issued on")
+    expires_on = _day("Expires on", "Leave empty if the process states no expiry.")
+    signed = BooleanField("Signed")
+    case_number = StringField("Case number")
+    response_due = _day("Response due", "The date the process asks for an answer by, if any.")
+    identifiers = TextAreaField(
+        "Accounts named",
+        description="One per line: an e-mail address, username or account id, as the demand names it.")
+    categories = SelectMultipleField("Data requested", validate_choice=False,
+                                     choices=[SelectChoice(c.value, c.label) for c in Category])
+    date_from = _day("From")
+    date_to = _day("To")
+    ndo_present = BooleanField("A non-disclosure order comes with the demand")
+    ndo_statute = StringField("Statute", description="For example 18 U.S.C. 2705(b).")
+    ndo_ends_on = _day("Ends on", "Leave empty if the order states no end date.")
+    emergency_justification = TextAreaField(
+        "Emergency justification",
+        description="Emergencies only: the danger of death or serious physical injury the agency states.")
+    document = FileField("Legal process document (PDF)",
+                         description="The process exactly as served, as a PDF of at most 20 MB.")
+
+    # parse_case's names for the fields (DESIGN section 9) -> this form's fields
+    FIELDS = {
+        "agency_id": "agency_id", "received_at": "received_at", "channel": "channel",
+        "request_type": "request_type", "legal_process.type": "process_type",
+        "legal_process.issuing_authority": "issuing_authority", "legal_process.judicial": "judicial",
+        "legal_process.issued_on": "issued_on", "legal_process.expires_on": "expires_on",
+        "legal_process.signed": "signed", "legal_process.case_number": "case_number",
+        "legal_process.response_due": "response_due", "identifiers": "identifiers",
+        "categories": "categories", "date_range.from": "date_from", "date_range.to": "date_to",
+        "ndo.present": "ndo_present", "ndo.statute": "ndo_statute", "ndo.ends_on": "ndo_ends_on",
+        "emergency_justification": "emergency_justification", "file": "document",
+    }
+
+    def body(self) -> dict:
+        """The DESIGN section 9 case body."""
+        def text(f):
+            return (f.data or "").strip() or None
+
+        return {
+            "agency_id": text(self.agency_id), "received_at": text(self.received_at),
+            "channel": text(self.channel), "request_type": text(self.request_type),
+            "legal_process": {
+                "type": text(self.process_type), "issuing_authority": text(self.issuing_authority),
+                "judicial": self.judicial.data, "issued_on": text(self.issued_on),
+                "expires_on": text(self.expires_on), "signed": self.signed.data,
+                "case_number": text(self.case_number), "response_due": text(self.response_due),
+            },
+            "identifiers": (self.identifiers.data or "").splitlines(),
+            "categories": list(self.categories.data or []),
+            "date_range": {"from": text(self.date_from), "to": text(self.date_to)},
+            "ndo": {"present": self.ndo_present.data, "statute": text(self.ndo_statute),
+                    "ends_on": text(self.ndo_ends_on)},
+            "emergency_justification": text(self.emergency_justification),
+        }
+
+    def show_errors(self, fields: dict[str, str]) -> None:
+        """Put each problem beside its field, named as the form names it."""
+        for key, message in fields.items():
+            target = getattr(self, self.FIELDS.get(key, ""), None)
+            if target is None:
+                self.form_errors.append(message)
+                continue
+            if isinstance(target, SelectMultipleField) and not target.data:
+                message = "Choose at least one category of data."
+            elif isinstance(target, SelectField) and not target.data:
+                message = f"Choose the {target.label.text.lower()}."
+            elif message.startswith(key):
+                message = target.label.text + message[len(key):]
+            target.errors = [*target.errors, message]
+
+
+YES_NO = [SelectChoice("", "Either"), SelectChoice("yes", "Yes"), SelectChoice("no", "No")]
+
+
+class QueueFilterForm(Form):
+    """The queue's filters, read from the query string (a GET form: no token)."""
+
+    state = SelectField("State", validate_choice=False,
+                        choices=[SelectChoice("", "All open cases")]
+                        + [SelectChoice(s.value, s.label) for s in State])
+    assignee = SelectField("Assignee", validate_choice=False)
+    country = SelectField("Agency country", validate_choice=False)
+    process_type = SelectField("Legal process", validate_choice=False,
+                               choices=[SelectChoice("", "Any")]
+                               + [SelectChoice(p.value, p.label) for p in ProcessType])
+    emergency = SelectField("Emergency", choices=YES_NO, validate_choice=False)
+    ndo = SelectField("Non-disclosure order", choices=YES_NO, validate_choice=False)
+    due_soon = BooleanField("Due within 48 hours", render_kw={"value": "yes"})
+    overdue = BooleanField("Overdue", render_kw={"value": "yes"})

@@ -166,6 +166,17 @@ def recently_authenticated(record: UserSession, now: datetime) -> bool:
     return now - record.authenticated_at <= REAUTH_WINDOW
 
 
+def reauthenticate(record: UserSession, now: datetime, ip: str | None = None) -> None:
+    """The signed-in user proved password and code again (checked by the caller),
+    so actions that need a recent sign-in (approve) are open for REAUTH_WINDOW. Commits."""
+    record.authenticated_at = now
+    audit.record(
+        AuditAction.SIGN_IN, Actor(record.user.email, record.user_id, ip), subject=("user", record.user_id),
+        now=now, data={"reauthenticated": True},
+    )
+    db.session.commit()
+
+
 def change_password(
     user: User, current: str, new: str, actor: Actor, now: datetime
 ) -> None:

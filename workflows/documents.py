@@ -6,6 +6,7 @@ import hashlib
 import os
 import tempfile
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
@@ -49,16 +50,25 @@ def _is_pdf(head: bytes, tail: bytes) -> bool:
     return PDF_HEADER in head[:HEADER_WINDOW] and TRAILER in tail
 
 
-def store(case_id: int, stream: BinaryIO, filename: str | None, actor: Actor, now: datetime,
-          folder: Path) -> CaseDocument:
-    """Check and store an upload for an open case; commits. Refuses (and leaves no
-    file behind) anything that is not a PDF or is larger than 20 MB."""
+@dataclass
+class Upload:
+    """A PDF that passed every check, waiting in the storage folder: under a draft
+    name until attach() gives it its stored name. Nothing names it in the database
+    yet, so discard() is all it takes to forget it."""
+
+    path: Path
+    filename: str
+    sha256: str
+    size: int
+
+    def discard(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+def check_upload(stream: BinaryIO, filename: str | None, folder: Path) -> Upload:
+    """Read an upload into the storage folder and check it (name, size, PDF bytes)
+    before anything is written to the database; refused uploads leave no file."""
     name = parse_filename(filename)
-    case = db.session.get(Case, case_id)
-    if case is None:
-        raise NotFound("No such case.")
-    if not case.is_open:
-        raise Conflict(f"{case.reference} is closed ({case.state.label.lower()}); its documents are final.")
     digest, size, head, tail = hashlib.sha256(), 0, b"", b""
     fd, draft = tempfile.mkstemp(prefix=".upload-", dir=folder)
     try:
@@ -80,24 +90,46 @@ def store(case_id: int, stream: BinaryIO, filename: str | None, actor: Actor, no
                 "The file is not a PDF (its content, not its name, is checked). Upload the legal "
                 "process as a PDF.", reasons=["file"], fields={"file": "Not a PDF."},
             )
-        stored = f"{uuid.uuid4().hex}.pdf"
-        os.replace(draft, folder / stored)
     except BaseException:
         Path(draft).unlink(missing_ok=True)
         raise
+    return Upload(Path(draft), name, digest.hexdigest(), size)
+
+
+def attach(case: Case, upload: Upload, actor: Actor, now: datetime, folder: Path) -> CaseDocument:
+    """Give a checked upload its stored name and its row, in the caller's
+    transaction. The caller commits, or rolls back and calls upload.discard()."""
+    stored = f"{uuid.uuid4().hex}.pdf"
+    os.replace(upload.path, folder / stored)
+    upload.path = folder / stored
+    document = CaseDocument(case_id=case.id, stored_name=stored, filename=upload.filename,
+                            sha256=upload.sha256, size=upload.size, uploaded_at=now, uploaded_by=actor.label)
+    db.session.add(document)
+    db.session.flush()
+    audit.record(AuditAction.DOCUMENT_UPLOADED, actor, subject=("case", case.id), now=now, data={
+        "reference": case.reference, "document_id": document.id, "sha256": document.sha256,
+        "size": upload.size,
+    })
+    return document
+
+
+def store(case_id: int, stream: BinaryIO, filename: str | None, actor: Actor, now: datetime,
+          folder: Path) -> CaseDocument:
+    """Check and store an upload for an open case; commits. Refuses (and leaves no
+    file behind) anything that is not a PDF or is larger than 20 MB."""
+    parse_filename(filename)  # a bad name is refused before anything else is looked at
+    case = db.session.get(Case, case_id)
+    if case is None:
+        raise NotFound("No such case.")
+    if not case.is_open:
+        raise Conflict(f"{case.reference} is closed ({case.state.label.lower()}); its documents are final.")
+    upload = check_upload(stream, filename, folder)
     try:
-        document = CaseDocument(case_id=case.id, stored_name=stored, filename=name, sha256=digest.hexdigest(),
-                                size=size, uploaded_at=now, uploaded_by=actor.label)
-        db.session.add(document)
-        db.session.flush()
-        audit.record(AuditAction.DOCUMENT_UPLOADED, actor, subject=("case", case.id), now=now, data={
-            "reference": case.reference, "document_id": document.id, "sha256": document.sha256,
-            "size": size,
-        })
+        document = attach(case, upload, actor, now, folder)
         db.session.commit()
     except BaseException:
         db.session.rollback()
-        (folder / stored).unlink(missing_ok=True)
+        upload.discard()
         raise
     return document
 

@@ -1,0 +1,169 @@
+"""The staff pages for cases: the queue, my cases, the intake form, the case page
+with its actions, and the legal-process document."""
+
+from dataclasses import dataclass, field
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask_login import current_user
+from wtforms.fields.choices import SelectChoice
+
+from models import Category, Role, utcnow
+from views.errors import status_of
+from views.forms import CaseForm, QueueFilterForm
+from views.identity import actor, caller
+from views.policy import allow
+from workflows import case_machine, casefile, documents, queue
+from workflows.casefile import CHANNEL_LABELS, REJECT_REASON_LABELS, REQUEST_TYPE_LABELS
+from workflows.errors import Conflict, InvalidInput, ReauthRequired, TooLarge
+from workflows.states import BY_TRIGGER, Trigger
+from workflows.users import ID_MAX
+
+bp = Blueprint("cases", __name__, url_prefix="/cases")
+CASE = f"/<int(max={ID_MAX}):case_id>"
+case_readers = allow(Role.INTAKE, Role.REVIEWER, Role.APPROVER, Role.AUDITOR)
+case_workers = allow(Role.INTAKE, Role.REVIEWER, Role.APPROVER)
+FILTER_KEYS = ("state", "assignee", "due_soon", "overdue", "country", "process_type", "emergency", "ndo")
+DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
+
+
+@dataclass
+class Failed:
+    """An action form that came back refused: which one, why, and what was typed."""
+
+    trigger: str
+    message: str
+    fields: dict = field(default_factory=dict)
+    values: dict = field(default_factory=dict)
+
+
+@bp.context_processor
+def _words():
+    return {
+        "channel_labels": CHANNEL_LABELS, "request_type_labels": REQUEST_TYPE_LABELS,
+        "reject_reasons": REJECT_REASON_LABELS, "transitions": BY_TRIGGER, "size_label": casefile.size_label,
+        "categories_text": casefile.categories_text,
+        "category_options": [(c.value, c.label) for c in Category],
+    }
+
+
+def _folder():
+    return documents.folder_for(current_app.instance_path)
+
+
+def _listing(mine: bool):
+    """The queue, or my cases: filters from the query string, one page, the counts."""
+    kept = {k: request.args[k] for k in FILTER_KEYS if request.args.get(k)}
+    choices = casefile.queue_choices()
+    form = QueueFilterForm(request.args)
+    form.assignee.choices = [SelectChoice("", "Anyone"), SelectChoice("none", "Unassigned")] + [
+        SelectChoice(str(u.id), u.email) for u in choices.assignees]
+    form.country.choices = [SelectChoice("", "Any")] + [SelectChoice(c, c) for c in choices.countries]
+    context = {"form": form, "mine": mine, "kept": kept, "counts": queue.state_counts(), "now": utcnow(),
+               "endpoint": "cases.mine" if mine else "cases.queue", "first": bool(request.args.get("after"))}
+    try:
+        filters = queue.parse_filters(request.args)
+        after = queue.Cursor.decode(request.args["after"]) if request.args.get("after") else None
+    except InvalidInput as exc:
+        return render_template("cases/queue.html", error=exc.message, page=None, **context), 422
+    if mine:
+        filters = filters.with_assignee(current_user.id)
+    page = queue.page(filters, context["now"], after)
+    return render_template("cases/queue.html", page=page, deadline=queue.deadline_status, **context)
+
+
+@bp.get("/", endpoint="queue")
+@case_readers
+def queue_page():
+    return _listing(mine=False)
+
+
+@bp.get("/mine")
+@case_readers
+def mine():
+    return _listing(mine=True)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@allow(Role.INTAKE)
+def new():
+    form = CaseForm()
+    form.agency_id.choices = [SelectChoice("", "Choose one")] + [
+        SelectChoice(str(a.id), f"{a.name} ({a.country}){'' if a.verified else ', unverified'}")
+        for a in casefile.agencies()]
+    if not form.is_submitted():
+        form.received_at.data = form.received_at.data or utcnow().strftime(DATETIME_LOCAL)
+        return render_template("cases/new.html", form=form)
+    upload = form.document.data
+    try:
+        case = casefile.log_demand(form.body(), upload.stream if upload else None,
+                                   upload.filename if upload else None, actor(), utcnow(), _folder(),
+                                   current_user.id)
+    except InvalidInput as exc:
+        form.show_errors(exc.fields)
+        return render_template("cases/new.html", form=form), 422
+    flash(f"Logged {case.reference}.", "ok")
+    return redirect(url_for("cases.show", case_id=case.id), 303)
+
+
+def _case_page(case_id: int, status: int = 200, **extra):
+    page = casefile.view(case_id, current_user.role, current_user.id, actor(), utcnow())
+    return render_template("cases/show.html", page=page, now=utcnow(), **extra), status
+
+
+@bp.get(CASE)
+@case_readers
+def show(case_id: int):
+    return _case_page(case_id)
+
+
+@bp.post(f"{CASE}/transitions")
+@case_workers
+def transition(case_id: int):
+    f = request.form
+    trigger = f.get("trigger", "")
+    try:
+        move = casefile.move_for(case_id, trigger, f.get("version"), f.get("note"), f.get("reason"),
+                                 f.getlist("categories"), f.get("identifiers"))
+        case = case_machine.advance(case_id, move, caller(), utcnow())
+    except InvalidInput as exc:
+        typed = {**f.to_dict(), "categories": f.getlist("categories")}
+        failed = Failed(trigger, exc.message, exc.fields, typed)
+        return _case_page(case_id, 422, failed=failed)
+    except Conflict as exc:
+        return _case_page(case_id, 409, conflict=exc.message)
+    except ReauthRequired:
+        flash("Confirm it's you to approve: approving needs a sign-in within the last 10 minutes.", "info")
+        return redirect(url_for("auth.confirm", next=url_for("cases.show", case_id=case_id)))
+    flash(f"{case.reference}: {Trigger(trigger).label}. The case is now {case.state.label.lower()}.", "ok")
+    return redirect(url_for("cases.show", case_id=case_id), 303)
+
+
+@bp.post(f"{CASE}/document")
+@case_workers
+def upload(case_id: int):
+    file = request.files.get("file")
+    try:
+        if not file or not file.filename:
+            raise InvalidInput("Choose the PDF to upload.", fields={"file": "Choose the PDF to upload."})
+        document = documents.store(case_id, file.stream, file.filename, actor(), utcnow(), _folder())
+    except (InvalidInput, TooLarge, Conflict) as exc:
+        return _case_page(case_id, status_of(exc), upload_error=exc.message)
+    flash(f"Uploaded {document.filename}.", "ok")
+    return redirect(url_for("cases.show", case_id=case_id), 303)
+
+
+def _send(case_id: int, document_id: int | None):
+    path, document = documents.fetch(case_id, document_id, actor(), utcnow(), _folder())
+    return send_file(path, mimetype="application/pdf", as_attachment=True, download_name=document.filename)
+
+
+@bp.get(f"{CASE}/document")
+@case_readers
+def document(case_id: int):
+    return _send(case_id, None)
+
+
+@bp.get(f"{CASE}/documents/<int(max={ID_MAX}):document_id>")
+@case_readers
+def document_version(case_id: int, document_id: int):
+    return _send(case_id, document_id)

@@ -1,0 +1,281 @@
+"""The case file: what the staff pages show of a case, and how a demand typed in
+at the intake desk is logged together with its document.
+
+A case page shows the case, the legal check as it stands now, its history and the
+actions the reader may take; reading it is an audit event (DESIGN section 7).
+Logging a demand checks the form and the file first, so a refused document
+leaves no case behind, and a refused case leaves no file."""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import BinaryIO
+
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload, selectinload
+
+from models import (
+    Agency,
+    AuditAction,
+    Case,
+    Category,
+    Channel,
+    RejectReason,
+    RequestType,
+    Role,
+    State,
+    User,
+    db,
+)
+from workflows import audit, case_machine, documents, intake, legal, queue
+from workflows.audit import Actor
+from workflows.errors import Conflict, InvalidInput, NotFound, TooLarge
+from workflows.states import Trigger
+
+REJECT_REASON_LABELS = {
+    RejectReason.INSUFFICIENT_PROCESS: "Insufficient legal process",
+    RejectReason.OVERBROAD: "Overbroad: asks for more than the process allows",
+    RejectReason.WRONG_JURISDICTION: "Wrong jurisdiction",
+    RejectReason.AGENCY_UNVERIFIED: "The agency could not be verified",
+    RejectReason.QUASHED: "Quashed after a challenge",
+    RejectReason.OTHER: "Other (explain in the note)",
+}
+CHANNEL_LABELS = {
+    Channel.API: "Agency API", Channel.PORTAL: "Agency portal", Channel.EMAIL: "E-mail", Channel.POST: "Post",
+    Channel.FAX: "Fax", Channel.IN_PERSON: "In person",
+}
+REQUEST_TYPE_LABELS = {
+    RequestType.CRIMINAL: "Criminal", RequestType.CIVIL: "Civil", RequestType.EMERGENCY: "Emergency",
+    RequestType.NATIONAL_SECURITY: "National security",
+}
+ASSIGNEE_ROLES = (Role.REVIEWER, Role.APPROVER)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One line of a case's history, in words."""
+
+    at: datetime
+    actor: str
+    title: str
+    state: State | None = None  # the state a transition led to
+    note: str | None = None
+    details: tuple[str, ...] = ()
+
+
+@dataclass
+class CaseFile:
+    """Everything the case page shows, loaded once."""
+
+    case: Case
+    check: legal.LegalCheck
+    rule: legal.ProcessRule
+    deadline: str | None  # "overdue", "due_soon" or None
+    triggers: list[Trigger]
+    timeline: list[Entry]
+    people: dict[int, User] = field(default_factory=dict)
+
+    def person(self, user_id: int | None) -> str:
+        user = self.people.get(user_id) if user_id else None
+        return user.email if user else "someone no longer on file" if user_id else "nobody"
+
+
+@dataclass
+class QueueChoices:
+    """What the queue's filters offer. Holding the agencies and assignees also
+    keeps them in the session, so a page of cases reads them without a query each."""
+
+    agencies: list[Agency]
+    assignees: list[User]
+
+    @property
+    def countries(self) -> list[str]:
+        return sorted({a.country for a in self.agencies})
+
+
+def queue_choices() -> QueueChoices:
+    agencies = list(db.session.scalars(select(Agency).order_by(Agency.name)))
+    assignees = list(db.session.scalars(
+        select(User).where(User.role.in_(ASSIGNEE_ROLES)).order_by(User.email)))
+    return QueueChoices(agencies, assignees)
+
+
+def agencies() -> list[Agency]:
+    """The agencies an intake clerk chooses from, by name."""
+    return list(db.session.scalars(select(Agency).order_by(Agency.name)))
+
+
+# ---- the case page -------------------------------------------------------------
+
+def _load(case_id: int) -> Case:
+    case = db.session.execute(
+        select(Case).where(Case.id == case_id).options(
+            joinedload(Case.agency), joinedload(Case.assignee), joinedload(Case.proposed_by),
+            selectinload(Case.transitions), selectinload(Case.documents), selectinload(Case.disclosure),
+        ).execution_options(populate_existing=True)
+    ).unique().scalar_one_or_none()
+    if case is None:
+        raise NotFound("There is no case with that number.")
+    return case
+
+
+def view(case_id: int, role: Role, user_id: int, actor: Actor, now: datetime) -> CaseFile:
+    """The case as its page shows it to this user now. Records the view (committed)
+    before the case is read, so the page always stands for a logged reading."""
+    reference = db.session.scalar(select(Case.reference).where(Case.id == case_id))
+    if reference is None:
+        raise NotFound("There is no case with that number.")
+    audit.record(AuditAction.CASE_VIEWED, actor, subject=("case", case_id), now=now,
+                 data={"reference": reference})
+    db.session.commit()
+    case = _load(case_id)
+    people = _people(case)
+    return CaseFile(
+        case=case, check=legal.check(intake.facts_of(case), now), rule=legal.process_rule(case.process_type),
+        deadline=queue.deadline_status(case, now),
+        triggers=case_machine.available_triggers(case, role, user_id),
+        timeline=timeline(case, people), people=people,
+    )
+
+
+def _people(case: Case) -> dict[int, User]:
+    ids = {case.created_by_id, case.assignee_id, case.proposed_by_id}
+    ids |= {t.actor_id for t in case.transitions}
+    ids |= {t.data.get("assignee_id") for t in case.transitions if isinstance(t.data, dict)}
+    if case.disclosure is not None:
+        ids |= {case.disclosure.approved_by_id, case.disclosure.proposed_by_id}
+    ids = {i for i in ids if isinstance(i, int)}
+    if not ids:
+        return {}
+    return {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(ids)))}
+
+
+def categories_text(values) -> str:
+    """Category values in words, in the usual order (labels hold commas: ";" separates)."""
+    chosen = {str(v) for v in values or []}
+    return "; ".join(c.label for c in Category if c.value in chosen) or "none"
+
+
+def _details(data: dict, people: dict[int, User]) -> tuple[str, ...]:
+    """A transition's recorded data in words."""
+    lines = []
+    for key, value in (data or {}).items():
+        if key == "assignee_id":
+            user = people.get(value)
+            lines.append(f"Assigned to {user.email if user else 'user ' + str(value)}")
+        elif key == "categories" and isinstance(value, dict):
+            lines.append(f"Categories narrowed from {categories_text(value.get('before'))} "
+                         f"to {categories_text(value.get('after'))}")
+        elif key == "categories":
+            lines.append(f"Categories: {categories_text(value)}")
+        elif key == "identifiers" and isinstance(value, dict):
+            lines.append("Identifiers narrowed from " + ", ".join(value.get("before") or [])
+                         + " to " + ", ".join(value.get("after") or []))
+        elif key == "reason":
+            try:
+                lines.append(f"Reason: {REJECT_REASON_LABELS[RejectReason(value)]}")
+            except ValueError:
+                lines.append(f"Reason: {value}")
+        elif key == "account_ids":
+            lines.append(f"Accounts matched: {len(value or [])}")
+        else:
+            lines.append(f"{key.replace('_', ' ').capitalize()}: {value}")
+    return tuple(lines)
+
+
+def timeline(case: Case, people: dict[int, User] | None = None) -> list[Entry]:
+    """Who did what and when: the logging, each transition, each document upload."""
+    people = people if people is not None else _people(case)
+    creator = people.get(case.created_by_id) if case.created_by_id else None
+    logged_by = creator.email if creator else f"via {CHANNEL_LABELS[case.channel]}"
+    entries = [Entry(case.created_at, logged_by, "Logged", State.RECEIVED,
+                     details=(f"Received {case.received_at:%Y-%m-%d %H:%M} UTC",))]
+    for t in case.transitions:
+        try:
+            title = Trigger(t.trigger).label
+        except ValueError:
+            title = t.trigger
+        entries.append(Entry(t.at, t.actor, title, t.to_state, t.note, _details(t.data, people)))
+    for d in case.documents:
+        entries.append(Entry(d.uploaded_at, d.uploaded_by, "Document uploaded",
+                             details=(f"{d.filename} ({size_label(d.size)}), SHA-256 {d.sha256}",)))
+    return sorted(entries, key=lambda e: e.at)
+
+
+def size_label(size: int) -> str:
+    if size < 1024:
+        return f"{size} bytes"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.1f} KB"
+    return f"{size / (1024 * 1024):.1f} MB"
+
+
+# ---- from an action form to a move ------------------------------------------------
+
+def _lines(text: str | None) -> list[str]:
+    return [line.strip().lower() for line in (text or "").splitlines() if line.strip()]
+
+
+def move_for(case_id: int, trigger: str, version: str | None, note: str | None, reason: str | None,
+             categories: list[str], identifiers: str | None) -> case_machine.Move:
+    """The move an action form asks for. Each trigger takes only what its form
+    carries: categories for a proposal or an approval, a reason for a rejection,
+    and, after a lost challenge, only the categories or identifiers actually narrowed."""
+    if not (version or "").isdigit() or len(version) > 9:
+        raise Conflict("This form is out of date; reload the case and try again.", code="stale_version")
+    chosen: list[str] | None = None
+    narrowed: list[str] | None = None
+    if trigger in (Trigger.PROPOSE_DISCLOSURE, Trigger.APPROVE):
+        chosen = list(categories)
+    elif trigger == Trigger.CHALLENGE_LOST:
+        case = db.session.get(Case, case_id)
+        if case is None:
+            raise NotFound("There is no case with that number.")
+        if set(categories) != set(case.categories):
+            chosen = list(categories)
+        if identifiers is not None and _lines(identifiers) != list(case.identifiers):
+            narrowed = _lines(identifiers)
+    return case_machine.Move(
+        trigger=trigger, version=int(version), note=note,
+        reason=reason if trigger == Trigger.REJECT else None, categories=chosen, identifiers=narrowed,
+    )
+
+
+# ---- logging a demand at the intake desk ------------------------------------------
+
+def log_demand(body: dict, stream: BinaryIO | None, filename: str | None, actor: Actor, now: datetime,
+               folder: Path, created_by_id: int | None) -> Case:
+    """Check the demand and its document together, then store both in one
+    transaction (committed). InvalidInput.fields names every problem, the
+    document's under "file"."""
+    errors: dict[str, str] = {}
+    draft = agency = upload = None
+    try:
+        draft = intake.parse_case(body, now)
+    except InvalidInput as exc:
+        errors.update(exc.fields or {"body": exc.message})
+    if draft is not None:
+        agency = db.session.get(Agency, draft.agency_id)
+        if agency is None:
+            errors["agency_id"] = "Choose the agency that sent the demand."
+    if stream is not None:
+        try:
+            upload = documents.check_upload(stream, filename, folder)
+        except (InvalidInput, TooLarge) as exc:
+            errors["file"] = exc.message
+    if errors:
+        if upload is not None:
+            upload.discard()
+        raise InvalidInput("The demand was not logged: " + " ".join(errors.values()),
+                           reasons=list(errors), fields=errors)
+    try:
+        case = intake.create_case(draft, agency, actor, now, created_by_id=created_by_id)
+        if upload is not None:
+            documents.attach(case, upload, actor, now, folder)
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        if upload is not None:
+            upload.discard()
+        raise
+    return case
