@@ -9,7 +9,7 @@ from flask import Blueprint, url_for
 from jinja2 import BytecodeCache
 from sqlalchemy import func, select
 
-from models import AuditEvent, Role, User, db
+from models import AuditEvent, Case, CaseDocument, CaseTransition, Role, User, db
 from tests.conftest import csrf_from, sign_in
 from views.policy import PUBLIC, policy_for
 from workflows import audit
@@ -48,6 +48,10 @@ STAFF = frozenset({Role.INTAKE, Role.REVIEWER, Role.APPROVER, Role.ADMIN, Role.A
 ADMIN = frozenset({Role.ADMIN})
 AUDITOR = frozenset({Role.AUDITOR})
 CUSTOMER = frozenset({Role.CUSTOMER})
+INTAKE = frozenset({Role.INTAKE})
+CASE_READERS = frozenset({Role.INTAKE, Role.REVIEWER, Role.APPROVER, Role.AUDITOR})
+CASE_WORKERS = frozenset({Role.INTAKE, Role.REVIEWER, Role.APPROVER})
+AGENCY = "agency token"  # an agency's bearer token only; no session stands in for it, whatever its role
 
 EXPECTED = {
     "static": ANYONE,
@@ -56,6 +60,7 @@ EXPECTED = {
     "auth.code": ANYONE,
     "auth.sign_out": SIGNED_IN,
     "auth.change_password": SIGNED_IN,
+    "auth.confirm": STAFF,
     "home.root": ANYONE,
     "home.index": STAFF,
     "portal.home": CUSTOMER,
@@ -69,6 +74,20 @@ EXPECTED = {
     "api.session_create": ANYONE,
     "api.session_delete": SIGNED_IN,
     "api.openapi": ANYONE,
+    "cases.queue": CASE_READERS,
+    "cases.mine": CASE_READERS,
+    "cases.show": CASE_READERS,
+    "cases.document": CASE_READERS,
+    "cases.document_version": CASE_READERS,
+    "cases.new": INTAKE,
+    "cases.transition": CASE_WORKERS,
+    "cases.upload": CASE_WORKERS,
+    "cases_api.case_create": INTAKE,
+    "cases_api.case_document": CASE_WORKERS,
+    "cases_api.case_detail": CASE_READERS,
+    "cases_api.case_transition": CASE_WORKERS,
+    "agency_api.request_create": AGENCY,
+    "agency_api.request_detail": AGENCY,
 }
 
 CALLERS = ["anonymous", "intake", "reviewer", "approver", "admin", "auditor", "customer"]
@@ -83,10 +102,15 @@ PROTECTED_CONTENT = {
     "admin.user_new": ["Create user"],
     "admin.user_detail": [TARGET_EMAIL, "Disable and sign out everywhere"],
     "audit.index": ["Head hash", "Chain intact"],
+    "cases.queue": ["CASE_REFERENCE"],
+    "cases.show": ["CASE_REFERENCE", "Legal check"],
+    "cases_api.case_detail": ["CASE_REFERENCE", "legal_check"],
 }
 
 # A body that would change something if the policy let it through.
 POST_BODIES = {
+    "cases.transition": {"trigger": "withdraw", "note": "Smuggled withdrawal."},
+    "cases_api.case_transition": {"trigger": "withdraw", "note": "Smuggled withdrawal."},
     "admin.user_new": {
         "email": "smuggled@provider.example", "name": "Smuggled", "role": "approver",
         "customer_id": "", "password": "a long enough password",
@@ -98,6 +122,8 @@ def declared(policy) -> object:
     """A policy as the table writes it."""
     if policy is None:
         return None
+    if policy.agency:
+        return AGENCY
     return ANYONE if policy.is_public else frozenset(policy.roles)
 
 
@@ -130,19 +156,21 @@ def test_builtin_static_endpoint_is_public(app):
 # ---- the role x endpoint matrix ---------------------------------------------
 
 
-def url_args(rule, target: User) -> dict:
+def url_args(rule, target: User, case=None) -> dict:
     values = {"user_id": target.id, "filename": "style.css"}
+    if case is not None:
+        values.update(case_id=case.id, document_id=case.documents[-1].id)
     missing = set(rule.arguments) - values.keys()
     assert not missing, f"{rule.endpoint}: give the matrix a value for {missing}"
     return {name: values[name] for name in rule.arguments}
 
 
-def calls_for(app, endpoint: str, target: User) -> list[tuple[str, str]]:
+def calls_for(app, endpoint: str, target: User, case=None) -> list[tuple[str, str]]:
     """(method, path) for each method the endpoint accepts among GET, POST, DELETE."""
     calls = []
     for rule in app.url_map.iter_rules(endpoint):
         with app.test_request_context():
-            path = url_for(endpoint, **url_args(rule, target))
+            path = url_for(endpoint, **url_args(rule, target, case))
         calls += [(m, path) for m in ("GET", "POST", "DELETE") if m in rule.methods]
     assert calls, f"{endpoint} accepts none of GET, POST, DELETE"
     return calls
@@ -152,7 +180,10 @@ def snapshot(target_id: int) -> tuple:
     """What an unsafe call could have changed."""
     db.session.expire_all()
     target = db.session.get(User, target_id)
-    return (
+    return tuple(
+        db.session.scalar(select(func.count()).select_from(model))
+        for model in (Case, CaseTransition, CaseDocument)
+    ) + tuple(db.session.execute(select(Case.id, Case.state, Case.version).order_by(Case.id)).all()) + (
         db.session.scalar(select(func.count()).select_from(User)),
         target.active, target.totp_secret, target.totp_confirmed_at,
         db.session.scalar(
@@ -199,15 +230,21 @@ def is_policy_redirect(resp) -> bool:
 @pytest.mark.parametrize("engine_name", ["sqlite"])
 @pytest.mark.parametrize("caller", CALLERS)
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
-def test_role_endpoint_matrix(app, new_client, make_user, endpoint, caller):
+def test_role_endpoint_matrix(app, new_client, make_user, make_case, endpoint, caller):
     target = make_user(Role.REVIEWER, email=TARGET_EMAIL)
     target_id = target.id
+    # Endpoints about cases get a real one, so a refused caller could see or change it.
+    about_cases = endpoint.startswith(("cases", "agency_api"))
+    case = make_case("legal_review") if about_cases else None
     client, token = signed_in_client(new_client, make_user, caller)
     expected = EXPECTED[endpoint]
-    allowed = expected == ANYONE or (caller != "anonymous" and Role(caller) in expected)
+    allowed = expected == ANYONE or (
+        expected != AGENCY and caller != "anonymous" and Role(caller) in expected)
     head_hash = audit.verify().head_hash
 
-    for method, path in calls_for(app, endpoint, target):
+    markers = [m.replace("CASE_REFERENCE", case.reference) if case else m
+               for m in PROTECTED_CONTENT.get(endpoint, [])]
+    for method, path in calls_for(app, endpoint, target, case):
         before = snapshot(target_id)
         resp = call(client, method, path, endpoint, token)
         body = resp.get_data(as_text=True)
@@ -223,11 +260,15 @@ def test_role_endpoint_matrix(app, new_client, make_user, endpoint, caller):
                 assert not (resp.status_code == 302
                             and resp.headers["Location"].startswith("/sign-in?")), where
             if method == "GET" and resp.status_code == 200:
-                for marker in PROTECTED_CONTENT.get(endpoint, []):
+                for marker in markers:
                     assert marker in body, f"{where}: allowed page lacks {marker!r}"
             continue
 
-        if caller == "anonymous" and path.startswith("/api/"):
+        if expected == AGENCY:
+            assert resp.status_code == 401, where
+            assert resp.get_json()["error"] == "invalid_token", where
+            assert resp.headers["WWW-Authenticate"].startswith("Bearer"), where
+        elif caller == "anonymous" and path.startswith("/api/"):
             assert resp.status_code == 401, where
             assert resp.get_json()["error"] == "unauthenticated", where
         elif caller == "anonymous":
@@ -238,7 +279,7 @@ def test_role_endpoint_matrix(app, new_client, make_user, endpoint, caller):
                 assert resp.get_json()["error"] == "forbidden", where
             else:
                 assert "Your role may not do this." in body, where
-        for marker in PROTECTED_CONTENT.get(endpoint, []):
+        for marker in markers:
             assert marker not in body, f"{where}: refused response shows {marker!r}"
         assert head_hash not in body, where
         assert snapshot(target_id) == before, f"{where}: a refused call changed something"

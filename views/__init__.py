@@ -2,9 +2,12 @@
 
 from views import (
     admin,
+    agency_api,
     api,
     audit_log,
     auth,
+    cases,
+    cases_api,
     cli,
     errors,
     home,
@@ -20,7 +23,7 @@ def init_app(app) -> None:
     security.init_app(app)
     policy.init_app(app)
     errors.init_app(app)
-    for module in (auth, home, portal, admin, audit_log, api):
+    for module in (auth, home, portal, admin, audit_log, api, cases_api, agency_api, cases):
         app.register_blueprint(module.bp)
     cli.init_app(app)
 

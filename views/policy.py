@@ -4,23 +4,26 @@ endpoint without one is refused (fail closed), and a test walks the URL map."""
 from dataclasses import dataclass
 from functools import wraps
 
-from flask import current_app, redirect, request, url_for
+from flask import current_app, g, make_response, redirect, request, url_for
 from flask_login import current_user
 from werkzeug.exceptions import BadRequest
 
-from models import STAFF_ROLES, Role
+from models import STAFF_ROLES, Agency, Role, db, utcnow
+from workflows import directory
 
 
 @dataclass(frozen=True)
 class Policy:
-    roles: frozenset[Role] | None  # None: anyone, signed in or not
+    roles: frozenset[Role] | None  # None: anyone, signed in or not (unless `agency`)
+    agency: bool = False  # an agency's bearer token, and nothing else, lets the call in
 
     @property
     def is_public(self) -> bool:
-        return self.roles is None
+        return self.roles is None and not self.agency
 
 
 PUBLIC = Policy(None)
+AGENCY = Policy(None, agency=True)
 # Flask's own endpoints, declared here since they are not our functions.
 BUILTIN_POLICIES = {"static": PUBLIC}
 # Pages a user who must change their password may still reach: signing out is
@@ -49,6 +52,18 @@ signed_in = allow(*Role)
 staff = allow(*STAFF_ROLES)
 
 
+def agency_token(view):
+    """For agencies' API calls: `Authorization: Bearer <token>`. A staff or customer
+    session never counts here, so these views take no cookies and need no CSRF token
+    (the view is exempted where it is registered)."""
+    return _declare(AGENCY)(view)
+
+
+def current_agency() -> Agency:
+    """The agency whose token let this request in (set by enforce())."""
+    return g.agency
+
+
 def policy_for(endpoint: str) -> Policy | None:
     if endpoint in BUILTIN_POLICIES:
         return BUILTIN_POLICIES[endpoint]
@@ -66,6 +81,32 @@ def _refuse(status: int, code: str, message: str):
     return error_response(status, code, message)
 
 
+def bearer_token() -> str | None:
+    scheme, _, token = (request.headers.get("Authorization") or "").partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return token.strip() or None
+
+
+def _admit_agency():
+    token = bearer_token()
+    agency = directory.authenticate_token(token, utcnow())
+    if agency is None:
+        db.session.rollback()
+        response = make_response(_refuse(
+            401, "invalid_token",
+            "Send your agency's API token as 'Authorization: Bearer <token>'."
+            if token is None else "This API token is unknown or has been revoked.",
+        ))
+        # RFC 6750 section 3: no error code when the request carried no token at all.
+        response.headers["WWW-Authenticate"] = (
+            'Bearer realm="agency"' + ("" if token is None else ', error="invalid_token"'))
+        return response
+    db.session.commit()  # the token's last-used stamp
+    g.agency = agency
+    return None
+
+
 def enforce():
     """before_request: apply the endpoint's policy."""
     if request.endpoint is None:
@@ -74,6 +115,8 @@ def enforce():
     if policy is None:
         current_app.logger.error("endpoint %s has no access policy", request.endpoint)
         return _refuse(403, "forbidden", "This endpoint has no access policy.")
+    if policy.agency:
+        return _admit_agency()
     if policy.is_public:
         return None
     if not current_user.is_authenticated:

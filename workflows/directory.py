@@ -3,7 +3,7 @@
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
@@ -25,6 +25,10 @@ from workflows.text import clean_text
 from workflows.users import EMAIL_MAX, NAME_MAX, parse_email, unique_flush
 
 TOKEN_PREFIX = "dpa_"  # noqa: S105 (a prefix, not a secret)
+TOKEN_MAX = 128  # issued tokens are 47 characters; anything much longer is not one of ours
+# last_used_at is for spotting idle or leaked tokens, not a request log: stamping it
+# at most once a minute keeps every API call from writing the same row.
+TOKEN_STAMP_EVERY = timedelta(minutes=1)
 IDENTIFIER_MAX = EMAIL_MAX  # identifiers are often e-mail addresses; the column holds 254
 
 
@@ -121,6 +125,19 @@ def issue_token(agency: Agency, actor: Actor, now: datetime) -> str:
         data={"prefix": token[:10]}, now=now,
     )
     return token
+
+
+def authenticate_token(token: str | None, now: datetime) -> Agency | None:
+    """The agency a bearer token speaks for, or None for an unknown or revoked one.
+    Marks the token used (the caller commits)."""
+    if not token or len(token) > TOKEN_MAX or not token.isascii() or not token.startswith(TOKEN_PREFIX):
+        return None
+    record = db.session.scalar(select(AgencyToken).where(AgencyToken.token_hash == hash_token(token)))
+    if record is None or record.revoked_at is not None:
+        return None
+    if record.last_used_at is None or now - record.last_used_at >= TOKEN_STAMP_EVERY:
+        record.last_used_at = now
+    return record.agency
 
 
 def create_agency(

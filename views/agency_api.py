@@ -1,0 +1,48 @@
+"""The agencies' JSON API: submit a demand, follow its progress. Callers prove who
+they are with their agency's bearer token (views.policy.agency_token); they see
+their own requests only, and never the provider's internal review."""
+
+from flask import Blueprint, jsonify, request, url_for
+
+from models import Channel, db, utcnow
+from views import case_json
+from views.identity import client_ip
+from views.policy import agency_token, current_agency, json_body
+from views.security import csrf
+from workflows import intake
+from workflows.audit import Actor
+from workflows.users import ID_MAX
+
+bp = Blueprint("agency_api", __name__, url_prefix="/api/v1/agency")
+# Token-authenticated: no cookie is read, so there is no cross-site request to forge.
+csrf.exempt(bp)
+REQUEST = f"/requests/<int(max={ID_MAX}):case_id>"
+
+
+def agency_actor() -> Actor:
+    agency = current_agency()
+    return Actor(f"agency:{agency.id} {agency.name}"[:254], None, client_ip())
+
+
+@bp.after_request
+def _private(response):
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/requests")
+@agency_token
+@json_body
+def request_create():
+    now = utcnow()
+    draft = intake.parse_case(request.get_json(), now, agency_id_allowed=False, default_channel=Channel.API)
+    case = intake.create_case(draft, current_agency(), agency_actor(), now)
+    db.session.commit()
+    location = url_for("agency_api.request_detail", case_id=case.id)
+    return jsonify(case_json.agency_case(case)), 201, {"Location": location}
+
+
+@bp.get(REQUEST)
+@agency_token
+def request_detail(case_id: int):
+    return jsonify(case_json.agency_case(case_json.load_for_agency(case_id, current_agency().id)))

@@ -1,0 +1,147 @@
+"""The JSON shape of a case (DESIGN section 9): the whole case for staff, and the
+narrower view an agency gets of its own request. Both APIs build from here, so a
+key means the same thing wherever it appears."""
+
+from datetime import UTC, date, datetime
+
+from models import Case, CaseDocument, Category, Role, State, User, db
+from workflows import legal, queue
+from workflows.case_machine import available_triggers
+from workflows.casefile import CaseFile
+from workflows.errors import NotFound
+from workflows.intake import facts_of
+from workflows.states import Trigger
+
+# DESIGN section 6: each request has exactly one outcome.
+OUTCOME_OF_STATE = {
+    State.NO_DATA: "no_data_found",
+    State.REJECTED: "rejected",
+    State.RESOLVED_BY_CUSTOMER: "resolved_by_customer",
+    State.WITHDRAWN: "withdrawn",
+}
+
+
+def moment(value: datetime | None) -> str | None:
+    """ISO 8601 in UTC with a Z, the form every time in the API takes."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def day(value: date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def outcome(case: Case) -> str:
+    """The request's one outcome as the transparency report counts it (DESIGN section 6)."""
+    if case.state is State.DISCLOSED:
+        disclosed = case.disclosure.categories if case.disclosure else []
+        return "content_disclosed" if Category.CONTENT in disclosed else "non_content_disclosed"
+    return OUTCOME_OF_STATE.get(case.state, "pending")
+
+
+def person(user: User | None) -> dict | None:
+    if user is None:
+        return None
+    return {"id": user.id, "name": user.name, "email": user.email}
+
+
+def document_json(document: CaseDocument) -> dict:
+    return {"id": document.id, "filename": document.filename, "sha256": document.sha256,
+            "size": document.size, "uploaded_at": moment(document.uploaded_at)}
+
+
+def _legal_process(case: Case) -> dict:
+    return {
+        "type": case.process_type.value, "issuing_authority": case.issuing_authority,
+        "judicial": case.judicial, "issued_on": day(case.issued_on), "expires_on": day(case.expires_on),
+        "signed": case.signed, "case_number": case.case_number, "response_due": day(case.response_due),
+    }
+
+
+def _disclosure(case: Case) -> dict | None:
+    d = case.disclosure
+    if d is None:
+        return None
+    return {"categories": d.categories, "identifiers": d.identifiers,
+            "approved_by": person(db.session.get(User, d.approved_by_id)),
+            "approved_at": moment(d.approved_at)}
+
+
+def _transition(t) -> dict:
+    return {"seq": t.seq, "trigger": t.trigger, "from": t.from_state.value, "to": t.to_state.value,
+            "actor": t.actor, "at": moment(t.at), "note": t.note, "data": t.data}
+
+
+def staff_case(case: Case, check: legal.LegalCheck, deadline: str | None, triggers: list[Trigger]) -> dict:
+    """Everything about a case a member of staff may see, with the legal check and
+    the deadline as they stand now and the triggers this reader may fire."""
+    proposal = None
+    if case.proposed_categories is not None:
+        proposal = {"categories": case.proposed_categories, "proposed_by": person(case.proposed_by)}
+    return {
+        "id": case.id,
+        "reference": case.reference,
+        "state": case.state.value,
+        "outcome": outcome(case),
+        "version": case.version,
+        "agency": {"id": case.agency.id, "name": case.agency.name, "country": case.agency.country,
+                   "verified": case.agency.verified},
+        "received_at": moment(case.received_at),
+        "channel": case.channel.value,
+        "request_type": case.request_type.value,
+        "legal_process": _legal_process(case),
+        "identifiers": case.identifiers,
+        "categories": case.categories,
+        "date_range": {"from": day(case.date_from), "to": day(case.date_to)},
+        "ndo": {"present": case.ndo_present, "statute": case.ndo_statute, "ends_on": day(case.ndo_ends_on)},
+        "emergency": case.emergency,
+        "emergency_justification": case.emergency_justification,
+        "legal_check": check.as_json(),
+        "available_triggers": [t.value for t in triggers],
+        "due_at": moment(case.due_at),
+        "due_status": deadline,
+        "assignee": person(case.assignee),
+        "proposal": proposal,
+        "disclosure": _disclosure(case),
+        "document": document_json(case.document) if case.document else None,
+        "transitions": [_transition(t) for t in case.transitions],
+    }
+
+
+def case_file_json(case_file: CaseFile) -> dict:
+    """The case as casefile.view() read it (an audited reading)."""
+    return staff_case(case_file.case, case_file.check, case_file.deadline, case_file.triggers)
+
+
+def case_now(case: Case, role: Role, user_id: int, now: datetime) -> dict:
+    """The case as a write left it, for the caller who made the write."""
+    return staff_case(case, legal.check(facts_of(case), now), queue.deadline_status(case, now),
+                      available_triggers(case, role, user_id))
+
+
+def agency_case(case: Case) -> dict:
+    """What the agency that sent a demand may see of it: where it stands, never
+    the provider's internal notes, reviewers or legal analysis."""
+    return {
+        "id": case.id,
+        "reference": case.reference,
+        "state": case.state.value,
+        "outcome": outcome(case),
+        "received_at": moment(case.received_at),
+        "due_at": moment(case.due_at),
+        "request_type": case.request_type.value,
+        "legal_process": {"type": case.process_type.value, "case_number": case.case_number},
+        "identifiers": case.identifiers,
+        "categories": case.categories,
+        # The production's one-time link, once a disclosure is packaged; not built yet.
+        "download_url": None,
+    }
+
+
+def load_for_agency(case_id: int, agency_id: int) -> Case:
+    """An agency's own request; any other id reads exactly as one that does not exist."""
+    case = db.session.get(Case, case_id)
+    if case is None or case.agency_id != agency_id:
+        raise NotFound("No such request for your agency.")
+    return case
