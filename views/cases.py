@@ -98,9 +98,9 @@ def new():
         case = casefile.log_demand(form.body(), upload.stream if upload else None,
                                    upload.filename if upload else None, actor(), utcnow(), _folder(),
                                    current_user.id)
-    except InvalidInput as exc:
+    except (InvalidInput, TooLarge) as exc:
         form.show_errors(exc.fields)
-        return render_template("cases/new.html", form=form), 422
+        return render_template("cases/new.html", form=form), status_of(exc)
     flash(f"Logged {case.reference}.", "ok")
     return redirect(url_for("cases.show", case_id=case.id), 303)
 
@@ -154,7 +154,8 @@ def upload(case_id: int):
 
 def _send(case_id: int, document_id: int | None):
     path, document = documents.fetch(case_id, document_id, actor(), utcnow(), _folder())
-    return send_file(path, mimetype="application/pdf", as_attachment=True, download_name=document.filename)
+    return send_file(path, mimetype="application/pdf", as_attachment=True,
+                     download_name=documents.download_name(document.filename))
 
 
 @bp.get(f"{CASE}/document")

@@ -171,10 +171,23 @@ def _within_check(ctx: Context, chosen: list[Category] | None) -> list[Reason]:
     )]
 
 
+def _something_to_disclose(ctx: Context) -> list[Reason]:
+    if ctx.accounts:
+        return []
+    return [Reason("no_matching_account", "identifiers",
+                   "No identifier matches an account, so there is nothing to disclose: "
+                   "answer with no data found instead.")]
+
+
+def _propose(ctx: Context) -> list[Reason]:
+    return _within_check(ctx, ctx.categories) + _something_to_disclose(ctx)
+
+
 def _approve(ctx: Context) -> list[Reason]:
     proposed = [Category(c) for c in ctx.case.proposed_categories or []]
     chosen = ctx.categories if ctx.categories is not None else proposed
     reasons = _within_check(ctx, chosen)  # re-run now: the process may have expired since
+    reasons += _something_to_disclose(ctx)
     beyond = [c.value for c in chosen if c not in proposed]
     if beyond:
         reasons.append(Reason("beyond_proposal", "categories",
@@ -193,6 +206,10 @@ def _reject(ctx: Context) -> list[Reason]:
     reasons = []
     if ctx.reason is None:
         reasons.append(Reason("reason_required", "reason", "Choose the reason for the rejection."))
+    elif ctx.reason is RejectReason.QUASHED:
+        reasons.append(Reason("quashed_needs_challenge", "reason",
+                              "A demand is quashed only by a won challenge: challenge it first, "
+                              "or choose another reason."))
     elif ctx.reason is RejectReason.OTHER and not ctx.note:
         reasons.append(Reason("note_required", "note", "Explain the rejection in a note."))
     return reasons
@@ -203,7 +220,7 @@ GUARDS = {
     Trigger.AGENCY_RETURNS: lambda ctx: _note_required(ctx, "what the agency said when it came back"),
     Trigger.CHALLENGE: lambda ctx: _note_required(ctx, "the grounds of the challenge"),
     Trigger.CHALLENGE_LOST: _challenge_lost,
-    Trigger.PROPOSE_DISCLOSURE: lambda ctx: _within_check(ctx, ctx.categories),
+    Trigger.PROPOSE_DISCLOSURE: _propose,
     Trigger.SEND_BACK: lambda ctx: _note_required(ctx, "why the proposal goes back"),
     Trigger.APPROVE: _approve,
     Trigger.NO_DATA_FOUND: _no_data_found,
@@ -238,7 +255,9 @@ def _effects(transition: Transition, ctx: Context) -> dict:
     if trigger is Trigger.PROPOSE_DISCLOSURE:
         case.proposed_categories = [c.value for c in ctx.categories]
         case.proposed_by_id = ctx.caller.user_id
-        return {"categories": case.proposed_categories}
+        document = case.document  # the process the proposal rests on, for the record
+        return {"categories": case.proposed_categories,
+                "document_sha256": document.sha256 if document else None}
     if trigger is Trigger.SEND_BACK:
         case.proposed_categories, case.proposed_by_id = None, None
         return {}

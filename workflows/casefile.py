@@ -31,6 +31,8 @@ from workflows import audit, case_machine, documents, intake, legal, queue
 from workflows.audit import Actor
 from workflows.errors import Conflict, InvalidInput, NotFound, TooLarge
 from workflows.states import Trigger
+from workflows.text import whole_number
+from workflows.users import ID_MAX
 
 REJECT_REASON_LABELS = {
     RejectReason.INSUFFICIENT_PROCESS: "Insufficient legal process",
@@ -221,7 +223,7 @@ def move_for(case_id: int, trigger: str, version: str | None, note: str | None, 
     """The move an action form asks for. Each trigger takes only what its form
     carries: categories for a proposal or an approval, a reason for a rejection,
     and, after a lost challenge, only the categories or identifiers actually narrowed."""
-    if not (version or "").isdigit() or len(version) > 9:
+    if whole_number(version, ID_MAX) is None:
         raise Conflict("This form is out of date; reload the case and try again.", code="stale_version")
     chosen: list[str] | None = None
     narrowed: list[str] | None = None
@@ -258,16 +260,18 @@ def log_demand(body: dict, stream: BinaryIO | None, filename: str | None, actor:
         agency = db.session.get(Agency, draft.agency_id)
         if agency is None:
             errors["agency_id"] = "Choose the agency that sent the demand."
+    refusal = InvalidInput
     if stream is not None:
         try:
             upload = documents.check_upload(stream, filename, folder)
         except (InvalidInput, TooLarge) as exc:
             errors["file"] = exc.message
+            refusal = type(exc)  # an oversize file is a 413, whatever else is wrong
     if errors:
         if upload is not None:
             upload.discard()
-        raise InvalidInput("The demand was not logged: " + " ".join(errors.values()),
-                           reasons=list(errors), fields=errors)
+        raise refusal("The demand was not logged: " + " ".join(errors.values()),
+                      reasons=list(errors), fields=errors)
     try:
         case = intake.create_case(draft, agency, actor, now, created_by_id=created_by_id)
         if upload is not None:

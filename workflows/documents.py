@@ -13,7 +13,7 @@ from typing import BinaryIO
 
 from sqlalchemy import select
 
-from models import AuditAction, Case, CaseDocument, db
+from models import AuditAction, Case, CaseDocument, State, db
 from workflows import audit
 from workflows.audit import Actor
 from workflows.errors import Conflict, InvalidInput, NotFound, TooLarge
@@ -22,7 +22,7 @@ from workflows.text import clean_text
 MAX_BYTES = 20 * 1024 * 1024
 CHUNK = 64 * 1024
 PDF_HEADER = b"%PDF-"
-HEADER_WINDOW = 1024  # readers accept the header within the first 1024 bytes (ISO 32000-1, 7.5.2)
+HEADER_WINDOW = 1024  # enough of the start to find the header after any leading blanks
 TRAILER = b"%%EOF"
 TRAILER_WINDOW = 2048
 FILENAME_MAX = 200
@@ -47,7 +47,16 @@ def parse_filename(raw: str | None) -> str:
 
 
 def _is_pdf(head: bytes, tail: bytes) -> bool:
-    return PDF_HEADER in head[:HEADER_WINDOW] and TRAILER in tail
+    """A PDF starts with its header (after blanks or a byte-order mark at most) and
+    ends with %%EOF. A header buried later (behind HTML, say) does not count."""
+    return head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(PDF_HEADER) and TRAILER in tail
+
+
+def download_name(filename: str) -> str:
+    """What a download is called: the sender's name, always ending in .pdf, so the
+    saved file opens in a PDF reader whatever the upload was called."""
+    stem = filename[:-4] if filename.lower().endswith(".pdf") else filename
+    return f"{stem or 'legal-process'}.pdf"
 
 
 @dataclass
@@ -115,16 +124,24 @@ def attach(case: Case, upload: Upload, actor: Actor, now: datetime, folder: Path
 
 def store(case_id: int, stream: BinaryIO, filename: str | None, actor: Actor, now: datetime,
           folder: Path) -> CaseDocument:
-    """Check and store an upload for an open case; commits. Refuses (and leaves no
-    file behind) anything that is not a PDF or is larger than 20 MB."""
-    parse_filename(filename)  # a bad name is refused before anything else is looked at
-    case = db.session.get(Case, case_id)
-    if case is None:
-        raise NotFound("No such case.")
-    if not case.is_open:
-        raise Conflict(f"{case.reference} is closed ({case.state.label.lower()}); its documents are final.")
-    upload = check_upload(stream, filename, folder)
+    """Check and store an upload for a case still under review; commits. Refuses
+    (and leaves no file behind) anything that is not a PDF or is larger than 20 MB.
+    While a disclosure awaits approval the document is frozen: the approver decides
+    on the process the proposer read (send the case back to add a new one)."""
+    upload = check_upload(stream, filename, folder)  # file work first, outside any lock
     try:
+        case = db.session.execute(
+            select(Case).where(Case.id == case_id).with_for_update()
+            .execution_options(populate_existing=True)
+        ).scalar_one_or_none()
+        if case is None:
+            raise NotFound("No such case.")
+        if not case.is_open:
+            raise Conflict(f"{case.reference} is closed ({case.state.label.lower()}); "
+                           "its documents are final.")
+        if case.state is State.PENDING_APPROVAL:
+            raise Conflict(f"{case.reference} awaits approval of a disclosure proposed on its current "
+                           "document; send it back to review before adding another.")
         document = attach(case, upload, actor, now, folder)
         db.session.commit()
     except BaseException:

@@ -28,7 +28,7 @@ from models.case import REFERENCE_PREFIX
 from workflows import audit, legal
 from workflows.audit import Actor
 from workflows.errors import InvalidInput
-from workflows.text import clean_text
+from workflows.text import clean_text, whole_number
 from workflows.users import ID_MAX
 
 IDENTIFIER_MAX = 254
@@ -144,11 +144,10 @@ class FieldReader:
         if isinstance(value, str):
             try:
                 parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-            except ValueError:
-                parsed = None
-            if parsed is not None:
                 # A time without a zone is read as UTC, the zone every stored time is in.
                 return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+            except (ValueError, OverflowError):  # not a time, or one UTC cannot hold (year 0 or 10000)
+                pass
         self.fail(name, f"{name} must be a date and time such as 2026-03-02T10:00:00Z.")
         return None
 
@@ -197,12 +196,9 @@ def parse_case(body, now: datetime, *, agency_id_allowed: bool = True,
 
     agency_id = None
     if agency_id_allowed:
-        agency_id = body.get("agency_id")
-        if isinstance(agency_id, str) and agency_id.isdigit():
-            agency_id = int(agency_id)
-        if not isinstance(agency_id, int) or isinstance(agency_id, bool) or not 0 < agency_id <= ID_MAX:
+        agency_id = whole_number(body.get("agency_id"), ID_MAX)
+        if agency_id is None:
             r.fail("agency_id", "Choose the agency that sent the demand.")
-            agency_id = None
 
     received_at = r.moment(body.get("received_at"), "received_at")
     if received_at is not None and received_at > now:
@@ -227,6 +223,10 @@ def parse_case(body, now: datetime, *, agency_id_allowed: bool = True,
     date_to = r.day(date_range.get("to"), "date_range.to")
     if date_from and date_to and date_to < date_from:
         r.fail("date_range.to", "The date range ends before it starts.")
+
+    response_due = r.day(process.get("response_due"), "legal_process.response_due")
+    if response_due and received_at and response_due < received_at.date():
+        r.fail("legal_process.response_due", "The response date is before the demand was received.")
 
     ndo = r.obj(body.get("ndo"), "ndo", {"present", "statute", "ends_on"})
     ndo_present = r.boolean(ndo.get("present"), "ndo.present")
@@ -254,7 +254,7 @@ def parse_case(body, now: datetime, *, agency_id_allowed: bool = True,
         issued_on=issued_on, expires_on=expires_on,
         signed=r.boolean(process.get("signed"), "legal_process.signed"),
         case_number=r.text(process.get("case_number"), "legal_process.case_number", 100),
-        response_due=r.day(process.get("response_due"), "legal_process.response_due"),
+        response_due=response_due,
         identifiers=identifiers, categories=categories, date_from=date_from, date_to=date_to,
         ndo_present=ndo_present, ndo_statute=r.text(ndo.get("statute"), "ndo.statute", 200),
         ndo_ends_on=ndo_ends_on, emergency_justification=justification,

@@ -6,10 +6,11 @@ import base64
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import and_, or_, select, tuple_
+from sqlalchemy import select, tuple_
 
 from models import Agency, Case, CaseStateCount, ProcessType, State, db
 from workflows.errors import InvalidInput
+from workflows.text import whole_number
 from workflows.users import ID_MAX
 
 PAGE_SIZE = 50
@@ -88,9 +89,9 @@ def parse_filters(args) -> Filters:
     assignee = args.get("assignee") or None
     assignee_id = None
     if assignee not in (None, "none"):
-        if not assignee.isdigit() or not 0 < int(assignee) <= ID_MAX:
+        assignee_id = whole_number(assignee, ID_MAX)
+        if assignee_id is None:
             raise InvalidInput("Unknown assignee.", reasons=["assignee"])
-        assignee_id = int(assignee)
     country = (args.get("country") or "").strip().upper() or None
     if country and (len(country) != 2 or not country.isalpha() or not country.isascii()):
         raise InvalidInput("Country is a two-letter code such as US or DE.", reasons=["country"])
@@ -135,12 +136,10 @@ def page(filters: Filters, now: datetime, after: Cursor | None = None, size: int
     """One page of the queue, emergencies first, then by deadline, then by id."""
     query = _query(filters, now)
     if after is not None:
-        key = tuple_(Case.priority, Case.due_at, Case.id)
-        # Spelled out as well as a row comparison: both engines then walk the index.
+        # A plain row comparison: both engines turn it into a range on the index,
+        # so a page deep in the queue starts where the last one ended.
         query = query.where(
-            Case.priority >= after.priority,
-            or_(Case.priority > after.priority,
-                and_(Case.priority == after.priority, key > tuple_(after.priority, after.due_at, after.id))),
+            tuple_(Case.priority, Case.due_at, Case.id) > tuple_(after.priority, after.due_at, after.id)
         )
     rows = db.session.execute(
         query.order_by(Case.priority, Case.due_at, Case.id).limit(size + 1)

@@ -22,6 +22,17 @@ def storable(value: str) -> bool:
     return encodable(value) and "\x00" not in value
 
 
+def whole_number(raw, max_value: int) -> int | None:
+    """A positive whole number written in ASCII digits (str.isdigit also accepts
+    "²" and int() refuses 5,000 digits), or None."""
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return raw if 0 < raw <= max_value else None
+    if not isinstance(raw, str) or not raw.isascii() or not raw.isdigit() or len(raw) > len(str(max_value)):
+        return None
+    value = int(raw)
+    return value if 0 < value <= max_value else None
+
+
 def clean_text(
     raw: str | None, *, field: str, label: str, max_length: int, multiline: bool = False
 ) -> str:
