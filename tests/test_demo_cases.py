@@ -1,0 +1,126 @@
+"""The demo's cases: about two hundred, in every state, from every demo agency,
+under every process type, each lawful where it reached a proposal or a disclosure.
+
+Seeding takes a few seconds, so one test seeds and checks everything about the result."""
+
+from datetime import UTC, date, datetime, timedelta
+
+import sqlalchemy as sa
+
+from models import (
+    Account,
+    Agency,
+    AuditEvent,
+    Case,
+    Customer,
+    CustomerKind,
+    Disclosure,
+    ProcessType,
+    State,
+    db,
+)
+from workflows import audit, demo, demo_cases, documents, legal
+from workflows.intake import facts_of
+
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+
+
+def seeded_cases() -> list[Case]:
+    return list(db.session.scalars(sa.select(Case).order_by(Case.id)))
+
+
+def count(model) -> int:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(model))
+
+
+def matched_kinds(identifiers: list[str]) -> list[CustomerKind]:
+    """The kind of customer behind each identifier that names an account."""
+    return list(db.session.scalars(
+        sa.select(Customer.kind).join(Account).where(Account.identifier.in_(identifiers))))
+
+
+def test_demo_seeds_about_two_hundred_lawful_cases_once(app):
+    demo.seed(NOW)
+    db.session.commit()
+    cases = seeded_cases()
+    assert len(cases) == demo_cases.TOTAL
+    events = count(AuditEvent)
+
+    # Seeding again adds nothing, not even an audit event.
+    demo.seed(NOW + timedelta(days=1))
+    db.session.commit()
+    assert count(Case) == demo_cases.TOTAL and count(AuditEvent) == events
+
+    # Every state, process type and agency country; emergencies; NDOs with and without an end.
+    assert {c.state for c in cases} == set(State)
+    assert {c.process_type for c in cases} == set(ProcessType)
+    assert {c.agency.country for c in cases} == set(db.session.scalars(sa.select(Agency.country)))
+    assert any(c.emergency and c.priority == 0 for c in cases)
+    assert any(c.ndo_present and c.ndo_ends_on for c in cases)
+    assert any(c.ndo_present and c.ndo_ends_on is None for c in cases)
+
+    # Received over the previous half-year and this one so far.
+    first, last = demo_cases.received_range(NOW)
+    assert (first, last) == (date(2026, 1, 1), NOW.date())
+    received = [c.received_at for c in cases]
+    assert first <= min(received).date() and max(received) < NOW
+    assert min(received) < datetime(2026, 7, 1, tzinfo=UTC) <= max(received)
+
+    for case in cases:
+        check = legal.check(facts_of(case), case.received_at)
+        authorised = {c.value for c in check.authorised_categories}
+        if case.state is State.PENDING_APPROVAL:
+            assert case.proposed_categories and set(case.proposed_categories) <= authorised, case.reference
+        if case.state is State.DISCLOSED:
+            approved = set(case.disclosure.categories)
+            assert approved and approved <= authorised, case.reference
+            assert case.disclosure.approved_by_id != case.disclosure.proposed_by_id
+        kinds = matched_kinds(case.identifiers)
+        if case.state is State.NO_DATA:
+            assert kinds == [], case.reference
+        if case.state in (State.REDIRECTED, State.RESOLVED_BY_CUSTOMER):
+            assert not case.emergency
+            assert kinds == [CustomerKind.ENTERPRISE] * len(case.identifiers), case.reference
+        # Its log tells the story from `received` on, in time order, after the demand arrived.
+        steps = case.transitions
+        assert [t.seq for t in steps] == list(range(2, 2 + len(steps)))
+        assert [t.to_state for t in steps[-1:]] == ([case.state] if steps else [])
+        times = [case.received_at] + [t.at for t in steps]
+        assert times == sorted(times) and times[-1] < NOW
+    assert count(Disclosure) == sum(c.state is State.DISCLOSED for c in cases)
+
+    # Most carry their process as a PDF; emergencies need none.
+    with_document = [c for c in cases if c.documents]
+    assert len(with_document) > len(cases) * 0.7
+    assert not any(c.documents for c in cases if c.process_type is ProcessType.EMERGENCY)
+    stored = documents.folder_for(app.instance_path) / with_document[0].document.stored_name
+    assert stored.read_bytes().startswith(b"%PDF-1.4")
+
+    # The same `now` plans the same cases, and what was planned is what was logged.
+    planned = [(p.received_at, p.body["identifiers"], p.steps[-1].trigger.value if p.steps else None)
+               for p in demo_cases.plan_cases(NOW)]
+    assert planned == [(p.received_at, p.body["identifiers"], p.steps[-1].trigger.value if p.steps else None)
+                       for p in demo_cases.plan_cases(NOW)]
+    assert planned == [(c.received_at, c.identifiers, c.transitions[-1].trigger if c.transitions else None)
+                       for c in cases]
+
+    assert audit.verify().intact
+
+
+def test_demo_pdf_is_a_pdf_a_reader_can_walk():
+    pdf = demo_cases.minimal_pdf(["Demo legal process", "Case (2:26-mj-00123) \\ sealed"])
+    assert pdf.startswith(b"%PDF-1.4\n") and pdf.endswith(b"%%EOF\n")
+    assert b"(Demo legal process) Tj" in pdf
+    assert b"(Case \\(2:26-mj-00123\\) \\\\ sealed) Tj" in pdf
+    # startxref names the cross-reference table, whose entries point at each object.
+    xref = int(pdf.rsplit(b"startxref\n", 1)[1].split(b"\n", 1)[0])
+    assert pdf[xref:].startswith(b"xref\n0 6\n")
+    entries = pdf[xref:].split(b"\n")[3:8]
+    assert all(len(e) == 19 and e.endswith(b" 00000 n ") for e in entries)
+    assert [pdf[int(e[:10]):].split(b"\n", 1)[0] for e in entries] == [
+        f"{n} 0 obj".encode() for n in range(1, 6)]
+    # The stream's /Length is its exact size.
+    rest = pdf.split(b"<< /Length ", 1)[1]
+    length = int(rest.split(b" ", 1)[0])
+    stream = rest.split(b"stream\n", 1)[1]
+    assert stream[length:].startswith(b"\nendstream")

@@ -1,0 +1,426 @@
+"""Demo cases: about two hundred demands received over the last two half-years, in
+every state, from every demo agency, under every kind of legal process.
+
+Each case is logged through intake and moved only through advance(), at the
+times it would have happened, so its transition log, its audit events and its
+legal check read like the real thing: a case that reached a proposal or a
+disclosure came with a process its agency could use on the day it arrived, and
+only what the legal check authorised was proposed. The same `now` gives the same
+cases (random.Random with a fixed seed)."""
+
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from io import BytesIO
+from pathlib import Path
+
+from flask import current_app
+from sqlalchemy import select
+
+from models import Account, Agency, Case, Category, Customer, CustomerKind, ProcessType, Role, State, User, db
+from workflows import case_machine, documents, intake, legal
+from workflows.audit import Actor
+from workflows.case_machine import Caller, Move
+from workflows.states import Trigger
+
+TOTAL = 200
+SEED = 2026
+S, N, C = Category.SUBSCRIBER, Category.NON_CONTENT, Category.CONTENT
+
+# How the cases end up: mostly closed, the open ones mostly recent.
+STATE_WEIGHTS = {
+    State.DISCLOSED: 30, State.REJECTED: 15, State.NO_DATA: 8, State.RESOLVED_BY_CUSTOMER: 6,
+    State.WITHDRAWN: 6, State.REDIRECTED: 4, State.RECEIVED: 6, State.LEGAL_REVIEW: 11,
+    State.CHALLENGED: 5, State.PENDING_APPROVAL: 7,
+}
+RECENT_DAYS = {State.RECEIVED: 6, State.LEGAL_REVIEW: 25, State.PENDING_APPROVAL: 20,
+               State.REDIRECTED: 40, State.CHALLENGED: 90}
+# How common each process is among the types open to an agency.
+PROCESS_WEIGHTS = {
+    ProcessType.SUBPOENA: 4, ProcessType.COURT_ORDER: 3, ProcessType.SEARCH_WARRANT: 4,
+    ProcessType.EMERGENCY: 1, ProcessType.NSL: 1, ProcessType.FISA_ORDER: 1, ProcessType.MLAT: 2,
+    ProcessType.CLOUD_ACT_ORDER: 3, ProcessType.EPOC: 4, ProcessType.LOCAL_ORDER: 2, ProcessType.INFORMAL: 1,
+}
+PROPOSING = {State.PENDING_APPROVAL, State.DISCLOSED}
+REDIRECTING = {State.REDIRECTED, State.RESOLVED_BY_CUSTOMER}
+NATIONAL_SECURITY = {ProcessType.NSL, ProcessType.FISA_ORDER}
+
+# What agencies typically ask for under each process (the law may grant less).
+ASKS = {
+    ProcessType.SUBPOENA: [[S], [S], [S, N]],
+    ProcessType.COURT_ORDER: [[S, N], [N], [S, N]],
+    ProcessType.SEARCH_WARRANT: [[C], [S, C], [S, N, C]],
+    ProcessType.EMERGENCY: [[S], [S, N], [S, N, C], [N]],
+    ProcessType.NSL: [[S]],
+    ProcessType.FISA_ORDER: [[C], [N], [S, N, C]],
+    ProcessType.MLAT: [[C], [S, N, C], [S, C]],
+    ProcessType.CLOUD_ACT_ORDER: [[C], [S, N], [S, N, C]],
+    ProcessType.EPOC: [[S], [S, N], [C], [S, N, C]],
+    ProcessType.LOCAL_ORDER: [[S], [S, N], [S, C]],
+    ProcessType.INFORMAL: [[S], [S, N]],
+}
+AUTHORITIES = {
+    ProcessType.SUBPOENA: "Grand Jury, U.S. District Court",
+    ProcessType.COURT_ORDER: "U.S. District Court (18 U.S.C. 2703(d))",
+    ProcessType.SEARCH_WARRANT: "U.S. Magistrate Judge",
+    ProcessType.NSL: "Federal Bureau of Investigation, Deputy Assistant Director",
+    ProcessType.FISA_ORDER: "Foreign Intelligence Surveillance Court",
+    ProcessType.MLAT: "U.S. District Court for the District of Columbia (18 U.S.C. 3512)",
+    ProcessType.CLOUD_ACT_ORDER: {"GB": "Crown Court at Southwark",
+                                  "AU": "Administrative Review Tribunal (IPO)"},
+    ProcessType.EPOC: {"DE": "Amtsgericht Wiesbaden", "FR": "Tribunal judiciaire de Paris",
+                       "IT": "Giudice per le indagini preliminari di Milano"},
+}
+JUDICIAL = {ProcessType.COURT_ORDER, ProcessType.SEARCH_WARRANT, ProcessType.FISA_ORDER, ProcessType.MLAT,
+            ProcessType.CLOUD_ACT_ORDER}
+NDO_STATUTES = {
+    ProcessType.NSL: "18 U.S.C. 2709(c)", ProcessType.FISA_ORDER: "50 U.S.C. 1861(d)",
+    ProcessType.EPOC: "Regulation (EU) 2023/1543 Art. 11",
+}
+UNKNOWN_IDENTIFIERS = [
+    "night.owl77@mail.example", "acct-555123", "shadowfox", "k.ivanova@mail.example", "acct-900417",
+    "burner-2291@mail.example", "lucas.m@mail.example", "trader_joe88", "p.schmidt@fabrikam-old.example",
+]
+JUSTIFICATIONS = [
+    "A missing 14-year-old last used this account; police believe she is with an adult she met online.",
+    "A caller threatened on a livestream to attack a school tomorrow morning; the account posted the video.",
+    "Kidnapping: the kidnappers send ransom demands from this address and set a deadline of tonight.",
+    "A person announced suicide in a message sent from this account an hour ago; location unknown.",
+]
+NOTES = {
+    Trigger.CHALLENGE: ["The date range covers five years for a one-week offence: overbroad.",
+                        "The NDO has no end date and no finding of adverse result.",
+                        "Content is sought for accounts not named in the affidavit."],
+    Trigger.SEND_BACK: ["Propose subscriber data only until the agency narrows the date range.",
+                        "Check the identifiers against the order once more before proposing."],
+    Trigger.AGENCY_RETURNS: ["The customer did not answer within 30 days; the agency asks us again.",
+                             "The customer's counsel refers the agency back to us."],
+    Trigger.WITHDRAW: ["The agency withdrew the demand by e-mail.",
+                       "The agency obtained the data from the customer and withdrew the demand."],
+    Trigger.REJECT: ["The order names a different provider.", "The request concerns a civil dispute."],
+}
+CHANNELS = ["api", "api", "portal", "email", "email", "post", "fax", "in_person"]
+
+
+@dataclass
+class Step:
+    trigger: Trigger
+    role: Role
+    after: timedelta  # after the previous step
+    note: str | None = None
+    reason: str | None = None
+    narrow: bool = False  # challenge_lost: drop content from the categories
+
+
+@dataclass
+class Plan:
+    received_at: datetime
+    agency: Agency
+    body: dict
+    document: bool
+    logged_after: timedelta  # intake staff log it some minutes after it arrives
+    steps: list[Step] = field(default_factory=list)
+
+
+def seed_cases(now: datetime, staff: Mapping[Role, User], folder: Path | None = None,
+               total: int = TOTAL, seed: int = SEED) -> int:
+    """Log and work `total` demo cases, unless the database has cases already.
+    Commits as it goes (each intake, upload and transition); returns how many it made."""
+    if db.session.scalar(select(Case.id).limit(1)) is not None:
+        return 0
+    folder = folder or documents.folder_for(current_app.instance_path)
+    plans = plan_cases(now, total, seed)
+    # Read once: every commit expires the ORM objects, and reloading them per step is slow.
+    actors = {role: Actor(user.email, user.id) for role, user in staff.items()}
+    for plan in plans:
+        _play(plan, actors, folder, now)
+    return len(plans)
+
+
+def plan_cases(now: datetime, total: int = TOTAL, seed: int = SEED) -> list[Plan]:
+    """What seed_cases will log, in the order it was received, from the agencies and
+    accounts in the database; nothing is written."""
+    agencies = list(db.session.scalars(select(Agency).order_by(Agency.id)))
+    accounts = db.session.execute(
+        select(Account.identifier, Customer.kind, Customer.id).join(Customer).order_by(Account.id)).all()
+    if not agencies or not any(kind is CustomerKind.ENTERPRISE for _, kind, _ in accounts):
+        return []  # nothing to make demands of: the demo's agencies and customers come first
+    rng = random.Random(seed)  # noqa: S311 (invented demo data, repeatable on purpose)
+    return sorted(_Planner(rng, now, agencies, accounts).plans(total), key=lambda p: p.received_at)
+
+
+def half_year_start(now: datetime) -> datetime:
+    """The first day of the half-year before the current one."""
+    if now.month <= 6:
+        return datetime(now.year - 1, 7, 1, tzinfo=UTC)
+    return datetime(now.year, 1, 1, tzinfo=UTC)
+
+
+class _Planner:
+    def __init__(self, rng: random.Random, now: datetime, agencies: list[Agency], accounts):
+        self.rng, self.now, self.agencies = rng, now, agencies
+        self.start = half_year_start(now)
+        self.enterprise: dict[int, list[str]] = {}
+        self.known = [identifier for identifier, _, _ in accounts]
+        for identifier, kind, customer_id in accounts:
+            if kind is CustomerKind.ENTERPRISE:
+                self.enterprise.setdefault(customer_id, []).append(identifier)
+
+    def plans(self, total: int) -> list[Plan]:
+        # The first plans cover every state, process type and agency; the rest are drawn.
+        wanted = [(state, None, None) for state in State]
+        wanted += [(None, process, None) for process in ProcessType]
+        wanted += [(None, None, agency) for agency in self.agencies]
+        states, weights = list(STATE_WEIGHTS), list(STATE_WEIGHTS.values())
+        plans: list[Plan] = []
+        for _ in range(total + len(wanted)):  # a wanted plan that cannot be made is skipped
+            if len(plans) == total:
+                break
+            state, process, agency = wanted.pop(0) if wanted else (None, None, None)
+            drawn = state or self.rng.choices(states, weights)[0]
+            for attempt in range(50):
+                # Another agency first; another state only if this one cannot be reached.
+                chosen = state or (drawn if attempt < 25 else self.rng.choices(states, weights)[0])
+                plan = self.plan(chosen, process, agency)
+                if plan is not None:
+                    plans.append(plan)
+                    break
+        return plans
+
+    def received(self, state: State) -> datetime:
+        latest = self.now - timedelta(hours=2)
+        earliest = max(self.start, latest - timedelta(days=RECENT_DAYS[state])) if state in RECENT_DAYS \
+            else self.start
+        span = (latest - earliest).total_seconds()
+        return (earliest + timedelta(seconds=self.rng.uniform(0, span))).replace(microsecond=0)
+
+    def processes(self, agency: Agency, received: datetime, state: State) -> list[ProcessType]:
+        """Process types this agency may use on that day; for a proposal, only those that compel."""
+        found = []
+        for process in ProcessType:
+            rule = legal.process_rule(process)
+            if not rule.open_to(agency.country):
+                continue
+            if rule.in_force_from and received.date() < rule.in_force_from:
+                continue
+            if state in PROPOSING and (not rule.authorises or not agency.verified):
+                continue
+            if state in REDIRECTING and (process is ProcessType.EMERGENCY or process in NATIONAL_SECURITY):
+                continue
+            found.append(process)
+        return found
+
+    def plan(self, state: State, process: ProcessType | None, agency: Agency | None) -> Plan | None:
+        rng = self.rng
+        received = self.received(state)
+        agency = agency or rng.choice(self.agencies + [a for a in self.agencies if a.country == "US"])
+        choices = self.processes(agency, received, state)
+        if process is None and choices:
+            process = rng.choices(choices, [PROCESS_WEIGHTS[p] for p in choices])[0]
+        if process not in choices:
+            return None
+        emergency = process is ProcessType.EMERGENCY
+        asks = rng.choice(ASKS[process])
+        if state is State.NO_DATA:
+            identifiers = rng.sample(UNKNOWN_IDENTIFIERS, rng.choice([1, 1, 2]))
+        elif state in REDIRECTING or (not emergency and state not in PROPOSING and rng.random() < 0.3):
+            identifiers = rng.sample(accounts := rng.choice(list(self.enterprise.values())),
+                                     rng.randint(1, len(accounts)))
+        else:
+            identifiers = rng.sample(self.known, rng.choice([1, 1, 1, 2, 3]))
+        body = self.body(agency, process, received, asks, identifiers)
+        steps = self.steps(state, process, agency, body, identifiers)
+        if steps is None:
+            return None
+        document = process is not ProcessType.EMERGENCY and (process is not ProcessType.INFORMAL
+                                                             or rng.random() < 0.5)
+        return Plan(received, agency, body, document, timedelta(minutes=rng.randint(1, 90)), steps)
+
+    def body(self, agency: Agency, process: ProcessType, received: datetime, asks: list[Category],
+             identifiers: list[str]) -> dict:
+        rng = self.rng
+        day = received.date()
+        issued = day - timedelta(days=rng.randint(0, 9 if process is ProcessType.SEARCH_WARRANT else 20))
+        authority = AUTHORITIES.get(process, agency.name)
+        if isinstance(authority, dict):
+            authority = authority.get(agency.country, agency.name)
+        judicial = process in JUDICIAL or (process is ProcessType.EPOC and asks != [S]) \
+            or (process is ProcessType.LOCAL_ORDER and rng.random() < 0.5)
+        informal = process is ProcessType.INFORMAL
+        ndo = {"present": False, "statute": "", "ends_on": None}
+        if process in NATIONAL_SECURITY:
+            ndo = {"present": True, "statute": NDO_STATUTES[process], "ends_on": None}
+        elif process is not ProcessType.EMERGENCY and not informal and rng.random() < 0.35:
+            ends = None if rng.random() < 0.3 else (day + timedelta(days=rng.choice([90, 180, 365])))
+            statute = NDO_STATUTES.get(process, "18 U.S.C. 2705(b)" if agency.country == "US"
+                                       else "Court order under national law")
+            ndo = {"present": True, "statute": statute, "ends_on": ends.isoformat() if ends else None}
+        date_range = None
+        if C in asks and rng.random() < 0.9:
+            date_range = {"from": (day - timedelta(days=rng.randint(60, 400))).isoformat(),
+                          "to": (day - timedelta(days=rng.randint(0, 20))).isoformat()}
+        emergency = process is ProcessType.EMERGENCY
+        request_type = ("emergency" if emergency else "national_security" if process in NATIONAL_SECURITY
+                        else rng.choice(["criminal"] * 9 + ["civil"]))
+        return {
+            "agency_id": agency.id, "received_at": received.isoformat().replace("+00:00", "Z"),
+            "channel": rng.choice(CHANNELS), "request_type": request_type,
+            "legal_process": {
+                "type": process.value, "issuing_authority": authority, "judicial": judicial,
+                "issued_on": None if emergency else issued.isoformat(),
+                "expires_on": None if emergency or rng.random() < 0.6
+                else (issued + timedelta(days=rng.choice([120, 180]))).isoformat(),
+                "signed": not informal and not emergency,
+                "case_number": "" if informal or emergency else f"{_prefix(process)}-{day.year}-"
+                                                                  f"{rng.randint(100, 99999):05d}",
+                "response_due": (day + timedelta(days=rng.choice([10, 21, 30]))).isoformat()
+                if not emergency and rng.random() < 0.3 else None,
+            },
+            "identifiers": identifiers, "categories": [c.value for c in asks], "date_range": date_range,
+            "ndo": ndo, "emergency_justification": rng.choice(JUSTIFICATIONS) if emergency else None,
+        }
+
+    def steps(self, state: State, process: ProcessType, agency: Agency, body: dict,
+              identifiers: list[str]) -> list[Step] | None:
+        rng = self.rng
+        fast = process is ProcessType.EMERGENCY
+        unit = timedelta(minutes=20) if fast else timedelta(days=1)
+
+        def wait(low: float, high: float) -> timedelta:
+            return unit * rng.uniform(low, high)
+
+        def step(trigger: Trigger, role: Role = Role.REVIEWER, low=0.5, high=4.0, **kw) -> Step:
+            if trigger in NOTES and "note" not in kw:
+                kw["note"] = rng.choice(NOTES[trigger])
+            return Step(trigger, role, wait(low, high), **kw)
+
+        review = step(Trigger.START_REVIEW, low=0.05, high=1.5)
+        propose = [step(Trigger.PROPOSE_DISCLOSURE)]
+        if rng.random() < 0.15 and not fast:
+            propose += [step(Trigger.SEND_BACK, Role.APPROVER, 0.2, 2.0), step(Trigger.PROPOSE_DISCLOSURE)]
+        if state is State.RECEIVED:
+            return []
+        if state is State.LEGAL_REVIEW:
+            return [review]
+        if state is State.CHALLENGED:
+            return [review, step(Trigger.CHALLENGE)] if not fast else None
+        if state is State.PENDING_APPROVAL:
+            return [review, *propose]
+        if state is State.REDIRECTED:
+            return [review, step(Trigger.REDIRECT, high=2.0)]
+        if state is State.RESOLVED_BY_CUSTOMER:
+            return [review, step(Trigger.REDIRECT, high=2.0),
+                    step(Trigger.RESOLVE_BY_CUSTOMER, low=5, high=30)]
+        if state is State.NO_DATA:
+            return [review, step(Trigger.NO_DATA_FOUND, low=0.1, high=2.0)]
+        if state is State.WITHDRAWN:
+            if rng.random() < 0.5:
+                return [step(Trigger.WITHDRAW, Role.INTAKE, 0.1, 3.0)]
+            return [review, step(Trigger.WITHDRAW, low=1, high=10)]
+        if state is State.REJECTED:
+            if not fast and rng.random() < 0.25:
+                return [review, step(Trigger.CHALLENGE), step(Trigger.CHALLENGE_WON, low=10, high=40)]
+            reason = _reject_reason(process, agency, body, rng)
+            return [review, step(Trigger.REJECT, reason=reason, note=rng.choice(NOTES[Trigger.REJECT])
+                                 if reason == "other" else None)]
+        # Disclosed: sometimes after a lost challenge, or after the customer was asked first.
+        before = [review]
+        enterprise = all(any(i in a for a in self.enterprise.values()) for i in identifiers)
+        roll = rng.random()
+        if not fast and roll < 0.15:
+            narrow = len(body["categories"]) > 1 and C.value in body["categories"]
+            before += [step(Trigger.CHALLENGE), step(Trigger.CHALLENGE_LOST, low=10, high=40, narrow=narrow)]
+        elif not fast and roll < 0.25 and enterprise:
+            before += [step(Trigger.REDIRECT, high=2.0), step(Trigger.AGENCY_RETURNS, low=10, high=30)]
+        return [*before, *propose, step(Trigger.APPROVE, Role.APPROVER, 0.1, 2.0)]
+
+
+def _reject_reason(process: ProcessType, agency: Agency, body: dict, rng: random.Random) -> str:
+    if not agency.verified:
+        return "agency_unverified"
+    if process is ProcessType.INFORMAL:
+        return "insufficient_process"
+    return rng.choice(["overbroad", "overbroad", "insufficient_process", "other"])
+
+
+def _prefix(process: ProcessType) -> str:
+    return {ProcessType.SUBPOENA: "GJ", ProcessType.COURT_ORDER: "MC", ProcessType.SEARCH_WARRANT: "MJ",
+            ProcessType.NSL: "NSL", ProcessType.FISA_ORDER: "BR", ProcessType.MLAT: "MLAT",
+            ProcessType.CLOUD_ACT_ORDER: "IPO", ProcessType.EPOC: "EPOC"}.get(process, "ORD")
+
+
+def _play(plan: Plan, actors: Mapping[Role, Actor], folder: Path, now: datetime) -> None:
+    """Log the demand, upload its process, then fire each step at its time."""
+    logged_at = plan.received_at + plan.logged_after
+    times, at = [], logged_at + timedelta(minutes=5)
+    for step in plan.steps:
+        at += step.after
+        times.append(at)
+    latest = now - timedelta(minutes=5)
+    if times and times[-1] > latest:  # squeeze a long story into the time there was
+        scale = (latest - logged_at).total_seconds() / (times[-1] - logged_at).total_seconds()
+        times = [logged_at + (t - logged_at) * scale for t in times]
+    clerk = actors[Role.INTAKE]
+    draft = intake.parse_case(plan.body, logged_at)
+    case = intake.create_case(draft, plan.agency, clerk, logged_at, created_by_id=clerk.user_id)
+    db.session.commit()
+    case_id, reference = case.id, case.reference
+    if plan.document:
+        documents.store(case_id, BytesIO(demo_pdf(plan, reference)), f"{reference}.pdf", clerk,
+                        logged_at + timedelta(minutes=2), folder)
+    for step, at in zip(plan.steps, times, strict=True):
+        actor = actors[step.role]
+        caller = Caller(actor.user_id, step.role, at, actor)
+        move = Move(step.trigger.value, note=step.note, reason=step.reason)
+        if step.trigger is Trigger.PROPOSE_DISCLOSURE:
+            case = db.session.get(Case, case_id)
+            chosen = legal.check(intake.facts_of(case), at).authorised_categories
+            move = Move(step.trigger.value, categories=[c.value for c in chosen])
+        elif step.narrow:
+            case = db.session.get(Case, case_id)
+            move = Move(step.trigger.value, categories=[c for c in case.categories if c != C.value])
+        case_machine.advance(case_id, move, caller, at)
+
+
+def demo_pdf(plan: Plan, reference: str) -> bytes:
+    """A one-page PDF standing in for the scanned legal process."""
+    process = plan.body["legal_process"]
+    lines = ["Demo legal process", "", f"Reference: {reference}", f"From: {plan.agency.name}",
+             f"Process: {ProcessType(process['type']).label}", f"Issued by: {process['issuing_authority']}",
+             f"Case number: {process['case_number'] or '-'}", f"Issued on: {process['issued_on'] or '-'}",
+             "Accounts: " + ", ".join(plan.body["identifiers"]),
+             "Categories: " + ", ".join(plan.body["categories"]),
+             "Invented for the demo: no real person, agency or court."]
+    return minimal_pdf(lines)
+
+
+def minimal_pdf(lines: list[str]) -> bytes:
+    """A valid single-page PDF (Helvetica, ASCII text) with a correct cross-reference table."""
+    def escape(text: str) -> str:
+        text = text.encode("ascii", "replace").decode()
+        return text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+
+    content = "BT /F1 12 Tf 72 720 Td 16 TL " + " ".join(f"({escape(line)}) Tj T*" for line in lines) + " ET"
+    objects = [
+        "<< /Type /Catalog /Pages 2 0 R >>",
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
+        "/Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>",
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        f"<< /Length {len(content)} >>\nstream\n{content}\nendstream",
+    ]
+    out, offsets = b"%PDF-1.4\n", []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += f"{number} 0 obj\n{body}\nendobj\n".encode("ascii")
+    xref = len(out)
+    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode("ascii")
+    out += "".join(f"{offset:010d} 00000 n \n" for offset in offsets).encode("ascii")
+    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode("ascii")
+    return out
+
+
+def received_range(now: datetime) -> tuple[date, date]:
+    """The days demo cases are received on: the previous half-year and this one so far."""
+    return half_year_start(now).date(), now.date()
