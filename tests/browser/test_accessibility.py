@@ -17,12 +17,16 @@ AXE = Axe()
 WCAG = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
 VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
 
-# The pages each role reaches after signing in (besides its landing page).
+# The pages each role reaches after signing in (besides its landing page). "{case}" is
+# a case awaiting approval, seeded for the test, so the queue has rows and the case
+# page its legal check, proposal, history and action forms.
 PAGES = {
     Role.ADMIN: ["/admin/users", "/admin/users/new", "/admin/users/1", "/account/password"],
-    Role.AUDITOR: ["/audit/"],
+    Role.AUDITOR: ["/audit/", "/cases/{case}"],
     Role.REVIEWER: ["/account/password"],
     Role.CUSTOMER: ["/portal/"],
+    Role.INTAKE: ["/cases/", "/cases/mine", "/cases/new"],
+    Role.APPROVER: ["/cases/{case}", "/sign-in/confirm?next=/cases/{case}"],
 }
 
 
@@ -79,8 +83,12 @@ def test_sign_in_and_enrolment_pages(viewport_page, staff_user):
 
 
 @pytest.mark.parametrize("role", list(PAGES), ids=[r.value for r in PAGES])
-def test_signed_in_pages(viewport_page, staff_user, make_user, role):
+def test_signed_in_pages(viewport_page, staff_user, make_user, make_case, role):
     page = viewport_page
+    case_id = None
+    if any("{case}" in path or path.startswith("/cases/") for path in PAGES[role]):
+        case_id = make_case("pending_approval").id
+        db.session.remove()  # no open transaction while the browser works
     if role is Role.CUSTOMER:
         email, secret = make_user(Role.CUSTOMER).email, None
         db.session.remove()  # no open transaction while the browser works
@@ -90,7 +98,8 @@ def test_signed_in_pages(viewport_page, staff_user, make_user, role):
     sign_in(page, email, secret)
     assert_accessible(page, f"{role.value} landing page")
     for path in PAGES[role]:
-        page.goto(path)
+        response = page.goto(path.format(case=case_id))
+        assert response.ok, f"{path}: {response.status}"
         assert_accessible(page, path)
     if role is Role.ADMIN:
         page.goto("/admin/users/new")
@@ -98,3 +107,14 @@ def test_signed_in_pages(viewport_page, staff_user, make_user, role):
         page.locator("main button[type=submit]").click()
         expect(page.locator(".error").first).to_be_visible()
         assert_accessible(page, "new user form with errors")
+    if role is Role.INTAKE:
+        page.goto("/cases/new")
+        page.locator("main form button[type=submit]").click()
+        expect(page.locator(".error").first).to_be_visible()
+        assert_accessible(page, "intake form with errors")
+    if role is Role.APPROVER:
+        page.goto(f"/cases/{case_id}")
+        page.locator("summary#action-send_back-heading").click()
+        page.locator("form#action-send_back button[type=submit]").click()
+        expect(page.locator("form#action-send_back .error")).to_be_visible()
+        assert_accessible(page, "case page with a refused action")
