@@ -56,10 +56,11 @@ def _listing(mine: bool):
     choices = casefile.queue_choices()
     form = QueueFilterForm(request.args)
     form.assignee.choices = [SelectChoice("", "Anyone"), SelectChoice("none", "Unassigned")] + [
-        SelectChoice(str(u.id), u.email) for u in choices.assignees]
+        SelectChoice(str(user_id), email) for user_id, email in choices.assignees.items()]
     form.country.choices = [SelectChoice("", "Any")] + [SelectChoice(c, c) for c in choices.countries]
-    context = {"form": form, "mine": mine, "kept": kept, "counts": queue.state_counts(), "now": utcnow(),
-               "endpoint": "cases.mine" if mine else "cases.queue", "first": bool(request.args.get("after"))}
+    context = {"form": form, "choices": choices, "mine": mine, "kept": kept, "counts": queue.state_counts(),
+               "now": utcnow(), "endpoint": "cases.mine" if mine else "cases.queue",
+               "first": bool(request.args.get("after"))}
     try:
         filters = queue.parse_filters(request.args)
         after = queue.Cursor.decode(request.args["after"]) if request.args.get("after") else None

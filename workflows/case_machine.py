@@ -10,6 +10,7 @@ concurrent or stale change ends in Conflict (409), never in a double effect."""
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
@@ -74,9 +75,11 @@ class Reason:
     message: str
 
 
-@dataclass(frozen=True)
+@dataclass
 class Context:
-    """Everything the guards look at, loaded before they run; guards are pure."""
+    """Everything the guards look at. Guards are pure functions of it; the legal
+    check and the matched accounts are read once, and only by the triggers that
+    look at them (start_review needs neither)."""
 
     case: Case
     caller: Caller
@@ -84,9 +87,15 @@ class Context:
     reason: RejectReason | None
     categories: list[Category] | None
     identifiers: list[str] | None
-    check: legal.LegalCheck
-    accounts: list[tuple[Account, CustomerKind]]
     now: datetime
+
+    @cached_property
+    def check(self) -> legal.LegalCheck:
+        return legal.check(facts_of(self.case), self.now)
+
+    @cached_property
+    def accounts(self) -> list[tuple[Account, CustomerKind]]:
+        return _matched_accounts(self.case.identifiers)
 
 
 class _Machine:
@@ -366,8 +375,7 @@ def advance(case_id: int, move: Move, caller: Caller, now: datetime) -> Case:
                 raise ReauthRequired("Confirm your password and code again to approve: approving needs "
                                      "a sign-in within the last 10 minutes.")
         ctx = Context(case=case, caller=caller, note=note, reason=reason, categories=categories,
-                      identifiers=identifiers, check=legal.check(facts_of(case), now),
-                      accounts=_matched_accounts(case.identifiers), now=now)
+                      identifiers=identifiers, now=now)
         guard = GUARDS.get(trigger)
         reasons = guard(ctx) if guard else []
         if reasons:
