@@ -41,7 +41,7 @@ def _words():
     return {
         "channel_labels": CHANNEL_LABELS, "request_type_labels": REQUEST_TYPE_LABELS,
         "reject_reasons": REJECT_REASON_LABELS, "transitions": BY_TRIGGER, "size_label": casefile.size_label,
-        "categories_text": casefile.categories_text,
+        "categories_text": casefile.categories_text, "open_for_upload": documents.open_for_upload,
         "category_options": [(c.value, c.label) for c in Category],
     }
 

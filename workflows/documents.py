@@ -122,6 +122,12 @@ def attach(case: Case, upload: Upload, actor: Actor, now: datetime, folder: Path
     return document
 
 
+def open_for_upload(case: Case) -> bool:
+    """Documents may be added while a case is under review, not once it is closed
+    and not while a disclosure proposed on the current one awaits approval."""
+    return case.is_open and case.state is not State.PENDING_APPROVAL
+
+
 def store(case_id: int, stream: BinaryIO, filename: str | None, actor: Actor, now: datetime,
           folder: Path) -> CaseDocument:
     """Check and store an upload for a case still under review; commits. Refuses
@@ -139,7 +145,7 @@ def store(case_id: int, stream: BinaryIO, filename: str | None, actor: Actor, no
         if not case.is_open:
             raise Conflict(f"{case.reference} is closed ({case.state.label.lower()}); "
                            "its documents are final.")
-        if case.state is State.PENDING_APPROVAL:
+        if not open_for_upload(case):
             raise Conflict(f"{case.reference} awaits approval of a disclosure proposed on its current "
                            "document; send it back to review before adding another.")
         document = attach(case, upload, actor, now, folder)
