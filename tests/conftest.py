@@ -346,7 +346,7 @@ def make_case(app, make_agency, make_customer, case_staff):
                 identifiers = [customer.accounts[0].identifier]
         payload = body or case_body(
             agency.id, identifiers=list(identifiers), categories=list(categories),
-            legal_process={"type": process}, **overrides,
+            legal_process={"type": process, **overrides.pop("legal_process", {})}, **overrides,
         )
         created = intake.create_case(intake.parse_case(payload, now), agency, TEST_ACTOR, now)
         db.session.commit()
