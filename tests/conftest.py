@@ -17,7 +17,7 @@ from flask.testing import FlaskClient
 from flask_migrate import upgrade
 
 from app import create_app
-from models import GENESIS_HASH, Customer, Role, User, db, utcnow
+from models import GENESIS_HASH, Case, Customer, Role, User, db, utcnow
 from workflows import directory, users
 from workflows.audit import Actor
 
@@ -364,3 +364,18 @@ def make_case(app, make_agency, make_customer, case_staff):
         return db.session.get(type(created), created.id)
 
     return make
+
+
+def case_count() -> int:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(Case))
+
+
+def assert_error(resp, status: int, code: str, reasons: list[str] | None = None) -> dict:
+    """A JSON API error of the DESIGN section 9 shape, with at least `reasons`."""
+    assert resp.status_code == status, resp.get_data(as_text=True)
+    body = resp.get_json()
+    assert set(body) == {"error", "message", "reasons"}
+    assert body["error"] == code and body["message"]
+    if reasons is not None:
+        assert set(reasons) <= set(body["reasons"]), body
+    return body

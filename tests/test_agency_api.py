@@ -5,10 +5,10 @@ requests or the provider's internal review, and cannot set what is not its to se
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from models import AgencyToken, AuditAction, AuditEvent, Case, Channel, Role, db, utcnow
-from tests.conftest import PASSWORD, TEST_ACTOR, case_body, fresh_code, sign_in
+from tests.conftest import PASSWORD, TEST_ACTOR, assert_error, case_body, case_count, fresh_code, sign_in
 from workflows import directory
 
 URL = "/api/v1/agency/requests"
@@ -21,18 +21,6 @@ def bearer(token: str) -> dict:
     return {"Authorization": f"Bearer {token}"}
 
 
-def case_count() -> int:
-    return db.session.scalar(select(func.count()).select_from(Case))
-
-
-def assert_error(resp, status: int, code: str, reasons: list[str] | None = None) -> dict:
-    assert resp.status_code == status, resp.get_data(as_text=True)
-    body = resp.get_json()
-    assert set(body) == {"error", "message", "reasons"}
-    assert body["error"] == code and body["message"]
-    if reasons is not None:
-        assert set(reasons) <= set(body["reasons"]), body
-    return body
 
 
 def assert_token_refused(resp, with_error: bool) -> None:

@@ -24,7 +24,7 @@ from models import (
     db,
     utcnow,
 )
-from tests.conftest import PDF_BYTES, caller_for, case_body, csrf_from, fresh_code, sign_in
+from tests.conftest import PDF_BYTES, caller_for, case_body, case_count, csrf_from, fresh_code, sign_in
 from workflows import case_machine, intake, legal
 
 # ---- helpers ------------------------------------------------------------------
@@ -77,9 +77,6 @@ def act(client, case_id: int, trigger: str, **fields):
     data = {"csrf_token": csrf_from(page), "trigger": trigger, "version": version, **fields}
     return client.post(f"/cases/{case_id}/transitions", data=data)
 
-
-def case_count() -> int:
-    return db.session.scalar(select(func.count()).select_from(Case))
 
 
 def document_count() -> int:

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from models import AuditAction, AuditEvent, Case, CaseDocument, Role, State, UserSession, db, utcnow
-from tests.conftest import PASSWORD, PDF_BYTES, case_body, fresh_code
+from tests.conftest import PASSWORD, PDF_BYTES, assert_error, case_body, case_count, fresh_code
 from workflows import documents
 
 CASE_KEYS = {
@@ -67,18 +67,6 @@ def staff(new_client, make_user):
     return sign_in
 
 
-def assert_error(resp, status: int, code: str, reasons: list[str] | None = None) -> dict:
-    assert resp.status_code == status, resp.get_data(as_text=True)
-    body = resp.get_json()
-    assert set(body) == {"error", "message", "reasons"}
-    assert body["error"] == code and body["message"]
-    if reasons is not None:
-        assert set(reasons) <= set(body["reasons"]), body
-    return body
-
-
-def case_count() -> int:
-    return db.session.scalar(select(func.count()).select_from(Case))
 
 
 def current(case_id: int) -> Case:
