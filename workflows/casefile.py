@@ -75,11 +75,12 @@ class CaseFile:
     deadline: str | None  # "overdue", "due_soon" or None
     triggers: list[Trigger]
     timeline: list[Entry]
-    people: dict[int, User] = field(default_factory=dict)
+    people: dict[int, str] = field(default_factory=dict)  # user id -> e-mail
 
     def person(self, user_id: int | None) -> str:
-        user = self.people.get(user_id) if user_id else None
-        return user.email if user else "someone no longer on file" if user_id else "nobody"
+        if not user_id:
+            return "nobody"
+        return self.people.get(user_id) or "someone no longer on file"
 
 
 @dataclass(frozen=True)
@@ -114,8 +115,8 @@ def agencies() -> list[Agency]:
 def _load(case_id: int) -> Case:
     case = db.session.execute(
         select(Case).where(Case.id == case_id).options(
-            joinedload(Case.agency), joinedload(Case.assignee), joinedload(Case.proposed_by),
-            selectinload(Case.transitions), selectinload(Case.documents), selectinload(Case.disclosure),
+            joinedload(Case.agency), selectinload(Case.transitions), selectinload(Case.documents),
+            selectinload(Case.disclosure),
         ).execution_options(populate_existing=True)
     ).unique().scalar_one_or_none()
     if case is None:
@@ -142,7 +143,9 @@ def view(case_id: int, role: Role, user_id: int, actor: Actor, now: datetime) ->
     )
 
 
-def _people(case: Case) -> dict[int, User]:
+def _people(case: Case) -> dict[int, str]:
+    """The e-mail of everyone the page names (plain values: no user objects, so no
+    sealed secrets are opened to draw a page)."""
     ids = {case.created_by_id, case.assignee_id, case.proposed_by_id}
     ids |= {t.actor_id for t in case.transitions}
     ids |= {t.data.get("assignee_id") for t in case.transitions if isinstance(t.data, dict)}
@@ -151,7 +154,8 @@ def _people(case: Case) -> dict[int, User]:
     ids = {i for i in ids if isinstance(i, int)}
     if not ids:
         return {}
-    return {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(ids)))}
+    rows = db.session.execute(select(User.id, User.email).where(User.id.in_(ids)))
+    return {row.id: row.email for row in rows}
 
 
 def categories_text(values) -> str:
@@ -160,13 +164,12 @@ def categories_text(values) -> str:
     return "; ".join(c.label for c in Category if c.value in chosen) or "none"
 
 
-def _details(data: dict, people: dict[int, User]) -> tuple[str, ...]:
+def _details(data: dict, people: dict[int, str]) -> tuple[str, ...]:
     """A transition's recorded data in words."""
     lines = []
     for key, value in (data or {}).items():
         if key == "assignee_id":
-            user = people.get(value)
-            lines.append(f"Assigned to {user.email if user else 'user ' + str(value)}")
+            lines.append(f"Assigned to {people.get(value) or 'user ' + str(value)}")
         elif key == "categories" and isinstance(value, dict):
             lines.append(f"Categories narrowed from {categories_text(value.get('before'))} "
                          f"to {categories_text(value.get('after'))}")
@@ -187,11 +190,10 @@ def _details(data: dict, people: dict[int, User]) -> tuple[str, ...]:
     return tuple(lines)
 
 
-def timeline(case: Case, people: dict[int, User] | None = None) -> list[Entry]:
+def timeline(case: Case, people: dict[int, str] | None = None) -> list[Entry]:
     """Who did what and when: the logging, each transition, each document upload."""
     people = people if people is not None else _people(case)
-    creator = people.get(case.created_by_id) if case.created_by_id else None
-    logged_by = creator.email if creator else f"via {CHANNEL_LABELS[case.channel]}"
+    logged_by = people.get(case.created_by_id) or f"via {CHANNEL_LABELS[case.channel]}"
     entries = [Entry(case.created_at, logged_by, "Logged", State.RECEIVED,
                      details=(f"Received {case.received_at:%Y-%m-%d %H:%M} UTC",))]
     for t in case.transitions:
