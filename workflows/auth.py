@@ -162,8 +162,10 @@ def revoke_sessions(user_id: int, now: datetime) -> int:
     return result.rowcount
 
 
-def recently_authenticated(record: UserSession, now: datetime) -> bool:
-    return now - record.authenticated_at <= REAUTH_WINDOW
+def recently_authenticated(authenticated_at: datetime, now: datetime) -> bool:
+    """Whether a session's last proof of password and code is recent enough for an
+    action that asks for it (approve)."""
+    return now - authenticated_at <= REAUTH_WINDOW
 
 
 def reauthenticate(record: UserSession, now: datetime, ip: str | None = None) -> None:

@@ -9,7 +9,7 @@ written together. The UPDATE carries the version read (optimistic lock), so a
 concurrent or stale change ends in Conflict (409), never in a double effect."""
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import cached_property
 
 from sqlalchemy import insert, select
@@ -32,14 +32,13 @@ from models import (
     db,
 )
 from models.case import state_writer
-from workflows import audit, legal
+from workflows import audit, auth, legal
 from workflows.audit import Actor
 from workflows.errors import Conflict, InvalidInput, NotAllowed, NotFound, ReauthRequired
 from workflows.intake import FieldReader, count_state, facts_of, parse_identifiers
 from workflows.states import BY_TRIGGER, TRANSITIONS, Transition, Trigger, machine_table
 from workflows.text import clean_text
 
-REAUTH_WINDOW = timedelta(minutes=10)  # DESIGN section 8: re-authentication for approve
 NOTE_MAX = 4000
 
 
@@ -371,7 +370,7 @@ def advance(case_id: int, move: Move, caller: Caller, now: datetime) -> Case:
             if case.proposed_by_id == caller.user_id:
                 raise NotAllowed("You proposed this disclosure; another approver must approve it.",
                                  code="own_proposal")
-            if now - caller.authenticated_at > REAUTH_WINDOW:
+            if not auth.recently_authenticated(caller.authenticated_at, now):
                 raise ReauthRequired("Confirm your password and code again to approve: approving needs "
                                      "a sign-in within the last 10 minutes.")
         ctx = Context(case=case, caller=caller, note=note, reason=reason, categories=categories,

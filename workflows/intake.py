@@ -267,12 +267,17 @@ def parse_case(body, now: datetime, *, agency_id_allowed: bool = True,
     return Draft(**draft_fields)
 
 
+def _upsert(table):
+    """An INSERT that can take ON CONFLICT DO UPDATE, in the session's dialect."""
+    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    return insert(table)
+
+
 def next_reference(year: int) -> str:
     """LE-YYYY-NNNNNN, numbered per year. The counter row is incremented in place
     (an upsert), so two cases created at the same moment never share a number."""
     table = CaseReferenceCounter.__table__
-    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = insert(table).values(year=year, last=1)
+    stmt = _upsert(table).values(year=year, last=1)
     stmt = stmt.on_conflict_do_update(
         index_elements=[table.c.year], set_={"last": table.c.last + 1}
     ).returning(table.c.last)
@@ -283,8 +288,7 @@ def next_reference(year: int) -> str:
 def count_state(state: State, delta: int) -> None:
     """Keep case_state_counts in step with a case entering (+1) or leaving (-1) a state."""
     table = CaseStateCount.__table__
-    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = insert(table).values(state=state.value, n=delta)
+    stmt = _upsert(table).values(state=state.value, n=delta)
     db.session.execute(stmt.on_conflict_do_update(
         index_elements=[table.c.state], set_={"n": table.c.n + delta}
     ))
