@@ -4,21 +4,13 @@ key means the same thing wherever it appears."""
 
 from datetime import UTC, date, datetime
 
-from models import Case, CaseDocument, Category, Role, State, User, db
+from models import Case, CaseDocument, Role, User, db
 from workflows import legal, queue
 from workflows.case_machine import available_triggers
 from workflows.casefile import CaseFile
 from workflows.errors import NotFound
 from workflows.intake import facts_of
-from workflows.states import Trigger
-
-# DESIGN section 6: each request has exactly one outcome.
-OUTCOME_OF_STATE = {
-    State.NO_DATA: "no_data_found",
-    State.REJECTED: "rejected",
-    State.RESOLVED_BY_CUSTOMER: "resolved_by_customer",
-    State.WITHDRAWN: "withdrawn",
-}
+from workflows.states import Trigger, outcome_of
 
 
 def moment(value: datetime | None) -> str | None:
@@ -33,11 +25,7 @@ def day(value: date | None) -> str | None:
 
 
 def outcome(case: Case) -> str:
-    """The request's one outcome as the transparency report counts it (DESIGN section 6)."""
-    if case.state is State.DISCLOSED:
-        disclosed = case.disclosure.categories if case.disclosure else []
-        return "content_disclosed" if Category.CONTENT in disclosed else "non_content_disclosed"
-    return OUTCOME_OF_STATE.get(case.state, "pending")
+    return outcome_of(case.state, case.disclosure.categories if case.disclosure else ()).value
 
 
 def person(user: User | None) -> dict | None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from models import Role
-from models.terms import OPEN_STATES, TERMINAL_STATES, State
+from models.terms import OPEN_STATES, TERMINAL_STATES, Category, State
 
 __all__ = ["OPEN_STATES", "TERMINAL_STATES", "TRANSITIONS", "State", "Transition", "Trigger"]
 
@@ -95,6 +95,37 @@ TRANSITIONS: tuple[Transition, ...] = (
 )
 
 BY_TRIGGER = {t.trigger: t for t in TRANSITIONS}
+
+
+class Outcome(StrEnum):
+    """DESIGN section 6: each request has exactly one outcome; the seven sum to the
+    requests. The API shows it and the transparency report counts it."""
+
+    CONTENT_DISCLOSED = "content_disclosed"
+    NON_CONTENT_DISCLOSED = "non_content_disclosed"
+    NO_DATA_FOUND = "no_data_found"
+    REJECTED = "rejected"  # challenges won included
+    RESOLVED_BY_CUSTOMER = "resolved_by_customer"
+    WITHDRAWN = "withdrawn"
+    PENDING = "pending"  # not yet terminal
+
+
+OUTCOME_OF_STATE = {
+    State.NO_DATA: Outcome.NO_DATA_FOUND,
+    State.REJECTED: Outcome.REJECTED,
+    State.RESOLVED_BY_CUSTOMER: Outcome.RESOLVED_BY_CUSTOMER,
+    State.WITHDRAWN: Outcome.WITHDRAWN,
+}
+
+
+def outcome_of(state: State, disclosed_categories) -> Outcome:
+    """A case's outcome from its state and, once disclosed, what was disclosed."""
+    if state is State.DISCLOSED:
+        disclosed = {str(c) for c in disclosed_categories or ()}
+        if Category.CONTENT.value in disclosed:
+            return Outcome.CONTENT_DISCLOSED
+        return Outcome.NON_CONTENT_DISCLOSED
+    return OUTCOME_OF_STATE.get(state, Outcome.PENDING)
 
 
 def machine_table() -> list[dict]:
