@@ -95,13 +95,19 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config["FIELD_KEYS"] = _instance_secret(
             instance, "field_key", lambda: Fernet.generate_key().decode()
         )
+    if not app.config.get("PACKAGE_KEYS"):
+        # Seals production packages at rest (never stored in the database); newest
+        # key first, older keys after a comma still open what they sealed.
+        from workflows.sealing import new_key
+
+        app.config["PACKAGE_KEYS"] = _instance_secret(instance, "package_key", new_key)
     if app.debug and app.config["ENVIRONMENT"] != "development":
         raise RuntimeError("Debug mode is for development only (set DUE_PROCESS_ENVIRONMENT).")
 
     from models import db
     from models.base import configure_engine, init_field_cipher
     from views import init_app as init_views
-    from workflows import legal, passwords
+    from workflows import disclosure, legal, passwords
 
     init_field_cipher(app)
     db.init_app(app)
@@ -110,5 +116,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
     passwords.init_app(app)
     legal.init_app(app)  # a malformed rules file stops start-up here
+    disclosure.init_app(app)  # so does a malformed package key
     init_views(app)
     return app

@@ -10,6 +10,7 @@ from models.case import (
     CaseStateCount,
     CaseTransition,
     Disclosure,
+    ProductionLink,
     StateWriteError,
 )
 from models.customer import Account, AccountKind, Customer, CustomerKind
@@ -45,6 +46,7 @@ __all__ = [
     "CustomerKind",
     "Disclosure",
     "ProcessType",
+    "ProductionLink",
     "RejectReason",
     "RequestType",
     "Role",

@@ -33,6 +33,10 @@ class AuditAction(StrEnum):
     CASE_VIEWED = "case.viewed"
     DOCUMENT_UPLOADED = "case.document_uploaded"
     DOCUMENT_DOWNLOADED = "case.document_downloaded"
+    PRODUCTION_PACKAGED = "production.packaged"
+    PRODUCTION_COLLECTED = "production.collected"
+    PRODUCTION_REFUSED = "production.refused"
+    PRODUCTION_LINK_ISSUED = "production.link_issued"
 
 
 class AuditEvent(db.Model):

@@ -6,7 +6,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import date, datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, event
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, UniqueConstraint, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import db, utcnow
@@ -170,8 +170,43 @@ class Disclosure(db.Model):
     approved_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     approved_at: Mapped[datetime]
     emergency_justification: Mapped[str | None] = mapped_column(Text)
+    # The capability approve minted: a keyed digest of what it is bound to (the key
+    # lives outside the database), and when it was spent on the production.
+    capability_digest: Mapped[str | None] = mapped_column(String(64))
+    capability_spent_at: Mapped[datetime | None]
+    # The production package: an encrypted file in instance/productions; its
+    # manifest (counts and hashes, never records) is what staff may see.
+    package_name: Mapped[str | None] = mapped_column(String(80), unique=True)
+    package_sha256: Mapped[str | None] = mapped_column(String(64))
+    package_size: Mapped[int | None] = mapped_column(BigInteger)
+    packaged_at: Mapped[datetime | None]
+    manifest: Mapped[dict | None] = mapped_column(JSON)
+    downloads: Mapped[int] = mapped_column(default=0, server_default="0")
 
     case = relationship("Case", back_populates="disclosure")
+    links = relationship("ProductionLink", back_populates="disclosure", order_by="ProductionLink.id")
+
+
+class ProductionLink(db.Model):
+    """A one-time link through which the agency collects a production. The token
+    is derived from `nonce` with a key kept outside the database, so the app can
+    show it again to the agency; the row keeps only its hash for the lookup."""
+
+    __tablename__ = "production_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    disclosure_id: Mapped[int] = mapped_column(ForeignKey("disclosures.id"), index=True)
+    nonce: Mapped[str] = mapped_column(String(32), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    issued_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    issued_by: Mapped[str] = mapped_column(String(254))
+    issued_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    note: Mapped[str | None] = mapped_column(Text)
+    used_at: Mapped[datetime | None]
+    superseded_at: Mapped[datetime | None]
+
+    disclosure = relationship("Disclosure", back_populates="links")
 
 
 class CaseReferenceCounter(db.Model):

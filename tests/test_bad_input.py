@@ -212,8 +212,8 @@ def test_admin_form_name_with_nul_is_refused_beside_the_field(admin_client):
 
 @pytest.fixture
 def no_configured_secrets(monkeypatch):
-    for name in ("SECRET_KEY", "DUE_PROCESS_SECRET_KEY", "DUE_PROCESS_FIELD_KEYS", "DATABASE_URL",
-                 "DUE_PROCESS_DATABASE_URL"):
+    for name in ("SECRET_KEY", "DUE_PROCESS_SECRET_KEY", "DUE_PROCESS_FIELD_KEYS", "DUE_PROCESS_PACKAGE_KEYS",
+                 "DATABASE_URL", "DUE_PROCESS_DATABASE_URL"):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -250,10 +250,11 @@ def test_workers_starting_at_once_on_a_fresh_folder_share_one_secret_key(tmp_pat
         "while not go.exists(): time.sleep(0.0005)\n"
         "app = create_app({'TESTING': True, 'INSTANCE_PATH': sys.argv[1], "
         "'SQLALCHEMY_DATABASE_URI': 'sqlite:///' + sys.argv[2]}); "
-        "print(app.config['SECRET_KEY'], app.config['FIELD_KEYS'])"
+        "print(app.config['SECRET_KEY'], app.config['FIELD_KEYS'], app.config['PACKAGE_KEYS'])"
     )
     go = tmp_path / "go"
-    env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "DUE_PROCESS_FIELD_KEYS")}
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("SECRET_KEY", "DUE_PROCESS_FIELD_KEYS", "DUE_PROCESS_PACKAGE_KEYS")}
     workers = [
         subprocess.Popen(
             [sys.executable, "-c", script, str(instance), str(tmp_path / "db.sqlite3"),
@@ -269,15 +270,16 @@ def test_workers_starting_at_once_on_a_fresh_folder_share_one_secret_key(tmp_pat
     go.touch()
     outputs = [w.communicate(timeout=120) for w in workers]
     assert all(w.returncode == 0 for w in workers), [err for _, err in outputs]
-    keys = {out.split()[0]: out.split()[1] for out, _ in outputs}
+    keys = {tuple(out.split()) for out, _ in outputs}
 
     assert len(keys) == 1
-    secret_key, field_key = next(iter(keys.items()))
+    secret_key, field_key, package_key = next(iter(keys))
     assert (instance / "secret_key").read_text() == secret_key
     assert (instance / "field_key").read_text() == field_key
-    for name in ("secret_key", "field_key"):
+    assert (instance / "package_key").read_text() == package_key
+    for name in ("secret_key", "field_key", "package_key"):
         assert stat.S_IMODE((instance / name).stat().st_mode) == 0o600
-    assert sorted(p.name for p in instance.iterdir()) == ["field_key", "secret_key"]
+    assert sorted(p.name for p in instance.iterdir()) == ["field_key", "package_key", "secret_key"]
 
 
 def test_nobody_reads_a_secret_still_being_written(tmp_path):

@@ -211,10 +211,15 @@ def fire_and_check(row, case: Case, user) -> None:
     assert (log.from_state, log.to_state) == (source, target)
     assert (log.actor_id, log.actor, log.note, log.at) == (user.id, user.email, fields.get("note"), now)
 
-    # exactly one audit event, and it is the transition
-    assert after.events == before.events + 1
+    # one transition event; approve adds the production it packaged and the link it issued
+    production = [AuditAction.PRODUCTION_PACKAGED.value, AuditAction.PRODUCTION_LINK_ISSUED.value]
+    extra = production if trigger is Trigger.APPROVE else []
+    assert after.events == before.events + 1 + len(extra)
     assert after.transition_events == before.transition_events + 1
-    event = db.session.scalars(sa.select(AuditEvent).order_by(AuditEvent.seq.desc())).first()
+    events = db.session.scalars(sa.select(AuditEvent).order_by(AuditEvent.seq.desc())
+                                .limit(1 + len(extra))).all()[::-1]
+    assert [e.action for e in events[1:]] == extra
+    event = events[0]
     assert event.action == AuditAction.CASE_TRANSITION.value
     assert (event.subject_type, event.subject_id, event.actor_id) == ("case", str(case.id), user.id)
     assert event.data["trigger"] == trigger.value

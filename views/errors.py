@@ -7,10 +7,12 @@ from werkzeug.exceptions import HTTPException
 from models import db
 from workflows.errors import (
     Conflict,
+    Gone,
     InvalidCredentials,
     InvalidInput,
     NotAllowed,
     NotFound,
+    PackageFailed,
     RateLimited,
     ReauthRequired,
     TooLarge,
@@ -26,6 +28,8 @@ STATUS = {
     Conflict: 409,
     TooLarge: 413,
     ReauthRequired: 401,
+    Gone: 410,
+    PackageFailed: 503,
 }
 
 

@@ -33,6 +33,7 @@ from models import (
 )
 from models.case import state_writer
 from workflows import audit, auth, legal
+from workflows import disclosure as production
 from workflows.audit import Actor
 from workflows.errors import Conflict, InvalidInput, NotAllowed, NotFound, ReauthRequired
 from workflows.intake import FieldReader, count_state, facts_of, parse_identifiers
@@ -87,6 +88,7 @@ class Context:
     categories: list[Category] | None
     identifiers: list[str] | None
     now: datetime
+    disclosure: Disclosure | None = None  # made by approve
 
     @cached_property
     def check(self) -> legal.LegalCheck:
@@ -280,6 +282,7 @@ def _effects(transition: Transition, ctx: Context) -> dict:
             approved_at=ctx.now, emergency_justification=case.emergency_justification,
         )
         db.session.add(disclosure)
+        ctx.disclosure = disclosure
         return {"categories": disclosure.categories, "account_ids": disclosure.account_ids}
     return {}
 
@@ -355,6 +358,7 @@ def advance(case_id: int, move: Move, caller: Caller, now: datetime) -> Case:
         ) from None
     transition = BY_TRIGGER[trigger]
     note, reason, categories, identifiers = _parse(move, transition)
+    package = None
     try:
         case = load_for_update(case_id)
         if caller.role not in transition.roles:
@@ -383,15 +387,27 @@ def advance(case_id: int, move: Move, caller: Caller, now: datetime) -> Case:
                 reasons=[r.code for r in reasons], fields={r.field: r.message for r in reasons},
             )
         _write(case, transition, model, ctx, note)
+        if ctx.disclosure is not None:
+            # The approval and its production stand or fall together: if the package
+            # cannot be written, nothing is disclosed and the case still awaits approval.
+            capability = production.mint(ctx.disclosure, case)
+            package = production.produce(capability, caller.actor, caller.user_id, now)
         db.session.commit()
     except (StaleDataError, IntegrityError):
         db.session.rollback()
+        _discard(package)
         raise Conflict("Someone else changed this case at the same moment; reload it.",
                        code="concurrent_change") from None
-    except Exception:
+    except BaseException:
         db.session.rollback()
+        _discard(package)
         raise
     return case
+
+
+def _discard(package: "production.Package | None") -> None:
+    if package is not None:
+        package.discard()
 
 
 def _write(case: Case, transition: Transition, model: _Machine, ctx: Context, note: str) -> None:

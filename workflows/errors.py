@@ -53,3 +53,15 @@ class ReauthRequired(WorkflowError):
     """The action needs a sign-in within the last few minutes."""
 
     code = "reauth_required"
+
+
+class Gone(WorkflowError):
+    """It existed, and may not be had again (a used or expired link)."""
+
+    code = "gone"
+
+
+class PackageFailed(WorkflowError):
+    """A production package could not be written; nothing was disclosed."""
+
+    code = "package_failed"
