@@ -366,6 +366,41 @@ def make_case(app, make_agency, make_customer, case_staff):
     return make
 
 
+@pytest.fixture
+def plant(app):
+    """plant("alice@contoso.example", content=["a message"], non_content=2, subscriber=True,
+    files=[b"bytes"], at=datetime): vault records for an existing account, through the
+    vault's one writer. Texts become messages' bodies; a number makes that many
+    sign-in records. Returns how many records were planted."""
+    from datetime import UTC, datetime
+
+    from models import Account, Category
+    from workflows.disclosure import Deposit, deposit
+
+    def make(identifier: str, *, subscriber=True, non_content=1, content=(), files=(), at=None) -> int:
+        account = db.session.scalar(sa.select(Account).where(Account.identifier == identifier))
+        moment = at or datetime(2026, 1, 15, 9, 30, tzinfo=UTC)
+        records = []
+        if subscriber:
+            records.append(Deposit(account.id, Category.SUBSCRIBER, "profile", None,
+                                   {"name": f"Holder of {identifier}", "phone": "+1 555 0100"}))
+        for n in range(non_content):
+            records.append(Deposit(account.id, Category.NON_CONTENT, "sign_in", moment + timedelta(minutes=n),
+                                   {"ip": f"203.0.113.{n % 250 + 1}", "result": "success"}))
+        for text in content:
+            records.append(Deposit(account.id, Category.CONTENT, "message", moment,
+                                   {"subject": "Note", "body": text}))
+        for n, blob in enumerate(files):
+            records.append(Deposit(account.id, Category.CONTENT, "file", moment,
+                                   {"name": f"file-{n}.bin", "content_type": "application/octet-stream"},
+                                   blob=blob))
+        count = deposit(records)
+        db.session.commit()
+        return count
+
+    return make
+
+
 def case_count() -> int:
     return db.session.scalar(sa.select(sa.func.count()).select_from(Case))
 

@@ -2,14 +2,16 @@
 they are with their agency's bearer token (views.policy.agency_token); they see
 their own requests only, and never the provider's internal review."""
 
-from flask import Blueprint, jsonify, request, url_for
+import base64
+
+from flask import Blueprint, Response, jsonify, request, url_for
 
 from models import Channel, db, utcnow
 from views import case_json
 from views.identity import client_ip
 from views.policy import agency_token, current_agency, json_body
 from views.security import csrf
-from workflows import intake
+from workflows import disclosure, intake
 from workflows.audit import Actor
 from workflows.users import ID_MAX
 
@@ -39,10 +41,27 @@ def request_create():
     case = intake.create_case(draft, current_agency(), agency_actor(), now)
     db.session.commit()
     location = url_for("agency_api.request_detail", case_id=case.id)
-    return jsonify(case_json.agency_case(case)), 201, {"Location": location}
+    return jsonify(case_json.agency_case(case, now)), 201, {"Location": location}
 
 
 @bp.get(REQUEST)
 @agency_token
 def request_detail(case_id: int):
-    return jsonify(case_json.agency_case(case_json.load_for_agency(case_id, current_agency().id)))
+    case = case_json.load_for_agency(case_id, current_agency().id)
+    return jsonify(case_json.agency_case(case, utcnow()))
+
+
+@bp.get(REQUEST + "/production/<token>")
+@agency_token
+def production_download(case_id: int, token: str):
+    """The production, once: a ZIP streamed from its sealed file. Repr-Digest (RFC
+    9530) carries its SHA-256, also given in the request's `production`."""
+    collected = disclosure.collect(case_id, current_agency().id, token, agency_actor(), utcnow())
+    digest = base64.b64encode(bytes.fromhex(collected.sha256)).decode()
+    headers = {
+        "Content-Length": str(collected.size),
+        "Content-Disposition": f'attachment; filename="{collected.filename}"',
+        "Repr-Digest": f"sha-256=:{digest}:",
+    }
+    return Response(disclosure.stream(collected), mimetype="application/zip", headers=headers,
+                    direct_passthrough=True)

@@ -4,7 +4,10 @@ key means the same thing wherever it appears."""
 
 from datetime import UTC, date, datetime
 
-from models import Case, CaseDocument, Role, User, db
+from flask import url_for
+
+from models import Case, CaseDocument, Disclosure, ProductionLink, Role, User, db
+from workflows import disclosure as production
 from workflows import legal, queue
 from workflows.case_machine import available_triggers
 from workflows.casefile import CaseFile
@@ -47,13 +50,29 @@ def _legal_process(case: Case) -> dict:
     }
 
 
-def _disclosure(case: Case) -> dict | None:
+def link_json(link: ProductionLink, now: datetime) -> dict:
+    return {"id": link.id, "status": production.link_status(link, now), "issued_at": moment(link.issued_at),
+            "issued_by": link.issued_by, "note": link.note, "expires_at": moment(link.expires_at),
+            "collected_at": moment(link.used_at)}
+
+
+def production_json(d: Disclosure, now: datetime) -> dict | None:
+    """The production as staff see it: the manifest (counts and hashes) and the
+    collection links, never a record and never a link's token."""
+    if d.package_name is None:
+        return None
+    return {"sha256": d.package_sha256, "size": d.package_size, "packaged_at": moment(d.packaged_at),
+            "manifest": d.manifest, "downloads": d.downloads, "links": [link_json(k, now) for k in d.links]}
+
+
+def _disclosure(case: Case, now: datetime) -> dict | None:
     d = case.disclosure
     if d is None:
         return None
     return {"categories": d.categories, "identifiers": d.identifiers,
             "approved_by": person(db.session.get(User, d.approved_by_id)),
-            "approved_at": moment(d.approved_at)}
+            "approved_at": moment(d.approved_at), "emergency_justification": d.emergency_justification,
+            "production": production_json(d, now)}
 
 
 def _transition(t) -> dict:
@@ -61,7 +80,8 @@ def _transition(t) -> dict:
             "actor": t.actor, "at": moment(t.at), "note": t.note, "data": t.data}
 
 
-def staff_case(case: Case, check: legal.LegalCheck, deadline: str | None, triggers: list[Trigger]) -> dict:
+def staff_case(case: Case, check: legal.LegalCheck, deadline: str | None, triggers: list[Trigger],
+               now: datetime) -> dict:
     """Everything about a case a member of staff may see, with the legal check and
     the deadline as they stand now and the triggers this reader may fire."""
     proposal = None
@@ -91,7 +111,7 @@ def staff_case(case: Case, check: legal.LegalCheck, deadline: str | None, trigge
         "due_status": deadline,
         "assignee": person(case.assignee),
         "proposal": proposal,
-        "disclosure": _disclosure(case),
+        "disclosure": _disclosure(case, now),
         "document": document_json(case.document) if case.document else None,
         "transitions": [_transition(t) for t in case.transitions],
     }
@@ -99,18 +119,32 @@ def staff_case(case: Case, check: legal.LegalCheck, deadline: str | None, trigge
 
 def case_file_json(case_file: CaseFile) -> dict:
     """The case as casefile.view() read it (an audited reading)."""
-    return staff_case(case_file.case, case_file.check, case_file.deadline, case_file.triggers)
+    return staff_case(case_file.case, case_file.check, case_file.deadline, case_file.triggers, case_file.now)
 
 
 def case_now(case: Case, role: Role, user_id: int, now: datetime) -> dict:
     """The case as a write left it, for the caller who made the write."""
     return staff_case(case, legal.check(facts_of(case), now), queue.deadline_status(case, now),
-                      available_triggers(case, role, user_id))
+                      available_triggers(case, role, user_id), now)
 
 
-def agency_case(case: Case) -> dict:
+def _agency_production(case: Case, now: datetime) -> tuple[str | None, dict | None]:
+    """The one-time download link while it can be used, and the package's hash to
+    check the download against."""
+    d = case.disclosure
+    if d is None or d.package_name is None:
+        return None, None
+    link, token = production.current_link(d, now)
+    url = url_for("agency_api.production_download", case_id=case.id, token=token, _external=True) \
+        if token else None
+    return url, {"sha256": d.package_sha256, "size": d.package_size, "generated_at": moment(d.packaged_at),
+                 "link_status": production.link_status(link, now), "link_expires_at": moment(link.expires_at)}
+
+
+def agency_case(case: Case, now: datetime) -> dict:
     """What the agency that sent a demand may see of it: where it stands, never
     the provider's internal notes, reviewers or legal analysis."""
+    download_url, package = _agency_production(case, now)
     return {
         "id": case.id,
         "reference": case.reference,
@@ -122,8 +156,8 @@ def agency_case(case: Case) -> dict:
         "legal_process": {"type": case.process_type.value, "case_number": case.case_number},
         "identifiers": case.identifiers,
         "categories": case.categories,
-        # The production's one-time link, once a disclosure is packaged; not built yet.
-        "download_url": None,
+        "download_url": download_url,
+        "production": package,
     }
 
 

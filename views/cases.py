@@ -12,7 +12,7 @@ from views.errors import status_of
 from views.forms import CaseForm, QueueFilterForm
 from views.identity import actor, caller
 from views.policy import allow
-from workflows import case_machine, casefile, documents, queue
+from workflows import case_machine, casefile, disclosure, documents, queue
 from workflows.casefile import CHANNEL_LABELS, REJECT_REASON_LABELS, REQUEST_TYPE_LABELS
 from workflows.errors import Conflict, InvalidInput, ReauthRequired, TooLarge
 from workflows.states import BY_TRIGGER, Trigger
@@ -43,6 +43,7 @@ def _words():
         "reject_reasons": REJECT_REASON_LABELS, "transitions": BY_TRIGGER, "size_label": casefile.size_label,
         "categories_text": casefile.categories_text, "open_for_upload": documents.open_for_upload,
         "category_options": [(c.value, c.label) for c in Category],
+        "link_status": disclosure.link_status, "link_roles": {r.value for r in disclosure.LINK_ROLES},
     }
 
 
@@ -136,6 +137,19 @@ def transition(case_id: int):
         flash("Confirm it's you to approve: approving needs a sign-in within the last 10 minutes.", "info")
         return redirect(url_for("auth.confirm", next=url_for("cases.show", case_id=case_id)))
     flash(f"{case.reference}: {Trigger(trigger).label}. The case is now {case.state.label.lower()}.", "ok")
+    return redirect(url_for("cases.show", case_id=case_id), 303)
+
+
+@bp.post(f"{CASE}/production/link")
+@allow(Role.REVIEWER, Role.APPROVER)
+def production_link(case_id: int):
+    try:
+        disclosure.reissue(case_id, current_user.role, actor(), current_user.id, request.form.get("note"),
+                           utcnow())
+    except (InvalidInput, Conflict) as exc:
+        return _case_page(case_id, status_of(exc), link_error=exc.message, link_note=request.form.get("note"))
+    flash("A new collection link was issued; the agency finds it on its request. The previous link no "
+          "longer works.", "ok")
     return redirect(url_for("cases.show", case_id=case_id), 303)
 
 

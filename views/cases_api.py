@@ -11,7 +11,7 @@ from views import case_json
 from views.errors import error_response
 from views.identity import actor, caller
 from views.policy import allow, json_body
-from workflows import case_machine, casefile, documents
+from workflows import case_machine, casefile, disclosure, documents
 from workflows.errors import InvalidInput
 from workflows.users import ID_MAX
 
@@ -89,3 +89,16 @@ def parse_move(body) -> case_machine.Move:
     if errors:
         raise InvalidInput(" ".join(errors.values()), reasons=list(errors), fields=errors)
     return case_machine.Move(**{key: body.get(key) for key in MOVE_KEYS})
+
+
+@bp.post(CASE + "/production/link")
+@allow(Role.REVIEWER, Role.APPROVER)
+@json_body
+def production_link(case_id: int):
+    """Issue the agency a new collection link (the current one stops working)."""
+    body = request.get_json()
+    if not isinstance(body, dict) or set(body) - {"note"}:
+        raise InvalidInput("Send {note}: why a new link is issued.", reasons=["body"])
+    now = utcnow()
+    link = disclosure.reissue(case_id, current_user.role, actor(), current_user.id, body.get("note"), now)
+    return jsonify(case_json.link_json(link, now)), 201

@@ -75,6 +75,7 @@ class CaseFile:
     deadline: str | None  # "overdue", "due_soon" or None
     triggers: list[Trigger]
     timeline: list[Entry]
+    now: datetime
     people: dict[int, str] = field(default_factory=dict)  # user id -> e-mail
 
     def person(self, user_id: int | None) -> str:
@@ -139,7 +140,7 @@ def view(case_id: int, role: Role, user_id: int, actor: Actor, now: datetime) ->
         case=case, check=legal.check(intake.facts_of(case), now), rule=legal.process_rule(case.process_type),
         deadline=queue.deadline_status(case, now),
         triggers=case_machine.available_triggers(case, role, user_id),
-        timeline=timeline(case, people), people=people,
+        timeline=timeline(case, people), now=now, people=people,
     )
 
 

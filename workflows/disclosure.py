@@ -460,8 +460,9 @@ def collect(case_id: int, agency_id: int, token: str, actor: Actor, now: datetim
 
 
 def stream(collected: Collected) -> Iterator[bytes]:
-    """The package's bytes, opened chunk by chunk (never whole in memory)."""
-    yield from sealing.open_sealed(collected.path, _settings().keys)
+    """The package's bytes, chunk by chunk (never whole in memory). The file is
+    opened and its key found now; the chunks are read as the response goes out."""
+    return sealing.open_sealed(collected.path, _settings().keys)
 
 
 def reissue(case_id: int, role: Role, actor: Actor, user_id: int, note: str | None,

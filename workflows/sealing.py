@@ -114,17 +114,26 @@ class SealedWriter:
 
 
 def open_sealed(path: os.PathLike | str, keys: list[Key]) -> Iterator[bytes]:
-    """Yield the plain text of a sealed file chunk by chunk, each authenticated
-    before it is released; raise SealError on any mismatch."""
-    with open(path, "rb") as fh:
+    """Open a sealed file and check its header now (so a missing file or unknown
+    key is an error before anything is sent); the iterator then yields its plain
+    text chunk by chunk, each authenticated before it is released."""
+    fh = open(path, "rb")  # noqa: SIM115 (closed by the iterator)
+    try:
         header = fh.read(HEADER)
         if len(header) != HEADER or not header.startswith(MAGIC):
             raise SealError("Not a sealed file.")
-        key_id, prefix = header[len(MAGIC):len(MAGIC) + KEY_ID], header[len(MAGIC) + KEY_ID:]
-        key = next((k for k in keys if k.id == key_id), None)
+        key = next((k for k in keys if k.id == header[len(MAGIC):len(MAGIC) + KEY_ID]), None)
         if key is None:
             raise SealError("Sealed under a key that is not configured.")
-        aead = AESGCM(key.secret)
+    except BaseException:
+        fh.close()
+        raise
+    return _chunks(fh, header, AESGCM(key.secret))
+
+
+def _chunks(fh: BinaryIO, header: bytes, aead: AESGCM) -> Iterator[bytes]:
+    prefix = header[len(MAGIC) + KEY_ID:]
+    with fh:
         number = 0
         current = fh.read(CHUNK + TAG)
         while True:

@@ -1,0 +1,423 @@
+"""Approve -> production package -> the agency's one download, on both engines: the
+capability, the sealed package and its manifest, the one-time link, re-issue."""
+
+import dataclasses
+import hashlib
+import io
+import json
+import zipfile
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from models import AuditAction, AuditEvent, Case, Disclosure, ProductionLink, Role, State, db, utcnow
+from tests.conftest import PASSWORD, assert_error, caller_for, fresh_code, post_form, sign_in
+from workflows import audit, case_machine, disclosure, sealing
+from workflows.errors import Gone, NotFound, PackageFailed
+
+
+def bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def pending_case(make_case, make_customer, plant, **kwargs):
+    """A case awaiting approval for a customer whose vault holds records."""
+    customer = make_customer()
+    identifier = customer.accounts[0].identifier
+    plant(identifier, content=["Meet at the usual place.", "Bring the ledger."], non_content=3,
+          files=[b"\x00\x01binary file bytes"])
+    return make_case("pending_approval", identifiers=[identifier], **kwargs), identifier
+
+
+def api_session(client, user) -> str:
+    resp = client.post("/api/v1/session", json={"email": user.email, "password": PASSWORD,
+                                                "totp": fresh_code(user)})
+    return resp.get_json()["csrf_token"]
+
+
+def approve(case, case_staff, **fields):
+    return case_machine.advance(case.id, case_machine.Move("approve", **fields),
+                                caller_for(case_staff("approver2")), utcnow())
+
+
+def production_files(app) -> list:
+    folder = disclosure._folder()
+    return sorted(p.name for p in folder.iterdir())
+
+
+def events(action: AuditAction) -> list[AuditEvent]:
+    return db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == action.value)
+                              .order_by(AuditEvent.seq)).all()
+
+
+def read_zip(data: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        return {name: zf.read(name) for name in zf.namelist()}
+
+
+# ---- end to end ------------------------------------------------------------------
+
+def test_approve_packages_and_the_agency_collects_once(app, client, make_case, make_customer, plant,
+                                                       case_staff, make_agency):
+    issued = make_agency()
+    case, identifier = pending_case(make_case, make_customer, plant, agency=issued.agency,
+                                    categories=("content", "non_content", "subscriber"),
+                                    legal_process={"type": "search_warrant"})
+    approve(case, case_staff)
+    db.session.expire_all()
+    d = db.session.scalar(sa.select(Disclosure).where(Disclosure.case_id == case.id))
+    assert d.package_name and d.capability_spent_at is not None
+    # sealed at rest: the stored file is not the ZIP and does not contain the text
+    stored = (disclosure._folder() / d.package_name).read_bytes()
+    assert stored.startswith(sealing.MAGIC) and b"usual place" not in stored and b"PK" not in stored[:64]
+
+    detail = client.get(f"/api/v1/agency/requests/{case.id}", headers=bearer(issued.token)).get_json()
+    assert detail["state"] == "disclosed"
+    assert detail["production"]["sha256"] == d.package_sha256
+    assert detail["production"]["link_status"] == "available"
+    url = detail["download_url"]
+    assert url.startswith("http://localhost/api/v1/agency/requests/")
+
+    resp = client.get(url, headers=bearer(issued.token))
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    assert resp.mimetype == "application/zip"
+    assert f"{case.reference}-production.zip" in resp.headers["Content-Disposition"]
+    body = resp.get_data()
+    assert hashlib.sha256(body).hexdigest() == d.package_sha256 == detail["production"]["sha256"]
+    assert int(resp.headers["Content-Length"]) == len(body) == d.package_size
+
+    files = read_zip(body)
+    manifest = json.loads(files["manifest.json"])
+    assert manifest["case_reference"] == case.reference
+    assert manifest["categories"] == ["subscriber", "non_content", "content"]
+    assert manifest["accounts"] == [{"identifier": identifier, "folder": manifest["accounts"][0]["folder"]}]
+    assert manifest["record_counts"] == {identifier: {"subscriber": 1, "non_content": 3, "content": 3}}
+    assert manifest["generated_at"].endswith("Z")
+    for entry in manifest["files"]:  # every file is listed with its true hash, size and count
+        assert hashlib.sha256(files[entry["path"]]).hexdigest() == entry["sha256"]
+        assert len(files[entry["path"]]) == entry["size"]
+    assert set(files) == {"manifest.json"} | {e["path"] for e in manifest["files"]}
+    content = [json.loads(line) for line in files[f"{manifest['accounts'][0]['folder']}/content.jsonl"]
+               .splitlines()]
+    assert sorted(r["data"].get("body", "") for r in content) == ["", "Bring the ledger.",
+                                                                 "Meet at the usual place."]
+    stored_file = next(r for r in content if r["kind"] == "file")
+    assert files[stored_file["file"]] == b"\x00\x01binary file bytes"
+
+    # once: the second try is 410, audited; the request no longer offers a link
+    again = client.get(url, headers=bearer(issued.token))
+    assert_error(again, 410, "link_collected")
+    detail = client.get(f"/api/v1/agency/requests/{case.id}", headers=bearer(issued.token)).get_json()
+    assert detail["download_url"] is None and detail["production"]["link_status"] == "collected"
+
+    collected = events(AuditAction.PRODUCTION_COLLECTED)
+    assert len(collected) == 1 and collected[0].data["package_sha256"] == d.package_sha256
+    assert [e.data["status"] for e in events(AuditAction.PRODUCTION_REFUSED)] == ["collected"]
+    assert len(events(AuditAction.PRODUCTION_PACKAGED)) == 1
+    assert audit.verify().intact
+
+
+def test_only_the_approved_categories_accounts_and_dates_are_packaged(app, make_case, make_customer, plant,
+                                                                       case_staff):
+    customer = make_customer(accounts=["in-scope@x.example", "other@x.example"])
+    plant("in-scope@x.example", content=["inside the range"], non_content=2)
+    plant("in-scope@x.example", subscriber=False, content=["after the range"], non_content=1,
+          at=datetime(2026, 3, 1, 0, 0, tzinfo=UTC))  # the case asks for 2026-01-01..2026-02-28
+    plant("in-scope@x.example", subscriber=False, content=["on the last day"], non_content=0,
+          at=datetime(2026, 2, 28, 23, 59, tzinfo=UTC))
+    plant("other@x.example", content=["someone else's secret"], non_content=1)
+    assert customer
+    case = make_case("pending_approval", identifiers=["in-scope@x.example"],
+                     categories=("content", "non_content"))
+    approve(case, case_staff, categories=["content"])  # narrowed at approval
+    db.session.expire_all()
+    d = db.session.get(Case, case.id).disclosure
+    assert d.manifest["categories"] == ["content"]
+    assert d.manifest["record_counts"] == {"in-scope@x.example": {"content": 2}}
+    assert [f["path"].rsplit("/", 1)[1] for f in d.manifest["files"]] == ["content.jsonl"]
+
+
+def test_emergency_disclosure_takes_the_same_path_with_its_justification(app, client, make_case,
+                                                                         make_customer, plant, case_staff,
+                                                                         make_agency):
+    issued = make_agency()
+    why = "A child is missing; the account holder was the last to contact her."
+    case, _ = pending_case(make_case, make_customer, plant, agency=issued.agency, process="emergency",
+                           request_type="emergency", emergency_justification=why,
+                           categories=("subscriber",))
+    approve(case, case_staff)
+    db.session.expire_all()
+    d = db.session.get(Case, case.id).disclosure
+    assert d.emergency_justification == why
+    assert d.manifest["emergency_justification"] == why
+    assert events(AuditAction.PRODUCTION_PACKAGED)[0].data["emergency_justification"] == why
+    detail = client.get(f"/api/v1/agency/requests/{case.id}", headers=bearer(issued.token)).get_json()
+    url = detail["download_url"]
+    manifest = json.loads(read_zip(client.get(url, headers=bearer(issued.token)).get_data())["manifest.json"])
+    assert manifest["emergency_justification"] == why
+
+
+# ---- the link ------------------------------------------------------------------------
+
+@pytest.fixture
+def disclosed(app, make_case, make_customer, plant, case_staff, make_agency):
+    issued = make_agency()
+    case, _ = pending_case(make_case, make_customer, plant, agency=issued.agency)
+    approve(case, case_staff)
+    _, token = disclosure.current_link(db.session.get(Case, case.id).disclosure, utcnow())
+    return case, issued, token
+
+
+def test_another_agencys_token_gets_404_and_the_link_stays_unused(client, disclosed, make_agency):
+    case, issued, token = disclosed
+    other = make_agency()
+    url = f"/api/v1/agency/requests/{case.id}/production/{token}"
+    assert_error(client.get(url, headers=bearer(other.token)), 404, "not_found")
+    assert client.get(url, headers=bearer(issued.token)).status_code == 200
+
+
+@pytest.mark.parametrize("tamper", ["flip", "short", "long", "other_case"])
+def test_tampered_link_is_404(client, disclosed, make_case, tamper):
+    case, issued, token = disclosed
+    case_id = case.id
+    if tamper == "flip":
+        token = ("A" if token[0] != "A" else "B") + token[1:]
+    elif tamper == "short":
+        token = token[:-1]
+    elif tamper == "long":
+        token += "A"
+    else:
+        case_id = make_case("received", agency=issued.agency).id
+    url = f"/api/v1/agency/requests/{case_id}/production/{token}"
+    assert_error(client.get(url, headers=bearer(issued.token)), 404, "not_found")
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ProductionLink)
+                             .where(ProductionLink.used_at.is_not(None))) == 0
+
+
+def test_no_token_or_a_staff_cookie_is_401(client, disclosed, make_user):
+    case, _, token = disclosed
+    url = f"/api/v1/agency/requests/{case.id}/production/{token}"
+    assert client.get(url).status_code == 401
+    sign_in(client, make_user(Role.APPROVER))
+    assert client.get(url).status_code == 401
+
+
+def test_expired_link_is_410_and_a_reissued_link_works(app, client, disclosed, make_user):
+    case, issued, token = disclosed
+    db.session.execute(sa.update(ProductionLink).values(expires_at=utcnow() - timedelta(seconds=1)))
+    db.session.commit()
+    url = f"/api/v1/agency/requests/{case.id}/production/{token}"
+    assert_error(client.get(url, headers=bearer(issued.token)), 410, "link_expired")
+    detail = client.get(f"/api/v1/agency/requests/{case.id}", headers=bearer(issued.token)).get_json()
+    assert detail["download_url"] is None and detail["production"]["link_status"] == "expired"
+
+    reviewer = make_user(Role.REVIEWER)
+    staff = app.test_client()
+    csrf = api_session(staff, reviewer)
+    resp = staff.post(f"/api/v1/cases/{case.id}/production/link", json={"note": "The first link expired."},
+                      headers={"X-CSRFToken": csrf})
+    assert resp.status_code == 201, resp.get_data(as_text=True)
+    assert resp.get_json()["status"] == "available"
+    new_url = client.get(f"/api/v1/agency/requests/{case.id}",
+                         headers=bearer(issued.token)).get_json()["download_url"]
+    assert new_url and new_url != url
+    assert_error(client.get(url, headers=bearer(issued.token)), 410, "link_replaced")
+    assert client.get(new_url, headers=bearer(issued.token)).status_code == 200
+    reissued = [e for e in events(AuditAction.PRODUCTION_LINK_ISSUED) if e.data["reissue"]]
+    assert [(e.actor_id, e.data["note"]) for e in reissued] == [(reviewer.id, "The first link expired.")]
+
+
+def test_reissue_is_for_reviewers_and_approvers_with_a_reason(app, disclosed, make_user):
+    case, _, _ = disclosed
+    actor = audit.Actor("x", None)
+    for role in (Role.INTAKE, Role.ADMIN, Role.AUDITOR, Role.CUSTOMER):
+        with pytest.raises(disclosure.NotAllowed):
+            disclosure.reissue(case.id, role, actor, 1, "because", utcnow())
+    with pytest.raises(disclosure.InvalidInput):
+        disclosure.reissue(case.id, Role.REVIEWER, actor, 1, "   ", utcnow())
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ProductionLink)) == 1
+
+
+def test_reissue_on_a_case_without_a_production_is_409(app, make_case, make_user):
+    case = make_case("legal_review")
+    with pytest.raises(disclosure.Conflict):
+        disclosure.reissue(case.id, Role.REVIEWER, audit.Actor("x", None), 1, "why", utcnow())
+    with pytest.raises(NotFound):
+        disclosure.reissue(10**6, Role.REVIEWER, audit.Actor("x", None), 1, "why", utcnow())
+
+
+def test_two_downloads_at_once_one_wins(app, disclosed):
+    import threading
+
+    case, issued, token = disclosed
+    case_id, agency_id = case.id, issued.agency.id
+    db.session.commit()
+    db.session.remove()  # the test's own session holds no lock while the threads run
+    results, barrier = [], threading.Barrier(2)
+
+    def collect():
+        with app.app_context():
+            barrier.wait()
+            try:
+                disclosure.collect(case_id, agency_id, token, audit.Actor("agency"), utcnow())
+                results.append("ok")
+            except Gone:
+                results.append("gone")
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=collect) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == ["gone", "ok"]
+    assert len(events(AuditAction.PRODUCTION_COLLECTED)) == 1
+
+
+def test_reissue_from_the_case_page(app, client, disclosed, make_user):
+    case, _, _ = disclosed
+    reviewer = make_user(Role.REVIEWER)
+    sign_in(client, reviewer)
+    page = client.get(f"/cases/{case.id}").get_data(as_text=True)
+    assert "Production" in page and "Issue a new link" in page
+    d = db.session.get(Case, case.id).disclosure
+    assert d.package_sha256 in page
+    for f in d.manifest["files"]:
+        assert f["sha256"] in page
+    resp = post_form(client, f"/cases/{case.id}/production/link", {"note": ""}, f"/cases/{case.id}")
+    assert resp.status_code == 422 and "Write why a new link is issued." in resp.get_data(as_text=True)
+    resp = post_form(client, f"/cases/{case.id}/production/link", {"note": "Transfer broke off."},
+                     f"/cases/{case.id}")
+    assert resp.status_code == 303
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ProductionLink)) == 2
+
+
+# ---- the capability -------------------------------------------------------------------
+
+@pytest.fixture
+def minted(app, make_case, make_customer, plant, case_staff):
+    """A capability minted as approve mints it, in a transaction not yet spent."""
+    case, _ = pending_case(make_case, make_customer, plant)
+    d = Disclosure(case_id=case.id, categories=["content"], account_ids=[], identifiers=[],
+                   approved_by_id=case_staff("approver2").id, approved_at=utcnow())
+    from models import Account
+
+    account = db.session.scalar(sa.select(Account.id).where(Account.identifier == case.identifiers[0]))
+    d.account_ids = [account]
+    db.session.add(d)
+    db.session.flush()
+    return disclosure.mint(d, case), case
+
+
+def produce(cap):
+    return disclosure.produce(cap, audit.Actor("test"), None, utcnow())
+
+
+def test_a_capability_is_spent_once(minted):
+    cap, _ = minted
+    produce(cap)
+    with pytest.raises(disclosure.CapabilityError, match="used"):
+        produce(cap)
+
+
+@pytest.mark.parametrize("change", [
+    {"secret": "guessed"},
+    {"categories": ("content", "non_content")},
+    {"account_ids": (1, 2, 3)},
+    {"date_from": None},
+    {"case_id": 999},
+    {"disclosure_id": 999},
+])
+def test_a_forged_or_widened_capability_is_refused(minted, change):
+    cap, _ = minted
+    with pytest.raises(disclosure.CapabilityError):
+        produce(dataclasses.replace(cap, **change))
+    assert produce(cap)  # the genuine one still works, once
+
+
+def test_a_capability_for_one_case_does_not_open_another(minted, make_case, make_customer, plant, case_staff):
+    cap, _ = minted
+    other, _ = pending_case(make_case, make_customer, plant)
+    approve(other, case_staff)
+    other_disclosure = db.session.get(Case, other.id).disclosure
+    with pytest.raises(disclosure.CapabilityError):
+        produce(dataclasses.replace(cap, disclosure_id=other_disclosure.id, case_id=other.id))
+
+
+def test_a_disclosure_row_widened_in_the_database_is_refused(minted):
+    cap, _ = minted
+    d = db.session.get(Disclosure, cap.disclosure_id)
+    d.categories = ["content", "non_content", "subscriber"]
+    db.session.flush()
+    with pytest.raises(disclosure.CapabilityError):
+        produce(cap)
+    with pytest.raises(disclosure.CapabilityError):
+        produce(dataclasses.replace(cap, categories=("content", "non_content", "subscriber")))
+
+
+def test_no_capability_no_records(app):
+    fake = disclosure.Capability(1, 1, ("content",), (1,), None, None, "x")
+    with pytest.raises(disclosure.CapabilityError):
+        produce(fake)
+
+
+# ---- failure ----------------------------------------------------------------------------
+
+def test_a_package_write_failing_half_way_discloses_nothing(app, make_case, make_customer, plant, case_staff,
+                                                             monkeypatch):
+    case, _ = pending_case(make_case, make_customer, plant)
+    written = []
+    real_write = sealing.SealedWriter.write
+
+    def failing_write(self, data):
+        written.append(len(data))
+        if sum(written) > 200:
+            raise OSError(28, "No space left on device")
+        return real_write(self, data)
+
+    monkeypatch.setattr(sealing.SealedWriter, "write", failing_write)
+    case_staff("approver2")  # made now, so that creating the approver is not counted below
+    before = db.session.scalar(sa.select(sa.func.max(AuditEvent.seq)))
+    with pytest.raises(PackageFailed):
+        approve(case, case_staff)
+    assert sum(written) > 200  # it did fail part way through
+    db.session.expire_all()
+    case = db.session.get(Case, case.id)
+    assert case.state is State.PENDING_APPROVAL and case.disclosure is None
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ProductionLink)) == 0
+    assert db.session.scalars(sa.select(AuditEvent.action).where(AuditEvent.seq > before)).all() == []
+    assert production_files(app) == []
+
+    monkeypatch.undo()
+    approve(case, case_staff)  # the same approval goes through once the disk is back
+    db.session.expire_all()
+    assert db.session.get(Case, case.id).state is State.DISCLOSED
+    assert len(production_files(app)) == 1
+
+
+def test_a_failed_package_is_a_503_in_the_api(app, client, make_case, make_customer, plant, case_staff,
+                                             monkeypatch):
+    case, _ = pending_case(make_case, make_customer, plant)
+    csrf = api_session(client, case_staff("approver2"))
+    monkeypatch.setattr(sealing.SealedWriter, "close", lambda self: (_ for _ in ()).throw(OSError("disk")))
+    resp = client.post(f"/api/v1/cases/{case.id}/transitions", json={"trigger": "approve"},
+                       headers={"X-CSRFToken": csrf})
+    body = assert_error(resp, 503, "package_failed")
+    assert "nothing was disclosed" in body["message"]
+    db.session.expire_all()
+    assert db.session.get(Case, case.id).state is State.PENDING_APPROVAL
+    assert production_files(app) == []
+
+
+def test_a_package_altered_at_rest_does_not_open(client, disclosed):
+    case, _, _ = disclosed
+    d = db.session.get(Case, case.id).disclosure
+    path = disclosure._folder() / d.package_name
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+    collected = disclosure.Collected(case.reference, path, d.package_size, d.package_sha256)
+    with pytest.raises(sealing.SealError):
+        b"".join(disclosure.stream(collected))
