@@ -13,7 +13,7 @@ from workflows import directory
 
 URL = "/api/v1/agency/requests"
 AGENCY_KEYS = {"id", "reference", "state", "received_at", "due_at", "request_type", "legal_process",
-               "identifiers", "categories", "outcome", "download_url"}
+               "identifiers", "categories", "outcome", "download_url", "production"}
 NOT_FOUND = "No such request for your agency."
 
 
@@ -134,7 +134,16 @@ def test_disclosed_request_shows_its_outcome(client, make_agency, make_case):
 
     body = client.get(f"{URL}/{case.id}", headers=bearer(issued.token)).get_json()
     assert body["state"] == "disclosed" and body["outcome"] == "content_disclosed"
-    assert body["download_url"] is None  # the production link comes with packaging
+    path = f"{URL}/{case.id}/production/"
+    assert body["download_url"].startswith(f"http://localhost{path}")
+    assert body["production"]["link_status"] == "available" and len(body["production"]["sha256"]) == 64
+
+
+def test_an_open_request_has_no_production(client, make_agency, make_case):
+    issued = make_agency()
+    case = make_case("pending_approval", agency=issued.agency)
+    body = client.get(f"{URL}/{case.id}", headers=bearer(issued.token)).get_json()
+    assert body["download_url"] is None and body["production"] is None
 
 
 def test_another_agencys_request_reads_as_unknown(client, make_agency, make_case):
@@ -255,7 +264,10 @@ def test_openapi_describes_the_agency_api(client):
     request_schema = spec["components"]["schemas"]["AgencyRequest"]
     assert "agency_id" not in request_schema["properties"]
     assert request_schema["additionalProperties"] is False
-    for path in ("/agency/requests", "/agency/requests/{case_id}"):
+    download = spec["paths"]["/agency/requests/{case_id}/production/{token}"]["get"]
+    assert {"200", "401", "404", "410"} <= set(download["responses"])
+    for path in ("/agency/requests", "/agency/requests/{case_id}",
+                 "/agency/requests/{case_id}/production/{token}"):
         for operation in spec["paths"][path].values():
             assert operation["security"] == [{"agencyToken": []}]
             assert "401" in operation["responses"]

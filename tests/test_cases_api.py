@@ -471,6 +471,7 @@ def test_openapi_describes_every_case_endpoint(client):
     assert {"get"} <= set(paths["/cases/{case_id}"])
     assert {"post"} <= set(paths["/cases/{case_id}/document"])
     assert {"post"} <= set(paths["/cases/{case_id}/transitions"])
+    assert {"201", "409", "422"} <= set(paths["/cases/{case_id}/production/link"]["post"]["responses"])
     assert {"401", "403", "409", "422"} <= set(paths["/cases/{case_id}/transitions"]["post"]["responses"])
     assert {"413", "422"} <= set(paths["/cases/{case_id}/document"]["post"]["responses"])
     schemas = spec["components"]["schemas"]

@@ -9,7 +9,7 @@ from flask import Blueprint, url_for
 from jinja2 import BytecodeCache
 from sqlalchemy import func, select
 
-from models import AuditEvent, Case, CaseDocument, CaseTransition, Role, User, db
+from models import AuditEvent, Case, CaseDocument, CaseTransition, ProductionLink, Role, User, db
 from tests.conftest import csrf_from, sign_in
 from views.policy import PUBLIC, policy_for
 from workflows import audit
@@ -51,6 +51,7 @@ CUSTOMER = frozenset({Role.CUSTOMER})
 INTAKE = frozenset({Role.INTAKE})
 CASE_READERS = frozenset({Role.INTAKE, Role.REVIEWER, Role.APPROVER, Role.AUDITOR})
 CASE_WORKERS = frozenset({Role.INTAKE, Role.REVIEWER, Role.APPROVER})
+LINK_ISSUERS = frozenset({Role.REVIEWER, Role.APPROVER})
 AGENCY = "agency token"  # an agency's bearer token only; no session stands in for it, whatever its role
 
 EXPECTED = {
@@ -82,12 +83,15 @@ EXPECTED = {
     "cases.new": INTAKE,
     "cases.transition": CASE_WORKERS,
     "cases.upload": CASE_WORKERS,
+    "cases.production_link": LINK_ISSUERS,
     "cases_api.case_create": INTAKE,
     "cases_api.case_document": CASE_WORKERS,
     "cases_api.case_detail": CASE_READERS,
     "cases_api.case_transition": CASE_WORKERS,
+    "cases_api.production_link": LINK_ISSUERS,
     "agency_api.request_create": AGENCY,
     "agency_api.request_detail": AGENCY,
+    "agency_api.production_download": AGENCY,
 }
 
 CALLERS = ["anonymous", "intake", "reviewer", "approver", "admin", "auditor", "customer"]
@@ -111,6 +115,8 @@ PROTECTED_CONTENT = {
 POST_BODIES = {
     "cases.transition": {"trigger": "withdraw", "note": "Smuggled withdrawal."},
     "cases_api.case_transition": {"trigger": "withdraw", "note": "Smuggled withdrawal."},
+    "cases.production_link": {"note": "Smuggled link."},
+    "cases_api.production_link": {"note": "Smuggled link."},
     "admin.user_new": {
         "email": "smuggled@provider.example", "name": "Smuggled", "role": "approver",
         "customer_id": "", "password": "a long enough password",
@@ -157,7 +163,7 @@ def test_builtin_static_endpoint_is_public(app):
 
 
 def url_args(rule, target: User, case=None) -> dict:
-    values = {"user_id": target.id, "filename": "style.css"}
+    values = {"user_id": target.id, "filename": "style.css", "token": "A" * 43}
     if case is not None:
         values.update(case_id=case.id, document_id=case.documents[-1].id)
     missing = set(rule.arguments) - values.keys()
@@ -182,7 +188,7 @@ def snapshot(target_id: int) -> tuple:
     target = db.session.get(User, target_id)
     return tuple(
         db.session.scalar(select(func.count()).select_from(model))
-        for model in (Case, CaseTransition, CaseDocument)
+        for model in (Case, CaseTransition, CaseDocument, ProductionLink)
     ) + tuple(db.session.execute(select(Case.id, Case.state, Case.version).order_by(Case.id)).all()) + (
         db.session.scalar(select(func.count()).select_from(User)),
         target.active, target.totp_secret, target.totp_confirmed_at,

@@ -159,9 +159,31 @@ CASE_SCHEMAS = {
                 "categories": CATEGORIES, "proposed_by": PERSON}}),
             "disclosure": _nullable({"type": "object", "properties": {
                 "categories": CATEGORIES, "identifiers": {"type": "array", "items": {"type": "string"}},
-                "approved_by": PERSON, "approved_at": MOMENT}}),
+                "approved_by": PERSON, "approved_at": MOMENT,
+                "emergency_justification": _nullable({"type": "string"}),
+                "production": _nullable(_ref("Production"))}}),
             "document": _nullable(_ref("Document")),
             "transitions": {"type": "array", "items": _ref("Transition")},
+        },
+    },
+    "Link": {
+        "type": "object",
+        "description": "A collection link as staff see it (never its token).",
+        "properties": {
+            "id": {"type": "integer"},
+            "status": {"type": "string", "enum": ["available", "collected", "expired", "replaced"]},
+            "issued_at": MOMENT, "issued_by": {"type": "string"}, "note": _nullable({"type": "string"}),
+            "expires_at": MOMENT, "collected_at": _nullable(MOMENT),
+        },
+    },
+    "Production": {
+        "type": "object",
+        "description": "The production package: its hash, size and manifest (record counts and each "
+                       "file's SHA-256), never a record.",
+        "properties": {
+            "sha256": {"type": "string"}, "size": {"type": "integer"}, "packaged_at": MOMENT,
+            "manifest": {"type": "object"}, "downloads": {"type": "integer"},
+            "links": {"type": "array", "items": _ref("Link")},
         },
     },
     "Move": {
@@ -198,7 +220,14 @@ CASE_SCHEMAS = {
             "identifiers": {"type": "array", "items": {"type": "string"}},
             "categories": CATEGORIES,
             "download_url": _nullable({"type": "string", "format": "uri",
-                                       "description": "once disclosed: a one-time link to the production"}),
+                                       "description": "once disclosed, while its link is open (7 days): "
+                                                      "a one-time link to the production, called with "
+                                                      "the same bearer token"}),
+            "production": _nullable({"type": "object", "properties": {
+                "sha256": {"type": "string", "description": "SHA-256 of the ZIP, to check the download"},
+                "size": {"type": "integer"}, "generated_at": MOMENT,
+                "link_status": {"type": "string", "enum": ["available", "collected", "expired", "replaced"]},
+                "link_expires_at": MOMENT}}),
         },
     },
 }
@@ -286,6 +315,25 @@ CASE_PATHS = {
             },
         },
     },
+    "/cases/{case_id}/production/link": {
+        "post": {
+            "summary": "Issue the agency a new collection link (reviewer, approver); the current one "
+                       "stops working. Audited.",
+            "security": STAFF,
+            "parameters": [CASE_ID],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["note"], "additionalProperties": False,
+                "properties": {"note": {"type": "string", "description": "why a new link is issued"}}}}}},
+            "responses": {
+                "201": _json("The new link (its token goes to the agency only)", "Link"),
+                **STAFF_ERRORS,
+                "404": _error("No such case"),
+                "409": _error("The case has no production (no_production)"),
+                "415": _error("Body is not application/json"),
+                "422": _error("No note, or an unknown field"),
+            },
+        },
+    },
     "/agency/requests": {
         "post": {
             "summary": "Submit a demand (agency token)",
@@ -311,6 +359,24 @@ CASE_PATHS = {
                 "200": _json("The request", "AgencyCase"),
                 "401": AGENCY_401,
                 "404": _error("No such request for your agency (the same answer for another agency's)"),
+            },
+        },
+    },
+    "/agency/requests/{case_id}/production/{token}": {
+        "get": {
+            "summary": "Collect the production, once: the download_url of the request",
+            "security": AGENCY,
+            "parameters": [CASE_ID, {"name": "token", "in": "path", "required": True,
+                                     "schema": {"type": "string"}}],
+            "responses": {
+                "200": {"description": "The ZIP: manifest.json and the records; Repr-Digest carries its "
+                                       "SHA-256. The download is audited.",
+                        "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}},
+                        "headers": {"Repr-Digest": {"schema": {"type": "string"}}}},
+                "401": AGENCY_401,
+                "404": _error("No such link for your agency: unknown, altered, or another agency's"),
+                "410": _error("Already collected (link_collected), expired (link_expired) or replaced "
+                              "by a newer link (link_replaced); ask the provider for a new link"),
             },
         },
     },
