@@ -418,6 +418,18 @@ def test_a_package_altered_at_rest_does_not_open(client, disclosed):
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0x01
     path.write_bytes(bytes(data))
-    collected = disclosure.Collected(case.reference, path, d.package_size, d.package_sha256)
     with pytest.raises(sealing.SealError):
-        b"".join(disclosure.stream(collected))
+        b"".join(sealing.open_sealed(path, disclosure._settings().keys))
+
+
+def test_a_missing_package_file_does_not_spend_the_link(client, disclosed):
+    case, issued, token = disclosed
+    d = db.session.get(Case, case.id).disclosure
+    path = disclosure._folder() / d.package_name
+    kept = path.read_bytes()
+    path.unlink()
+    url = f"/api/v1/agency/requests/{case.id}/production/{token}"
+    assert_error(client.get(url, headers=bearer(issued.token)), 503, "package_failed")
+    path.write_bytes(kept)
+    resp = client.get(url, headers=bearer(issued.token))
+    assert resp.status_code == 200 and hashlib.sha256(resp.get_data()).hexdigest() == d.package_sha256

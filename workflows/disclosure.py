@@ -408,12 +408,13 @@ def current_link(disclosure: Disclosure | None, now: datetime) -> tuple[Producti
 
 @dataclass(frozen=True)
 class Collected:
-    """A production the agency may now receive: stream() yields its bytes."""
+    """A production the agency may now receive: its file is open, and stream()
+    yields its bytes."""
 
     reference: str
-    path: Path
     size: int
     sha256: str
+    chunks: Iterator[bytes]
 
     @property
     def filename(self) -> str:
@@ -448,21 +449,30 @@ def collect(case_id: int, agency_id: int, token: str, actor: Actor, now: datetim
             "expired": "This link has expired. Ask the provider to issue a new link.",
             "replaced": "This link was replaced by a newer one.",
         }[status], code=f"link_{status}")
+    try:  # open the package before spending the link: a missing file must not cost the agency its link
+        chunks = sealing.open_sealed(_folder() / disclosure.package_name, _settings().keys)
+    except (OSError, sealing.SealError) as exc:
+        db.session.rollback()
+        raise PackageFailed("The production cannot be read just now; your link has not been used. "
+                            "Try again later, or contact the provider.") from exc
     link.used_at = now
     disclosure.downloads += 1
     audit.record(AuditAction.PRODUCTION_COLLECTED, actor, subject=("case", case.id), now=now, data={
         "reference": case.reference, "link_id": link.id, "package_sha256": disclosure.package_sha256,
         "size": disclosure.package_size,
     })
-    db.session.commit()
-    return Collected(case.reference, _folder() / disclosure.package_name, disclosure.package_size,
-                     disclosure.package_sha256)
+    try:
+        db.session.commit()
+    except BaseException:
+        chunks.close()
+        raise
+    return Collected(case.reference, disclosure.package_size, disclosure.package_sha256, chunks)
 
 
 def stream(collected: Collected) -> Iterator[bytes]:
-    """The package's bytes, chunk by chunk (never whole in memory). The file is
-    opened and its key found now; the chunks are read as the response goes out."""
-    return sealing.open_sealed(collected.path, _settings().keys)
+    """The package's bytes, chunk by chunk as the response goes out (never whole
+    in memory), each authenticated before it is released."""
+    return collected.chunks
 
 
 def reissue(case_id: int, role: Role, actor: Actor, user_id: int, note: str | None,

@@ -1,9 +1,16 @@
 """A demand's whole life in Chromium: intake logs it with its PDF, a reviewer proposes
-disclosure, an approver whose sign-in is stale confirms it is them and approves.
+disclosure, an approver whose sign-in is stale confirms it is them and approves, and
+sees the production's manifest; the agency collects it once over HTTP.
 Each person sees what happened in words, and refused actions say why beside the field."""
 
+import hashlib
+import io
+import json
 import re
 import time
+import urllib.error
+import urllib.request
+import zipfile
 from datetime import timedelta
 
 import pyotp
@@ -52,9 +59,22 @@ def action(page: Page, trigger: str):
     return page.locator(f"form#action-{trigger}")
 
 
-def test_demand_goes_from_intake_to_disclosure(page, staff_user, make_agency, make_customer, tmp_path):
-    make_agency(name="Springfield Police Department", country="US", verified=True)
+def agency_get(url: str, token: str) -> tuple[int, bytes]:
+    """The agency's own HTTP client (not the browser): the live server on loopback."""
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=30) as resp:  # noqa: S310
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def test_demand_goes_from_intake_to_disclosure(page, staff_user, make_agency, make_customer, plant, tmp_path,
+                                               live_server):
+    agency = make_agency(name="Springfield Police Department", country="US", verified=True)
     account = make_customer(kind="enterprise").accounts[0].identifier
+    plant(account, content=["Ship the crates on Friday.", "Invoice attached."], non_content=4,
+          files=[b"%PDF-1.4 an invoice"])
     db.session.remove()
     intake, reviewer, approver = (staff_user(r) for r in (Role.INTAKE, Role.REVIEWER, Role.APPROVER))
     warrant = tmp_path / "warrant.pdf"
@@ -137,6 +157,29 @@ def test_demand_goes_from_intake_to_disclosure(page, staff_user, make_agency, ma
     expect(disclosure).to_contain_text(account)
     expect(page.locator("section", has=page.locator("#actions-heading"))).to_contain_text(
         "The case is closed.")
+
+    # The approver sees what went out: counts and hashes, never the records.
+    production = page.locator("section", has=page.locator("#production-heading"))
+    expect(production.locator("table.manifest").first.locator("tbody tr")).to_have_text(
+        re.compile(rf"{re.escape(account)}\s*3"))  # two messages and the stored file
+    expect(production).to_contain_text("Link open")
+    expect(production).not_to_contain_text("Ship the crates")
+    sha256 = production.locator("dt:text-is('SHA-256') + dd").inner_text().strip()
+    production.get_by_text("files in the package").click()
+    expect(production.locator("details.files tbody tr")).to_have_count(2)
+
+    # The agency collects it, once.
+    case_id = int(page.url.rsplit("/", 1)[1])
+    status, body = agency_get(f"{live_server.url}/api/v1/agency/requests/{case_id}", agency.token)
+    url = json.loads(body)["download_url"]
+    status, body = agency_get(url, agency.token)
+    assert status == 200 and hashlib.sha256(body).hexdigest() == sha256
+    with zipfile.ZipFile(io.BytesIO(body)) as zf:
+        folder = json.loads(zf.read("manifest.json"))["accounts"][0]["folder"]
+        assert b"Ship the crates on Friday." in zf.read(f"{folder}/content.jsonl")
+    assert agency_get(url, agency.token)[0] == 410
+    page.reload()
+    expect(production).to_contain_text("Collected by the agency")
 
     case = db.session.scalars(select(Case).where(Case.reference == reference)).one()
     assert case.state is State.DISCLOSED
