@@ -14,6 +14,7 @@ from models.case import (
     StateWriteError,
 )
 from models.customer import Account, AccountKind, Customer, CustomerKind
+from models.notice import Delivery, HoldReason, Notice, NoticeKind, Objection
 from models.terms import (
     Category,
     Channel,
@@ -44,7 +45,12 @@ __all__ = [
     "Channel",
     "Customer",
     "CustomerKind",
+    "Delivery",
     "Disclosure",
+    "HoldReason",
+    "Notice",
+    "NoticeKind",
+    "Objection",
     "ProcessType",
     "ProductionLink",
     "RejectReason",

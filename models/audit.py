@@ -37,6 +37,15 @@ class AuditAction(StrEnum):
     PRODUCTION_COLLECTED = "production.collected"
     PRODUCTION_REFUSED = "production.refused"
     PRODUCTION_LINK_ISSUED = "production.link_issued"
+    NOTICE_RELEASED = "notice.released"
+    NOTICE_SENT = "notice.sent"
+    NOTICE_FAILED = "notice.failed"
+    NOTICE_RETRIED = "notice.retried"
+    NOTICE_VIEWED = "notice.viewed"
+    NOTICE_DOCUMENT_DOWNLOADED = "notice.document_downloaded"
+    OBJECTION_FILED = "objection.filed"
+    OBJECTION_ACKNOWLEDGED = "objection.acknowledged"
+    NDO_EXTENDED = "case.ndo_extended"
 
 
 class AuditEvent(db.Model):

@@ -81,6 +81,8 @@ class Case(db.Model):
     proposed_categories: Mapped[list[str] | None] = mapped_column(JSON)
     proposed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     reject_reason: Mapped[RejectReason | None] = mapped_column(enum_column(RejectReason, "reject_reason"))
+    # Set when an indefinite NDO holds a customer notice: such an order should be challenged.
+    challenge_flagged_at: Mapped[datetime | None]
 
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

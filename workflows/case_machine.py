@@ -32,7 +32,7 @@ from models import (
     db,
 )
 from models.case import state_writer
-from workflows import audit, auth, legal
+from workflows import audit, auth, legal, notices
 from workflows import disclosure as production
 from workflows.audit import Actor
 from workflows.errors import Conflict, InvalidInput, NotAllowed, NotFound, ReauthRequired
@@ -202,6 +202,12 @@ def _approve(ctx: Context) -> list[Reason]:
     if beyond:
         reasons.append(Reason("beyond_proposal", "categories",
                               "Approve at most what was proposed; not proposed: " + ", ".join(beyond) + "."))
+    waiting = notices.unacknowledged(ctx.case.id)
+    if waiting:
+        plural = "s" if waiting > 1 else ""
+        reasons.append(Reason("objection_unacknowledged", "trigger",
+                              f"The customer objected ({waiting} objection{plural} not yet acknowledged): "
+                              "read and acknowledge each objection before approving."))
     return reasons
 
 
@@ -430,7 +436,14 @@ def _write(case: Case, transition: Transition, model: _Machine, ctx: Context, no
         ))
         for state, delta in sorted([(before, -1), (case.state, +1)]):  # one lock order: no deadlock
             count_state(state, delta)
+        # The outbox: notices go in with the transition that causes them, or not at all.
+        trigger = transition.trigger.value
+        accounts = ctx.accounts if trigger in notices.KIND_OF_TRIGGER else []
+        written = notices.on_transition(case, trigger, accounts, ctx.disclosure, ctx.now)
     db.session.flush()
+    if written:
+        data["notices"] = [{"id": n.id, "kind": n.kind.value, "customer_id": n.customer_id,
+                            "held": n.hold_reason.value if n.hold_reason else None} for n in written]
     audit.record(AuditAction.CASE_TRANSITION, ctx.caller.actor, subject=("case", case.id), now=ctx.now,
                  data={"reference": case.reference, "trigger": transition.trigger.value,
                        "from": before.value, "to": case.state.value, "version": case.version,

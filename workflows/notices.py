@@ -1,0 +1,351 @@
+"""Who is told what, and when (DESIGN section 5).
+
+Notices are an outbox: on_transition() writes them in the transaction of the
+transition that causes them (redirect, propose_disclosure, approve), one per
+customer whose accounts the demand names. A notice under a non-disclosure order
+waits until the order ends; an indefinite order or an emergency disclosure holds
+it until a reviewer releases it. Once released, the customer sees it in the
+portal at once, and the relay (workflows.relay) e-mails it.
+
+Customers object to an intended disclosure here (file_objection); the approver
+must acknowledge every objection before approve passes (unacknowledged())."""
+
+from datetime import UTC, date, datetime
+
+from sqlalchemy import func, select
+
+from models import (
+    Account,
+    AuditAction,
+    Case,
+    Customer,
+    CustomerKind,
+    Delivery,
+    Disclosure,
+    HoldReason,
+    Notice,
+    NoticeKind,
+    Objection,
+    Role,
+    db,
+)
+from models.terms import PROCESS_LABELS
+from workflows import audit
+from workflows.audit import Actor
+from workflows.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from workflows.text import clean_text
+
+RELEASERS = frozenset({Role.REVIEWER, Role.APPROVER})
+ACKNOWLEDGERS = frozenset({Role.APPROVER})
+STATEMENT_MAX = 10_000
+NOTE_MAX = 2000
+KIND_OF_TRIGGER = {"redirect": NoticeKind.REDIRECTED, "propose_disclosure": NoticeKind.INTENT_TO_DISCLOSE,
+                   "approve": NoticeKind.DISCLOSED}
+
+
+def today(now: datetime) -> date:
+    return now.astimezone(UTC).date()
+
+
+# ---- writing notices ------------------------------------------------------------
+
+def hold_for(case: Case, now: datetime) -> tuple[HoldReason | None, date | None]:
+    """Why a notice on this case waits, and until when. An emergency notice waits
+    for a reviewer even after a dated NDO ends; an indefinite NDO waits for one."""
+    dated = case.ndo_present and case.ndo_ends_on is not None
+    until = case.ndo_ends_on if dated and case.ndo_ends_on > today(now) else None
+    if case.ndo_present and case.ndo_ends_on is None:
+        return HoldReason.NDO_INDEFINITE, None
+    if case.emergency:
+        return HoldReason.EMERGENCY, until
+    if until:
+        return HoldReason.NDO, until
+    return None, None
+
+
+def _content(case: Case, kind: NoticeKind, identifiers: list[str], disclosure: Disclosure | None) -> dict:
+    """What the customer reads: plain values fixed when the notice is written."""
+    content = {
+        "reference": case.reference,
+        "agency": case.agency.name,
+        "agency_country": case.agency.country,
+        "process_type": case.process_type.value,
+        "process_label": PROCESS_LABELS[case.process_type],
+        "case_number": case.case_number,
+        "received_on": case.received_at.astimezone(UTC).date().isoformat(),
+        "accounts": identifiers,
+        "categories_requested": case.categories,
+        "date_range": {"from": case.date_from.isoformat() if case.date_from else None,
+                       "to": case.date_to.isoformat() if case.date_to else None},
+    }
+    if kind is NoticeKind.INTENT_TO_DISCLOSE:
+        content["categories_to_disclose"] = case.proposed_categories
+    if kind is NoticeKind.DISCLOSED:
+        content["categories_disclosed"] = disclosure.categories
+        content["disclosed_on"] = disclosure.approved_at.astimezone(UTC).date().isoformat()
+    return content
+
+
+def on_transition(case: Case, trigger: str, accounts: list[tuple[Account, CustomerKind]],
+                  disclosure: Disclosure | None, now: datetime) -> list[Notice]:
+    """Called by advance() inside its transaction, before it flushes: the notices
+    this transition causes, one per customer whose accounts the demand names."""
+    kind = KIND_OF_TRIGGER.get(trigger)
+    if kind is None:
+        return []
+    if kind is NoticeKind.DISCLOSED:
+        ids = set(disclosure.account_ids)
+        accounts = [(a, k) for a, k in accounts if a.id in ids]
+    by_customer: dict[int, list[str]] = {}
+    for account, _ in accounts:
+        by_customer.setdefault(account.customer_id, []).append(account.identifier)
+    reason, until = hold_for(case, now)
+    if reason is HoldReason.NDO_INDEFINITE and by_customer and case.challenge_flagged_at is None:
+        case.challenge_flagged_at = now  # nobody can be told while it lasts: challenge the order
+    notices = []
+    for customer_id, identifiers in sorted(by_customer.items()):
+        customer = db.session.get(Customer, customer_id)
+        held = reason is not None
+        notice = Notice(
+            case_id=case.id, customer_id=customer_id, kind=kind, created_at=now,
+            content=_content(case, kind, sorted(identifiers), disclosure),
+            hold_reason=reason, hold_until=until,
+            released_at=None if held else now, released_by=None if held else "on transition",
+            delivery=Delivery.WAITING if held else Delivery.PENDING,
+            next_attempt_at=None if held else now, recipients=list(customer.notice_emails),
+        )
+        db.session.add(notice)
+        notices.append(notice)
+    return notices
+
+
+# ---- holds and releases -----------------------------------------------------------
+
+def _locked(model, row_id: int, missing: str):
+    """The row, locked for this transaction (SQLite's transaction already holds the lock)."""
+    row = db.session.execute(select(model).where(model.id == row_id).with_for_update()).scalar_one_or_none()
+    if row is None:
+        raise NotFound(missing)
+    return row
+
+
+def _release(notice: Notice, actor: Actor, now: datetime, why: str) -> None:
+    notice.released_at = now
+    notice.released_by = actor.label
+    notice.delivery = Delivery.PENDING
+    notice.next_attempt_at = now
+    audit.record(AuditAction.NOTICE_RELEASED, actor, subject=("notice", notice.id), now=now, data={
+        "case_id": notice.case_id, "kind": notice.kind.value, "customer_id": notice.customer_id,
+        "hold_reason": notice.hold_reason.value if notice.hold_reason else None,
+        "hold_until": notice.hold_until.isoformat() if notice.hold_until else None, "why": why,
+    })
+
+
+def release_due(now: datetime, actor: Actor) -> int:
+    """Release every notice whose dated NDO has ended (the relay calls this)."""
+    due = db.session.scalars(
+        select(Notice).where(Notice.released_at.is_(None), Notice.hold_reason == HoldReason.NDO,
+                             Notice.hold_until <= today(now))
+        .order_by(Notice.id).with_for_update(skip_locked=True)
+    ).all()
+    for notice in due:
+        _release(notice, actor, now, "the non-disclosure order ended")
+    db.session.commit()
+    return len(due)
+
+
+def release(notice_id: int, role: Role, actor: Actor, note: str | None, now: datetime) -> Notice:
+    """A reviewer releases a notice held for an indefinite NDO (once the order is
+    lifted) or for an emergency disclosure."""
+    if role not in RELEASERS:
+        raise NotAllowed(f"A {role.value} may not release notices.")
+    why = clean_text(note if isinstance(note, str) else "", field="note", label="Notes", max_length=NOTE_MAX,
+                     multiline=True)
+    if not why:
+        raise InvalidInput("Write why the notice may now go to the customer.", reasons=["note_required"],
+                           fields={"note": "Write why the notice may now go to the customer."})
+    try:
+        notice = _locked(Notice, notice_id, "No such notice.")
+        if notice.released_at is not None:
+            raise Conflict("This notice has already been released.", code="already_released")
+        if not notice.hold_reason or not notice.hold_reason.needs_reviewer:
+            raise Conflict(f"This notice waits for its NDO to end on {notice.hold_until}; it is released "
+                           "then, by itself.", code="dated_hold")
+        if notice.hold_until and notice.hold_until > today(now):
+            raise Conflict(f"The non-disclosure order runs until {notice.hold_until}; release it then.",
+                           code="ndo_in_force")
+        _release(notice, actor, now, why)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return notice
+
+
+def extend_ndo(case_id: int, role: Role, actor: Actor, ends_on: date | None, note: str | None,
+               now: datetime) -> Case:
+    """Record an extension of the case's NDO (a new end date, or none: indefinite).
+    Notices still held move to the new date."""
+    if role not in RELEASERS:
+        raise NotAllowed(f"A {role.value} may not record NDO extensions.")
+    text = clean_text(note if isinstance(note, str) else "", field="note", label="Notes", max_length=NOTE_MAX,
+                      multiline=True)
+    try:
+        case = _locked(Case, case_id, "No such case.")
+        if not case.ndo_present:
+            raise Conflict("This case has no non-disclosure order to extend.", code="no_ndo")
+        if ends_on is not None and ends_on < case.received_at.astimezone(UTC).date():
+            raise InvalidInput("The NDO cannot end before the demand was received "
+                               f"({case.received_at.astimezone(UTC).date()}).", reasons=["ends_on"],
+                               fields={"ends_on": "The NDO cannot end before the demand was received."})
+        if ends_on is not None and case.ndo_ends_on is not None and ends_on <= case.ndo_ends_on:
+            raise InvalidInput(f"An extension ends after the current end date ({case.ndo_ends_on}).",
+                               reasons=["ends_on"],
+                               fields={"ends_on": "Choose a date after the current end."})
+        before = case.ndo_ends_on
+        case.ndo_ends_on = ends_on
+        reason, until = hold_for(case, now)
+        held = db.session.scalars(select(Notice).where(Notice.case_id == case.id,
+                                                       Notice.released_at.is_(None))).all()
+        for notice in held:
+            notice.hold_reason, notice.hold_until = reason, until
+        if reason is HoldReason.NDO_INDEFINITE and held and case.challenge_flagged_at is None:
+            case.challenge_flagged_at = now
+        audit.record(AuditAction.NDO_EXTENDED, actor, subject=("case", case.id), now=now, data={
+            "reference": case.reference, "before": before.isoformat() if before else None,
+            "after": ends_on.isoformat() if ends_on else None, "note": text or None,
+            "held_notices": [n.id for n in held],
+        })
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return case
+
+
+def retry(notice_id: int, role: Role, actor: Actor, now: datetime) -> Notice:
+    """Staff send a failed notice again (after fixing an address, say)."""
+    if role not in RELEASERS:
+        raise NotAllowed(f"A {role.value} may not retry deliveries.")
+    try:
+        notice = _locked(Notice, notice_id, "No such notice.")
+        if notice.delivery not in (Delivery.FAILED, Delivery.NOT_CONFIGURED):
+            raise Conflict("Only a failed or unsent delivery can be retried.", code="not_failed")
+        customer = db.session.get(Customer, notice.customer_id)
+        notice.recipients = list(customer.notice_emails)
+        notice.delivery, notice.attempts, notice.next_attempt_at = Delivery.PENDING, 0, now
+        notice.last_error = None
+        audit.record(AuditAction.NOTICE_RETRIED, actor, subject=("notice", notice.id), now=now,
+                     data={"case_id": notice.case_id, "recipients": notice.recipients})
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return notice
+
+
+# ---- the customer's side ------------------------------------------------------------
+
+def for_customer(customer_id: int) -> list[Notice]:
+    """A customer's released notices, newest first. Held notices do not exist for them."""
+    return db.session.scalars(
+        select(Notice).where(Notice.customer_id == customer_id, Notice.released_at.is_not(None))
+        .order_by(Notice.released_at.desc(), Notice.id.desc())
+    ).all()
+
+
+def customer_notice(notice_id: int, customer_id: int) -> Notice:
+    """One of the customer's released notices; anything else reads as not existing."""
+    notice = db.session.get(Notice, notice_id)
+    if notice is None or notice.customer_id != customer_id or notice.released_at is None:
+        raise NotFound("No such notice.")
+    return notice
+
+
+def may_object(notice: Notice) -> bool:
+    return (notice.kind is NoticeKind.INTENT_TO_DISCLOSE and notice.objection is None
+            and not notice.case.state.is_terminal)
+
+
+def file_objection(notice_id: int, customer_id: int, user_id: int, statement: str | None, actor: Actor,
+                   now: datetime) -> Objection:
+    text = clean_text(statement if isinstance(statement, str) else "", field="statement",
+                      label="Statements", max_length=STATEMENT_MAX, multiline=True)
+    if not text:
+        raise InvalidInput("Write your objection: what you object to, and why.", reasons=["statement"],
+                           fields={"statement": "Write your objection."})
+    try:
+        notice = db.session.execute(select(Notice).where(Notice.id == notice_id).with_for_update()
+                                    ).scalar_one_or_none()
+        if notice is None or notice.customer_id != customer_id or notice.released_at is None:
+            raise NotFound("No such notice.")
+        if notice.kind is not NoticeKind.INTENT_TO_DISCLOSE:
+            raise Conflict("Only a notice of intent to disclose can be objected to.", code="wrong_kind")
+        if notice.objection is not None:
+            raise Conflict("You have already objected to this notice.", code="already_objected")
+        case = db.session.get(Case, notice.case_id)
+        if case.state.is_terminal:
+            raise Conflict("This demand has been closed; an objection can no longer change it.",
+                           code="case_closed")
+        objection = Objection(notice_id=notice.id, case_id=notice.case_id, customer_id=customer_id,
+                              statement=text, filed_by_id=user_id, filed_at=now)
+        db.session.add(objection)
+        db.session.flush()
+        audit.record(AuditAction.OBJECTION_FILED, actor, subject=("case", notice.case_id), now=now, data={
+            "notice_id": notice.id, "objection_id": objection.id, "customer_id": customer_id,
+            "length": len(text),
+        })
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return objection
+
+
+def acknowledge(objection_id: int, role: Role, actor: Actor, user_id: int, note: str | None,
+                now: datetime) -> Objection:
+    """The approver has read the objection; approve may now go ahead."""
+    if role not in ACKNOWLEDGERS:
+        raise NotAllowed("Only an approver acknowledges objections.")
+    text = clean_text(note if isinstance(note, str) else "", field="note", label="Notes", max_length=NOTE_MAX,
+                      multiline=True)
+    try:
+        objection = _locked(Objection, objection_id, "No such objection.")
+        if objection.acknowledged_at is not None:
+            raise Conflict("This objection has already been acknowledged.", code="already_acknowledged")
+        objection.acknowledged_by_id, objection.acknowledged_at = user_id, now
+        objection.acknowledgement = text or None
+        audit.record(AuditAction.OBJECTION_ACKNOWLEDGED, actor, subject=("case", objection.case_id), now=now,
+                     data={"objection_id": objection.id, "note": text or None})
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return objection
+
+
+def unacknowledged(case_id: int) -> int:
+    """Objections the approver has not yet acknowledged (approve waits for none)."""
+    return db.session.scalar(select(func.count()).select_from(Objection).where(
+        Objection.case_id == case_id, Objection.acknowledged_at.is_(None))) or 0
+
+
+# ---- staff views ----------------------------------------------------------------------
+
+def of_case(case_id: int) -> list[Notice]:
+    return db.session.scalars(select(Notice).where(Notice.case_id == case_id).order_by(Notice.id)).all()
+
+
+def held() -> list[Notice]:
+    """Notices not yet released, the soonest release first (reviewer holds last)."""
+    return db.session.scalars(
+        select(Notice).where(Notice.released_at.is_(None))
+        .order_by(Notice.hold_until.is_(None), Notice.hold_until, Notice.id)
+    ).all()
+
+
+def failed() -> list[Notice]:
+    return db.session.scalars(
+        select(Notice).where(Notice.delivery.in_([Delivery.FAILED, Delivery.NOT_CONFIGURED]))
+        .order_by(Notice.id.desc())
+    ).all()
