@@ -7,6 +7,7 @@ import io
 import json
 import zipfile
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
 import sqlalchemy as sa
@@ -205,12 +206,18 @@ def test_no_token_or_a_staff_cookie_is_401(client, disclosed, make_user):
 
 def test_expired_link_is_410_and_a_reissued_link_works(app, client, disclosed, make_user):
     case, issued, token = disclosed
-    db.session.execute(sa.update(ProductionLink).values(expires_at=utcnow() - timedelta(seconds=1)))
-    db.session.commit()
+    link = db.session.scalars(sa.select(ProductionLink)).one()
+    assert link.expires_at - link.issued_at <= timedelta(days=7)
+    agency_actor = audit.Actor("agency")
+    with pytest.raises(Gone) as gone:  # a second after it expires (time is a parameter)
+        disclosure.collect(case.id, issued.agency.id, token, agency_actor, link.expires_at)
+    assert gone.value.code == "link_expired"
+    from views.case_json import agency_case
+
+    with app.test_request_context():
+        later = agency_case(db.session.get(Case, case.id), link.expires_at + timedelta(seconds=1))
+    assert later["download_url"] is None and later["production"]["link_status"] == "expired"
     url = f"/api/v1/agency/requests/{case.id}/production/{token}"
-    assert_error(client.get(url, headers=bearer(issued.token)), 410, "link_expired")
-    detail = client.get(f"/api/v1/agency/requests/{case.id}", headers=bearer(issued.token)).get_json()
-    assert detail["download_url"] is None and detail["production"]["link_status"] == "expired"
 
     reviewer = make_user(Role.REVIEWER)
     staff = app.test_client()
@@ -297,22 +304,24 @@ def test_reissue_from_the_case_page(app, client, disclosed, make_user):
 # ---- the capability -------------------------------------------------------------------
 
 @pytest.fixture
-def minted(app, make_case, make_customer, plant, case_staff):
-    """A capability minted as approve mints it, in a transaction not yet spent."""
+def minted(app, make_case, make_customer, plant, case_staff, monkeypatch):
+    """The capability a real approval minted, caught before produce() spent it:
+    the case is disclosed and the capability still unused."""
     case, _ = pending_case(make_case, make_customer, plant)
-    d = Disclosure(case_id=case.id, categories=["content"], account_ids=[], identifiers=[],
-                   approved_by_id=case_staff("approver2").id, approved_at=utcnow())
-    from models import Account
+    caught = []
 
-    account = db.session.scalar(sa.select(Account.id).where(Account.identifier == case.identifiers[0]))
-    d.account_ids = [account]
-    db.session.add(d)
-    db.session.flush()
-    return disclosure.mint(d, case), case
+    def catch(cap, now):
+        caught.append(cap)
+        return SimpleNamespace(record=lambda *args: None, discard=lambda: None)
+
+    monkeypatch.setattr(case_machine.production, "produce", catch)
+    approve(case, case_staff)
+    monkeypatch.undo()
+    return caught[0], db.session.get(Case, case.id)
 
 
 def produce(cap):
-    return disclosure.produce(cap, audit.Actor("test"), None, utcnow())
+    return disclosure.produce(cap, utcnow())
 
 
 def test_a_capability_is_spent_once(minted):
@@ -355,6 +364,16 @@ def test_a_disclosure_row_widened_in_the_database_is_refused(minted):
         produce(cap)
     with pytest.raises(disclosure.CapabilityError):
         produce(dataclasses.replace(cap, categories=("content", "non_content", "subscriber")))
+
+
+def test_a_disclosure_that_is_no_approval_opens_nothing(minted, make_user):
+    """A row written by hand (say, on a case still in review) is no approval."""
+    cap, case = minted
+    d = db.session.get(Disclosure, cap.disclosure_id)
+    d.approved_by_id = case.proposed_by_id  # as if the proposer had approved it
+    db.session.flush()
+    with pytest.raises(disclosure.CapabilityError, match="not an approval"):
+        produce(cap)
 
 
 def test_no_capability_no_records(app):
@@ -411,15 +430,103 @@ def test_a_failed_package_is_a_503_in_the_api(app, client, make_case, make_custo
     assert production_files(app) == []
 
 
-def test_a_package_altered_at_rest_does_not_open(client, disclosed):
-    case, _, _ = disclosed
+def test_a_package_altered_at_rest_does_not_open_and_does_not_spend_the_link(client, disclosed):
+    case, issued, token = disclosed
     d = db.session.get(Case, case.id).disclosure
     path = disclosure._folder() / d.package_name
-    data = bytearray(path.read_bytes())
-    data[len(data) // 2] ^= 0x01
+    kept = path.read_bytes()
+    data = bytearray(kept)
+    data[-1] ^= 0x01  # the last chunk: everything before it would stream out fine
     path.write_bytes(bytes(data))
     with pytest.raises(sealing.SealError):
         b"".join(sealing.open_sealed(path, disclosure._settings().keys))
+    url = f"/api/v1/agency/requests/{case.id}/production/{token}"
+    assert_error(client.get(url, headers=bearer(issued.token)), 503, "package_failed")
+    assert db.session.scalars(sa.select(ProductionLink.used_at)).one() is None
+    path.write_bytes(kept)
+    assert client.get(url, headers=bearer(issued.token)).status_code == 200
+
+
+def test_head_tells_size_and_hash_without_spending_the_link(client, disclosed):
+    case, issued, token = disclosed
+    d = db.session.get(Case, case.id).disclosure
+    url = f"/api/v1/agency/requests/{case.id}/production/{token}"
+    head = client.head(url, headers=bearer(issued.token))
+    assert head.status_code == 200 and head.get_data() == b""
+    assert int(head.headers["Content-Length"]) == d.package_size and "Repr-Digest" in head.headers
+    assert db.session.scalars(sa.select(ProductionLink.used_at)).one() is None
+    assert events(AuditAction.PRODUCTION_COLLECTED) == []
+    assert client.get(url, headers=bearer(issued.token)).status_code == 200
+    assert client.head(url, headers=bearer(issued.token)).status_code == 410
+
+
+def test_the_link_is_bound_to_its_agency_even_against_a_database_edit(client, disclosed, make_agency):
+    """Moving the case to another agency in the database does not hand that agency the link."""
+    case, _, token = disclosed
+    other = make_agency()
+    db.session.execute(sa.update(Case).where(Case.id == case.id).values(agency_id=other.agency.id))
+    db.session.commit()
+    url = f"/api/v1/agency/requests/{case.id}/production/{token}"
+    assert_error(client.get(url, headers=bearer(other.token)), 404, "not_found")
+
+
+def test_leftovers_of_a_crashed_approval_are_swept(app, make_case, make_customer, plant, case_staff):
+    import os
+    import time
+
+    folder = disclosure._folder()
+    old_part, fresh_part = folder / ".production-x.part", folder / ".production-y.part"
+    orphan = folder / ("f" * 32 + ".sealed")
+    for path in (old_part, orphan, fresh_part):
+        path.write_bytes(b"left behind")
+    two_hours_ago = time.time() - 7200
+    for path in (old_part, orphan):
+        os.utime(path, (two_hours_ago, two_hours_ago))
+    case, _ = pending_case(make_case, make_customer, plant)
+    approve(case, case_staff)
+    assert not old_part.exists() and not orphan.exists()
+    assert fresh_part.exists()  # may belong to an approval still writing
+    d = db.session.get(Case, case.id).disclosure
+    assert (folder / d.package_name).exists()
+
+
+def test_a_failure_after_the_package_is_written_leaves_no_file(app, make_case, make_customer, plant,
+                                                                case_staff, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    case, _ = pending_case(make_case, make_customer, plant)
+
+    def broken(*args, **kwargs):
+        raise OperationalError("INSERT INTO production_links", {}, Exception("disk I/O error"))
+
+    monkeypatch.setattr(disclosure, "_issue_link", broken)
+    with pytest.raises(Exception, match="disk I/O error"):
+        approve(case, case_staff)
+    db.session.expire_all()
+    assert db.session.get(Case, case.id).state is State.PENDING_APPROVAL
+    assert production_files(app) == []
+
+
+def test_undated_records_stay_out_of_a_dated_demand_except_the_profile(app, make_case, make_customer,
+                                                                       case_staff):
+    from models import Account, Category
+
+    customer = make_customer()
+    account = customer.accounts[0]
+    disclosure.deposit([
+        disclosure.Deposit(account.id, Category.SUBSCRIBER, "profile", None, {"name": "A"}),
+        disclosure.Deposit(account.id, Category.CONTENT, "message", None, {"body": "undated"}),
+        disclosure.Deposit(account.id, Category.CONTENT, "message", datetime(2026, 2, 1, tzinfo=UTC),
+                           {"body": "dated, inside"}),
+    ])
+    db.session.commit()
+    assert db.session.get(Account, account.id)
+    case = make_case("pending_approval", identifiers=[account.identifier],
+                     categories=("subscriber", "content"))  # dated 2026-01-01..2026-02-28
+    approve(case, case_staff)
+    db.session.expire_all()
+    counts = db.session.get(Case, case.id).disclosure.manifest["record_counts"][account.identifier]
+    assert counts == {"subscriber": 1, "content": 1}
 
 
 def test_a_missing_package_file_does_not_spend_the_link(client, disclosed):

@@ -55,8 +55,12 @@ def request_detail(case_id: int):
 @agency_token
 def production_download(case_id: int, token: str):
     """The production, once: a ZIP streamed from its sealed file. Repr-Digest (RFC
-    9530) carries its SHA-256, also given in the request's `production`."""
-    collected = disclosure.collect(case_id, current_agency().id, token, agency_actor(), utcnow())
+    9530) carries its SHA-256, also given in the request's `production`. A HEAD
+    request learns the size and hash without spending the link."""
+    if request.method == "HEAD":
+        collected = disclosure.inspect(case_id, current_agency().id, token, utcnow())
+    else:
+        collected = disclosure.collect(case_id, current_agency().id, token, agency_actor(), utcnow())
     digest = base64.b64encode(bytes.fromhex(collected.sha256)).decode()
     headers = {
         "Content-Length": str(collected.size),

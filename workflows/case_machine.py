@@ -392,12 +392,16 @@ def advance(case_id: int, move: Move, caller: Caller, now: datetime) -> Case:
                 " ".join(r.message for r in reasons), code="guard_failed",
                 reasons=[r.code for r in reasons], fields={r.field: r.message for r in reasons},
             )
-        _write(case, transition, model, ctx, note)
+        data = _write(case, transition, model, ctx, note)
         if ctx.disclosure is not None:
             # The approval and its production stand or fall together: if the package
             # cannot be written, nothing is disclosed and the case still awaits approval.
-            capability = production.mint(ctx.disclosure, case)
-            package = production.produce(capability, caller.actor, caller.user_id, now)
+            # The package is written before any audit event, so the long write does not
+            # hold the audit chain's lock.
+            package = production.produce(production.mint(ctx.disclosure, case), now)
+        audit.record(AuditAction.CASE_TRANSITION, caller.actor, subject=("case", case.id), now=now, data=data)
+        if package is not None:
+            package.record(caller.actor, caller.user_id, now)
         db.session.commit()
     except (StaleDataError, IntegrityError):
         db.session.rollback()
@@ -416,7 +420,9 @@ def _discard(package: "production.Package | None") -> None:
         package.discard()
 
 
-def _write(case: Case, transition: Transition, model: _Machine, ctx: Context, note: str) -> None:
+def _write(case: Case, transition: Transition, model: _Machine, ctx: Context, note: str) -> dict:
+    """Write the log row, the state, the counts and the notices; return what the
+    transition's audit event records."""
     before = case.state
     # The log row goes in before the case row changes (the database lets a state
     # change only once its log row exists), so nothing is flushed until it is.
@@ -444,7 +450,5 @@ def _write(case: Case, transition: Transition, model: _Machine, ctx: Context, no
     if written:
         data["notices"] = [{"id": n.id, "kind": n.kind.value, "customer_id": n.customer_id,
                             "held": n.hold_reason.value if n.hold_reason else None} for n in written]
-    audit.record(AuditAction.CASE_TRANSITION, ctx.caller.actor, subject=("case", case.id), now=ctx.now,
-                 data={"reference": case.reference, "trigger": transition.trigger.value,
-                       "from": before.value, "to": case.state.value, "version": case.version,
-                       "note": note or None, **data})
+    return {"reference": case.reference, "trigger": transition.trigger.value, "from": before.value,
+            "to": case.state.value, "version": case.version, "note": note or None, **data}

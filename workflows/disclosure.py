@@ -193,6 +193,11 @@ def _redeem(cap: Capability, now: datetime) -> tuple[Disclosure, Case]:
         raise CapabilityError("This capability was not minted by an approval.")
     if disclosure.capability_spent_at is not None:
         raise CapabilityError("This capability has been used.")
+    # The row itself must be an approval: of a case now disclosed, by someone other
+    # than the proposer, for no more than was proposed.
+    if case.state is not State.DISCLOSED or disclosure.approved_by_id == case.proposed_by_id \
+            or not set(disclosure.categories) <= set(case.proposed_categories or ()):
+        raise CapabilityError("This disclosure is not an approval of a proposal.")
     disclosure.capability_spent_at = now
     return disclosure, case
 
@@ -209,8 +214,10 @@ def _scope(cap: Capability, account_id: int, category: Category):
     if cap.date_to:
         end = datetime.combine(cap.date_to + timedelta(days=1), time(), UTC)
         dated.append(CustomerRecord.recorded_at < end)
-    if dated:  # a record tied to no moment (a profile) is in any date range
+    if dated and category is Category.SUBSCRIBER:  # a profile is tied to no moment: in any range
         clauses.append(or_(CustomerRecord.recorded_at.is_(None), and_(*dated)))
+    elif dated:  # an undated log line or message cannot be shown to fall in the range: left out
+        clauses.append(and_(*dated))
     return and_(*clauses)
 
 
@@ -296,26 +303,60 @@ def _write_zip(zf: zipfile.ZipFile, cap: Capability, case: Case, accounts: list[
     return manifest
 
 
+LEFTOVER_AGE = timedelta(hours=1)
+
+
+def _sweep_leftovers(folder: Path, now: datetime) -> None:
+    """Remove what a crashed approval left behind: a half-written .part file, or a
+    sealed package no disclosure names. Anything younger than an hour may belong
+    to an approval still under way, and is left alone."""
+    cutoff = (now - LEFTOVER_AGE).timestamp()
+    old = [p for p in folder.iterdir() if p.suffix in (".part", ".sealed") and p.stat().st_mtime < cutoff]
+    if not old:
+        return
+    named = set(db.session.scalars(select(Disclosure.package_name).where(
+        Disclosure.package_name.in_([p.name for p in old if p.suffix == ".sealed"]))))
+    for path in old:
+        if path.name not in named:
+            path.unlink(missing_ok=True)
+
+
 @dataclass
 class Package:
-    """A package written by produce(): on disk, not yet committed. If the
-    transaction does not commit, discard() removes the file."""
+    """A package written by produce(): on disk, recorded on its disclosure, not yet
+    committed. record() adds its audit events and first link; if the transaction
+    does not commit, discard() removes the file."""
 
     path: Path
+    disclosure: Disclosure
+    case: Case
+
+    def record(self, actor: Actor, user_id: int | None, now: datetime) -> None:
+        d, case, manifest = self.disclosure, self.case, self.disclosure.manifest
+        audit.record(AuditAction.PRODUCTION_PACKAGED, actor, subject=("case", case.id), now=now, data={
+            "reference": case.reference, "package_sha256": d.package_sha256, "size": d.package_size,
+            "categories": manifest["categories"], "accounts": [a["identifier"] for a in manifest["accounts"]],
+            "records": sum(sum(c.values()) for c in manifest["record_counts"].values()),
+            "emergency_justification": case.emergency_justification,
+        })
+        _issue_link(d, case, actor, user_id, None, now)
 
     def discard(self) -> None:
         self.path.unlink(missing_ok=True)
 
 
-def produce(cap: Capability, actor: Actor, user_id: int | None, now: datetime) -> Package:
-    """Spend the capability: write the sealed production package and record it,
-    with its first collection link, in the caller's transaction. On any failure
-    nothing is left on disk and the caller's transaction must roll back."""
+def produce(cap: Capability, now: datetime) -> Package:
+    """Spend the capability on the sealed production package: written as a stream
+    to a temporary file, renamed into place, and recorded on the disclosure in the
+    caller's transaction. On any failure no file is left and the caller must roll
+    back. It takes no audit lock: the caller records the events (Package.record)
+    once the long write is done."""
     disclosure, case = _redeem(cap, now)
     accounts = db.session.execute(
         select(Account).where(Account.id.in_(cap.account_ids)).order_by(Account.id)
     ).scalars().all()
     settings, folder = _settings(), _folder()
+    _sweep_leftovers(folder, now)
     fd, part = tempfile.mkstemp(prefix=".production-", suffix=".part", dir=folder)
     final = folder / f"{secrets.token_hex(16)}.sealed"
     try:
@@ -326,34 +367,41 @@ def produce(cap: Capability, actor: Actor, user_id: int | None, now: datetime) -
             sealed.close()
             os.fsync(raw.fileno())
         os.replace(part, final)
+        disclosure.package_name = final.name
+        disclosure.package_sha256 = sealed.sha256.hexdigest()
+        disclosure.package_size = sealed.size
+        disclosure.packaged_at = now
+        disclosure.manifest = manifest
+        db.session.flush()
     except (OSError, SQLAlchemyError, sealing.SealError, zipfile.LargeZipFile) as exc:
         Path(part).unlink(missing_ok=True)
+        final.unlink(missing_ok=True)
         raise PackageFailed("The production package could not be written, so nothing was disclosed; "
                             f"the case still awaits approval. ({type(exc).__name__})") from exc
     except BaseException:
         Path(part).unlink(missing_ok=True)
+        final.unlink(missing_ok=True)
         raise
-    disclosure.package_name = final.name
-    disclosure.package_sha256 = sealed.sha256.hexdigest()
-    disclosure.package_size = sealed.size
-    disclosure.packaged_at = now
-    disclosure.manifest = manifest
-    audit.record(AuditAction.PRODUCTION_PACKAGED, actor, subject=("case", case.id), now=now, data={
-        "reference": case.reference, "package_sha256": disclosure.package_sha256,
-        "size": disclosure.package_size, "categories": manifest["categories"],
-        "accounts": [a["identifier"] for a in manifest["accounts"]],
-        "records": sum(sum(c.values()) for c in manifest["record_counts"].values()),
-        "emergency_justification": case.emergency_justification,
-    })
-    _issue_link(disclosure, case, actor, user_id, None, now)
-    return Package(final)
+    return Package(final, disclosure, case)
 
 
 # ---- collection links --------------------------------------------------------------
 
-def _token(nonce: str, key: sealing.Key) -> str:
-    mac = hmac.new(_settings().derived(key, b"due-process production link"), nonce.encode(), hashlib.sha256)
+def _token(link: ProductionLink, case: Case, key: sealing.Key) -> str:
+    """Derived from the link's nonce, its case, the case's agency and its expiry,
+    under a key outside the database: editing any of those rows voids the token."""
+    bound = f"{link.nonce}|{case.id}|{case.agency_id}|{int(link.expires_at.timestamp())}".encode()
+    mac = hmac.new(_settings().derived(key, b"due-process production link"), bound, hashlib.sha256)
     return base64.urlsafe_b64encode(mac.digest()).decode().rstrip("=")
+
+
+def _token_for(link: ProductionLink, case: Case) -> str | None:
+    """The link's token if it is intact (under any configured key), else None."""
+    for key in _settings().keys:  # the newest key first; older ones after a rotation
+        token = _token(link, case, key)
+        if hmac.compare_digest(_token_hash(token), link.token_hash):
+            return token
+    return None
 
 
 def _token_hash(token: str) -> str:
@@ -367,11 +415,10 @@ def _issue_link(disclosure: Disclosure, case: Case, actor: Actor, user_id: int |
                                      ProductionLink.superseded_at.is_(None))
         .values(superseded_at=now)
     )
-    nonce = secrets.token_hex(16)
-    link = ProductionLink(disclosure_id=disclosure.id, nonce=nonce,
-                          token_hash=_token_hash(_token(nonce, _settings().keys[0])),
-                          issued_at=now, expires_at=now + LINK_LIFETIME, issued_by=actor.label,
+    link = ProductionLink(disclosure_id=disclosure.id, nonce=secrets.token_hex(16), issued_at=now,
+                          expires_at=(now + LINK_LIFETIME).replace(microsecond=0), issued_by=actor.label,
                           issued_by_id=user_id, note=note)
+    link.token_hash = _token_hash(_token(link, case, _settings().keys[0]))
     db.session.add(link)
     db.session.flush()
     audit.record(AuditAction.PRODUCTION_LINK_ISSUED, actor, subject=("case", case.id), now=now, data={
@@ -399,11 +446,7 @@ def current_link(disclosure: Disclosure | None, now: datetime) -> tuple[Producti
     link = disclosure.links[-1]
     if link_status(link, now) != "available":
         return link, None
-    for key in _settings().keys:  # the newest key first; older ones after a rotation
-        token = _token(link.nonce, key)
-        if hmac.compare_digest(_token_hash(token), link.token_hash):
-            return link, token
-    return link, None
+    return link, _token_for(link, disclosure.case)
 
 
 @dataclass(frozen=True)
@@ -421,10 +464,16 @@ class Collected:
         return f"{self.reference}-production.zip"
 
 
-def collect(case_id: int, agency_id: int, token: str, actor: Actor, now: datetime) -> Collected:
-    """The agency's one download. Any token that is not this case's own link is a
-    404 (whoever asks); a used, expired or replaced link is 410, and the refusal is
-    audited. Two downloads at once: the link row is locked, one wins."""
+GONE = {
+    "collected": "This link has been used: a production is collected once. Ask the provider to issue a "
+                 "new link.",
+    "expired": "This link has expired. Ask the provider to issue a new link.",
+    "replaced": "This link was replaced by a newer one.",
+}
+
+
+def _find_link(case_id: int, agency_id: int, token: str) -> tuple[ProductionLink, Disclosure, Case]:
+    """This case's link for this token, locked; anything else is one 404, whoever asks."""
     if len(token) != TOKEN_LENGTH:
         raise NotFound("No such production link.")
     row = db.session.execute(
@@ -434,23 +483,42 @@ def collect(case_id: int, agency_id: int, token: str, actor: Actor, now: datetim
         .where(ProductionLink.token_hash == _token_hash(token))
         .with_for_update(of=ProductionLink)
     ).one_or_none()
-    if row is None or row.Case.id != case_id or row.Case.agency_id != agency_id:
+    if row is None or row.Case.id != case_id or row.Case.agency_id != agency_id \
+            or not hmac.compare_digest(_token_for(row.ProductionLink, row.Case) or "", token):
         db.session.rollback()
         raise NotFound("No such production link.")
-    link, disclosure, case = row
+    return row.ProductionLink, row.Disclosure, row.Case
+
+
+def inspect(case_id: int, agency_id: int, token: str, now: datetime) -> Collected:
+    """What a download would give (size, hash), without spending the link: the
+    answer to a HEAD request."""
+    link, disclosure, case = _find_link(case_id, agency_id, token)
+    status = link_status(link, now)
+    db.session.rollback()
+    if status != "available":
+        raise Gone(GONE[status], code=f"link_{status}")
+    return Collected(case.reference, disclosure.package_size, disclosure.package_sha256, iter(()))
+
+
+def collect(case_id: int, agency_id: int, token: str, actor: Actor, now: datetime) -> Collected:
+    """The agency's one download. Any token that is not this case's own link is a
+    404 (whoever asks); a used, expired or replaced link is 410, and the refusal is
+    audited. Two downloads at once: the link row is locked, one wins. The whole
+    package is checked before the link is spent, so a damaged or missing file does
+    not cost the agency its link."""
+    link, disclosure, case = _find_link(case_id, agency_id, token)
     status = link_status(link, now)
     if status != "available":
         audit.record(AuditAction.PRODUCTION_REFUSED, actor, subject=("case", case.id), now=now,
                      data={"reference": case.reference, "link_id": link.id, "status": status})
         db.session.commit()
-        raise Gone({
-            "collected": "This link has been used: a production is collected once. Ask the provider "
-                         "to issue a new link.",
-            "expired": "This link has expired. Ask the provider to issue a new link.",
-            "replaced": "This link was replaced by a newer one.",
-        }[status], code=f"link_{status}")
-    try:  # open the package before spending the link: a missing file must not cost the agency its link
-        chunks = sealing.open_sealed(_folder() / disclosure.package_name, _settings().keys)
+        raise Gone(GONE[status], code=f"link_{status}")
+    path, keys = _folder() / disclosure.package_name, _settings().keys
+    try:
+        for _ in sealing.open_sealed(path, keys):  # every chunk's tag, before anything is spent
+            pass
+        chunks = sealing.open_sealed(path, keys)
     except (OSError, sealing.SealError) as exc:
         db.session.rollback()
         raise PackageFailed("The production cannot be read just now; your link has not been used. "
