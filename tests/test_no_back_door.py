@@ -35,6 +35,8 @@ from models import (
     CaseDocument,
     Category,
     Disclosure,
+    Notice,
+    Objection,
     ProductionLink,
     Role,
     State,
@@ -192,9 +194,16 @@ class World:
 
     def url_values(self, rule) -> list[dict]:
         names = set(rule.arguments)
-        unknown = names - {"case_id", "document_id", "user_id", "token", "filename"}
+        known = {"case_id", "document_id", "user_id", "token", "filename", "notice_id", "objection_id"}
+        unknown = names - known
         assert not unknown, f"{rule.endpoint}: the sweep does not know how to fill {unknown}"
         rows = [{"case_id": c} for c in self.case_ids] if "case_id" in names else [{}]
+        if "notice_id" in names:  # every notice the cases caused (the customer's, and held ones)
+            rows = [{"notice_id": n} for n in db.session.scalars(sa.select(Notice.id).order_by(Notice.id))]
+            assert rows, "the sweep's cases made no notice"
+        if "objection_id" in names:
+            rows = [{"objection_id": o} for o in db.session.scalars(sa.select(Objection.id))] or [
+                {"objection_id": 1}]
         if "token" in names:
             rows.append({"case_id": self.disclosed.id})  # a second try: the owner's must be 410
         for row in rows:
@@ -261,6 +270,12 @@ class World:
             "cases_api.case_transition": lambda c, v: ("json", {"trigger": "approve"}),
             "cases_api.production_link": lambda c, v: ("json", {"note": "The agency's transfer broke off."}),
             "agency_api.request_create": lambda c, v: ("json", case_body(identifiers=[self.identifier])),
+            "cases.ndo_extension": lambda c, v: ("form", {"ends_on": "2031-01-01", "note": "Extended."}),
+            "notices.release": lambda c, v: ("form", {"note": "The order was lifted."}),
+            "notices.retry": lambda c, v: ("form", {}),
+            "notices.acknowledge": lambda c, v: ("form", {"note": "Read."}),
+            "portal.objection": lambda c, v: ("form", {"statement": "We object to this disclosure."}),
+            "portal.security": lambda c, v: ("form", {"code": "123456"}),
         }
 
     # -- callers ---------------------------------------------------------------------------

@@ -51,7 +51,8 @@ CUSTOMER = frozenset({Role.CUSTOMER})
 INTAKE = frozenset({Role.INTAKE})
 CASE_READERS = frozenset({Role.INTAKE, Role.REVIEWER, Role.APPROVER, Role.AUDITOR})
 CASE_WORKERS = frozenset({Role.INTAKE, Role.REVIEWER, Role.APPROVER})
-LINK_ISSUERS = frozenset({Role.REVIEWER, Role.APPROVER})
+LINK_ISSUERS = frozenset({Role.REVIEWER, Role.APPROVER})  # also: notice releases, NDO extensions
+APPROVER = frozenset({Role.APPROVER})
 AGENCY = "agency token"  # an agency's bearer token only; no session stands in for it, whatever its role
 
 EXPECTED = {
@@ -65,6 +66,15 @@ EXPECTED = {
     "home.root": ANYONE,
     "home.index": STAFF,
     "portal.home": CUSTOMER,
+    "portal.notice": CUSTOMER,
+    "portal.objection": CUSTOMER,
+    "portal.demand": CUSTOMER,
+    "portal.security": CUSTOMER,
+    "notices.index": CASE_READERS,
+    "notices.release": LINK_ISSUERS,
+    "notices.retry": LINK_ISSUERS,
+    "notices.acknowledge": APPROVER,
+    "cases.ndo_extension": LINK_ISSUERS,
     "admin.user_list": ADMIN,
     "admin.user_new": ADMIN,
     "admin.user_detail": ADMIN,
@@ -116,6 +126,7 @@ POST_BODIES = {
     "cases.transition": {"trigger": "withdraw", "note": "Smuggled withdrawal."},
     "cases_api.case_transition": {"trigger": "withdraw", "note": "Smuggled withdrawal."},
     "cases.production_link": {"note": "Smuggled link."},
+    "cases.ndo_extension": {"ends_on": "2031-01-01", "note": "Smuggled extension."},
     "cases_api.production_link": {"note": "Smuggled link."},
     "admin.user_new": {
         "email": "smuggled@provider.example", "name": "Smuggled", "role": "approver",
@@ -163,7 +174,8 @@ def test_builtin_static_endpoint_is_public(app):
 
 
 def url_args(rule, target: User, case=None) -> dict:
-    values = {"user_id": target.id, "filename": "style.css", "token": "A" * 43}
+    values = {"user_id": target.id, "filename": "style.css", "token": "A" * 43, "notice_id": 1,
+              "objection_id": 1}
     if case is not None:
         values.update(case_id=case.id, document_id=case.documents[-1].id)
     missing = set(rule.arguments) - values.keys()

@@ -12,6 +12,7 @@ from views import (
     errors,
     home,
     identity,
+    notices,
     policy,
     portal,
     security,
@@ -23,7 +24,7 @@ def init_app(app) -> None:
     security.init_app(app)
     policy.init_app(app)
     errors.init_app(app)
-    for module in (auth, home, portal, admin, audit_log, api, cases_api, agency_api, cases):
+    for module in (auth, home, portal, admin, audit_log, api, cases_api, agency_api, cases, notices):
         app.register_blueprint(module.bp)
     cli.init_app(app)
 

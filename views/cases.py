@@ -12,7 +12,7 @@ from views.errors import status_of
 from views.forms import CaseForm, QueueFilterForm
 from views.identity import actor, caller
 from views.policy import allow
-from workflows import case_machine, casefile, disclosure, documents, queue
+from workflows import case_machine, casefile, disclosure, documents, notices, queue
 from workflows.casefile import CHANNEL_LABELS, REJECT_REASON_LABELS, REQUEST_TYPE_LABELS
 from workflows.errors import Conflict, InvalidInput, ReauthRequired, TooLarge
 from workflows.states import BY_TRIGGER, Trigger
@@ -36,7 +36,7 @@ class Failed:
     values: dict = field(default_factory=dict)
 
 
-@bp.context_processor
+@bp.app_context_processor
 def _words():
     return {
         "channel_labels": CHANNEL_LABELS, "request_type_labels": REQUEST_TYPE_LABELS,
@@ -44,6 +44,7 @@ def _words():
         "categories_text": casefile.categories_text, "open_for_upload": documents.open_for_upload,
         "category_options": [(c.value, c.label) for c in Category],
         "link_status": disclosure.link_status, "link_roles": {r.value for r in disclosure.LINK_ROLES},
+        "notice_roles": {r.value for r in notices.RELEASERS}, "today": notices.today(utcnow()),
     }
 
 
@@ -107,7 +108,7 @@ def new():
     return redirect(url_for("cases.show", case_id=case.id), 303)
 
 
-def _case_page(case_id: int, status: int = 200, **extra):
+def case_page(case_id: int, status: int = 200, **extra):
     page = casefile.view(case_id, current_user.role, current_user.id, actor(), utcnow())
     return render_template("cases/show.html", page=page, now=utcnow(), **extra), status
 
@@ -115,7 +116,7 @@ def _case_page(case_id: int, status: int = 200, **extra):
 @bp.get(CASE)
 @case_readers
 def show(case_id: int):
-    return _case_page(case_id)
+    return case_page(case_id)
 
 
 @bp.post(f"{CASE}/transitions")
@@ -130,9 +131,9 @@ def transition(case_id: int):
     except InvalidInput as exc:
         typed = {**f.to_dict(), "categories": f.getlist("categories")}
         failed = Failed(trigger, exc.message, exc.fields, typed)
-        return _case_page(case_id, 422, failed=failed)
+        return case_page(case_id, 422, failed=failed)
     except Conflict as exc:
-        return _case_page(case_id, 409, conflict=exc.message)
+        return case_page(case_id, 409, conflict=exc.message)
     except ReauthRequired:
         flash("Confirm it's you to approve: approving needs a sign-in within the last 10 minutes.", "info")
         return redirect(url_for("auth.confirm", next=url_for("cases.show", case_id=case_id)))
@@ -147,10 +148,23 @@ def production_link(case_id: int):
         disclosure.reissue(case_id, current_user.role, actor(), current_user.id, request.form.get("note"),
                            utcnow())
     except (InvalidInput, Conflict) as exc:
-        return _case_page(case_id, status_of(exc), link_error=exc.message, link_note=request.form.get("note"))
+        return case_page(case_id, status_of(exc), link_error=exc.message, link_note=request.form.get("note"))
     flash("A new collection link was issued; the agency finds it on its request. The previous link no "
           "longer works.", "ok")
     return redirect(url_for("cases.show", case_id=case_id), 303)
+
+
+@bp.post(f"{CASE}/ndo")
+@allow(Role.REVIEWER, Role.APPROVER)
+def ndo_extension(case_id: int):
+    f = request.form
+    try:
+        ends_on = notices.parse_end(f.get("ends_on"), bool(f.get("indefinite")))
+        notices.extend_ndo(case_id, current_user.role, actor(), ends_on, f.get("note"), utcnow())
+    except (InvalidInput, Conflict) as exc:
+        return case_page(case_id, status_of(exc), ndo_error=exc.message, ndo_values=f.to_dict())
+    flash("NDO extension recorded; notices still held now wait for the new date.", "ok")
+    return redirect(url_for("cases.show", case_id=case_id, _anchor="ndo-heading"), 303)
 
 
 @bp.post(f"{CASE}/document")
@@ -162,7 +176,7 @@ def upload(case_id: int):
             raise InvalidInput("Choose the PDF to upload.", fields={"file": "Choose the PDF to upload."})
         document = documents.store(case_id, file.stream, file.filename, actor(), utcnow(), _folder())
     except (InvalidInput, TooLarge, Conflict) as exc:
-        return _case_page(case_id, status_of(exc), upload_error=exc.message)
+        return case_page(case_id, status_of(exc), upload_error=exc.message)
     flash(f"Uploaded {document.filename}.", "ok")
     return redirect(url_for("cases.show", case_id=case_id), 303)
 

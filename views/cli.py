@@ -9,7 +9,7 @@ from flask import current_app
 from flask_migrate import upgrade
 
 from models import Role, db, utcnow
-from workflows import audit, demo, directory, users
+from workflows import audit, demo, directory, relay, users
 from workflows.audit import Actor
 from workflows.errors import WorkflowError
 
@@ -47,6 +47,7 @@ users_cli = click.Group("users", help="Manage users.")
 agencies_cli = click.Group("agencies", help="Manage agencies.")
 customers_cli = click.Group("customers", help="Manage customers.")
 audit_cli = click.Group("audit", help="The audit log.")
+notices_cli = click.Group("notices", help="The customer-notice outbox relay.")
 
 
 @users_cli.command("create")
@@ -139,7 +140,36 @@ def demo_code(email):
     emit(code=code, valid_for_seconds=remaining)
 
 
+def _relay_settings():
+    config = current_app.config
+    return (relay.MailSettings.from_config(config), relay.Policy.from_config(config),
+            config.get("PUBLIC_URL") or "http://127.0.0.1:5000")
+
+
+@notices_cli.command("send")
+def notices_send():
+    """One relay pass: release notices whose NDO ended, e-mail what is due."""
+    settings, policy, portal_url = _relay_settings()
+    result = relay.send_pass(utcnow(), settings, policy, portal_url)
+    emit(released=result.released, sent=result.sent, retrying=result.retrying, failed=result.failed,
+         not_configured=result.not_configured, mail="configured" if settings else "not configured")
+    for error in result.errors:
+        emit(error=error)
+
+
+@notices_cli.command("run")
+@click.option("--interval", default=30.0, show_default=True, help="Seconds between passes.")
+def notices_run(interval):
+    """Keep relaying until stopped (Ctrl-C or SIGTERM)."""
+    settings, policy, portal_url = _relay_settings()
+    emit(relay="running", interval=interval, mail="configured" if settings else "not configured")
+    try:
+        relay.run(settings, policy, portal_url, interval, log=click.echo)
+    except KeyboardInterrupt:
+        emit(relay="stopped")
+
+
 def init_app(app) -> None:
-    for command in (init_db, users_cli, agencies_cli, customers_cli, audit_cli, demo_command,
+    for command in (init_db, users_cli, agencies_cli, customers_cli, audit_cli, notices_cli, demo_command,
                     demo_code):
         app.cli.add_command(command)

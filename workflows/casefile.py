@@ -27,7 +27,7 @@ from models import (
     User,
     db,
 )
-from workflows import audit, case_machine, documents, intake, legal, queue
+from workflows import audit, case_machine, documents, intake, legal, notices, queue
 from workflows.audit import Actor
 from workflows.errors import Conflict, InvalidInput, NotFound, TooLarge
 from workflows.states import Trigger
@@ -76,6 +76,7 @@ class CaseFile:
     triggers: list[Trigger]
     timeline: list[Entry]
     now: datetime
+    notices: list = field(default_factory=list)  # the customer notices this case caused
     people: dict[int, str] = field(default_factory=dict)  # user id -> e-mail
 
     def person(self, user_id: int | None) -> str:
@@ -140,7 +141,7 @@ def view(case_id: int, role: Role, user_id: int, actor: Actor, now: datetime) ->
         case=case, check=legal.check(intake.facts_of(case), now), rule=legal.process_rule(case.process_type),
         deadline=queue.deadline_status(case, now),
         triggers=case_machine.available_triggers(case, role, user_id),
-        timeline=timeline(case, people), now=now, people=people,
+        timeline=timeline(case, people), now=now, people=people, notices=notices.of_case(case.id),
     )
 
 

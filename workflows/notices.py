@@ -11,6 +11,7 @@ Customers object to an intended disclosure here (file_objection); the approver
 must acknowledge every objection before approve passes (unacknowledged())."""
 
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 from sqlalchemy import func, select
 
@@ -30,7 +31,7 @@ from models import (
     db,
 )
 from models.terms import PROCESS_LABELS
-from workflows import audit
+from workflows import audit, documents
 from workflows.audit import Actor
 from workflows.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from workflows.text import clean_text
@@ -182,6 +183,17 @@ def release(notice_id: int, role: Role, actor: Actor, note: str | None, now: dat
     return notice
 
 
+def parse_end(raw: str | None, indefinite: bool) -> date | None:
+    """The new end date from a form: a date (YYYY-MM-DD), or none for an indefinite order."""
+    if indefinite:
+        return None
+    try:
+        return date.fromisoformat((raw or "").strip())
+    except ValueError:
+        raise InvalidInput("Give the new end date as YYYY-MM-DD, or tick that the order is now indefinite.",
+                           reasons=["ends_on"], fields={"ends_on": "Give the new end date."}) from None
+
+
 def extend_ndo(case_id: int, role: Role, actor: Actor, ends_on: date | None, note: str | None,
                now: datetime) -> Case:
     """Record an extension of the case's NDO (a new end date, or none: indefinite).
@@ -260,6 +272,22 @@ def customer_notice(notice_id: int, customer_id: int) -> Notice:
     if notice is None or notice.customer_id != customer_id or notice.released_at is None:
         raise NotFound("No such notice.")
     return notice
+
+
+def view(notice_id: int, customer_id: int, actor: Actor, now: datetime) -> Notice:
+    """A customer opens a notice: audited, like every reading of a case."""
+    notice = customer_notice(notice_id, customer_id)
+    audit.record(AuditAction.NOTICE_VIEWED, actor, subject=("notice", notice.id), now=now,
+                 data={"case_id": notice.case_id, "kind": notice.kind.value})
+    db.session.commit()
+    return notice
+
+
+def demand_copy(notice_id: int, customer_id: int, actor: Actor, now: datetime, folder: Path):
+    """The copy of the demand behind a customer's notice (its latest document)."""
+    notice = customer_notice(notice_id, customer_id)
+    path, document = documents.fetch(notice.case_id, None, actor, now, folder)
+    return path, document
 
 
 def may_object(notice: Notice) -> bool:

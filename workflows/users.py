@@ -137,3 +137,15 @@ def reset_mfa(user_id: int, actor: Actor, now: datetime) -> User:
         AuditAction.MFA_RESET, actor, subject=("user", user.id), data={"email": user.email}, now=now
     )
     return user
+
+
+def offer_totp(user_id: int) -> User:
+    """A customer who wants a second factor gets a secret to add to an app; it
+    counts only once they confirm a code from it (auth.confirm_enrolment)."""
+    user = get_user(user_id)
+    if user.role.is_staff:
+        raise Conflict("Staff set up their second factor at first sign-in.")
+    if not user.mfa_enrolled and not user.totp_secret:
+        user.totp_secret = totp.new_secret()
+        user.totp_last_step = None
+    return user
