@@ -35,6 +35,7 @@ def base_config(uri: str, instance) -> dict:
         "SESSION_COOKIE_SECURE": False,
         "INSTANCE_PATH": str(instance),
         "DEMO": False,
+        "DEMO_LARGE_ACCOUNT_MB": 2,  # the demo's large account, kept small for tests
     }
 
 

@@ -340,7 +340,8 @@ def flask_cmd(instance: Path, *args: str, **env: str) -> subprocess.CompletedPro
     """The real `flask --app app ...`, as an operator runs it, in its own instance folder."""
     environ = {k: v for k, v in os.environ.items()
                if not k.startswith("DUE_PROCESS_") and k not in ("DATABASE_URL", "SECRET_KEY")}
-    environ.update(DUE_PROCESS_INSTANCE=str(instance), DUE_PROCESS_PASSWORD_HASH_PROFILE="fast", **env)
+    environ.update(DUE_PROCESS_INSTANCE=str(instance), DUE_PROCESS_PASSWORD_HASH_PROFILE="fast",
+                   DUE_PROCESS_DEMO_LARGE_ACCOUNT_MB="2", **env)
     return subprocess.run(
         [sys.executable, "-m", "flask", "--app", "app", *args], cwd=ROOT, env=environ,
         capture_output=True, text=True, timeout=120,

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from models import Agency, Customer, Role, User, db
-from workflows import demo_cases, directory, totp, users
+from workflows import demo_cases, demo_vault, directory, totp, users
 from workflows.audit import Actor
 from workflows.errors import InvalidInput
 
@@ -104,6 +104,8 @@ def seed(now: datetime) -> Seeded:
                 name, country, DEMO_ACTOR, now, kind=kind, verified=verified
             )
             tokens[name] = issued.token
+    # The vault first: the disclosed demo cases are packaged as they are seeded.
+    demo_vault.seed_vault(now, demo_vault.configured_mb())
     demo_cases.seed_cases(now, {role: _ensure_user(f"{role.value}@{DOMAIN}", role, name, now)
                                 for role, name in STAFF})
     return Seeded(logins, tokens)

@@ -238,19 +238,30 @@ def _blob(cap: Capability, account_id: int, category: Category, record_id: int) 
     ).scalar_one()
 
 
-class _HashingEntry:
-    """Writes to one ZIP entry, counting and hashing what goes in."""
+SLICE = 1024 * 1024  # a stored file goes into the ZIP a slice at a time
+COMPRESSIBLE = ("text/", "application/json", "application/xml", "application/csv")
 
-    def __init__(self, zf: zipfile.ZipFile, path: str):
+
+class _HashingEntry:
+    """Writes to one ZIP entry, counting and hashing what goes in. A file that is
+    already compressed (an image, a PDF, an archive) is stored as it is: deflating
+    it again costs time and saves nothing."""
+
+    def __init__(self, zf: zipfile.ZipFile, path: str, stamp: tuple, compress: bool = True):
         self.path = path
-        self._entry = zf.open(path, "w", force_zip64=True)
+        info = zipfile.ZipInfo(path, date_time=stamp)
+        info.compress_type = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
+        self._entry = zf.open(info, "w", force_zip64=True)
         self.sha256 = hashlib.sha256()
         self.size = 0
 
     def write(self, data: bytes) -> None:
-        self._entry.write(data)
-        self.sha256.update(data)
-        self.size += len(data)
+        view = memoryview(data)
+        for start in range(0, len(view), SLICE):
+            piece = view[start:start + SLICE]
+            self._entry.write(piece)
+            self.sha256.update(piece)
+        self.size += len(view)
 
     def close(self, records: int) -> dict:
         self._entry.close()
@@ -264,25 +275,27 @@ def _moment(value: datetime | None) -> str | None:
 def _write_zip(zf: zipfile.ZipFile, cap: Capability, case: Case, accounts: list[Account],
                now: datetime) -> dict:
     files, counts = [], {}
+    stamp = now.astimezone(UTC).timetuple()[:6]  # every entry dated when the package was made
     for account in accounts:
         folder = f"accounts/{account.id}"
         counts[account.identifier] = {}
         for category in Category:
             if category.value not in cap.categories:
                 continue
-            entry, n, stored = _HashingEntry(zf, f"{folder}/{category.value}.jsonl"), 0, []
+            entry, n, stored = _HashingEntry(zf, f"{folder}/{category.value}.jsonl", stamp), 0, []
             for row in _rows(cap, account.id, category):
                 line = {"record_id": row.id, "kind": row.kind, "recorded_at": _moment(row.recorded_at),
                         "data": row.data}
                 if row.has_blob:
                     line["file"] = f"{folder}/files/{row.id}"
-                    stored.append(row.id)
+                    kind = str((row.data or {}).get("content_type", ""))
+                    stored.append((row.id, kind.startswith(COMPRESSIBLE)))
                 entry.write(json.dumps(line, ensure_ascii=False, sort_keys=True).encode() + b"\n")
                 n += 1
             files.append(entry.close(n))
             counts[account.identifier][category.value] = n
-            for record_id in stored:  # one file's bytes in memory at a time
-                blob_entry = _HashingEntry(zf, f"{folder}/files/{record_id}")
+            for record_id, compress in stored:  # one file's bytes in memory at a time
+                blob_entry = _HashingEntry(zf, f"{folder}/files/{record_id}", stamp, compress)
                 blob_entry.write(_blob(cap, account.id, category, record_id))
                 files.append(blob_entry.close(1))
     manifest = {
@@ -299,7 +312,9 @@ def _write_zip(zf: zipfile.ZipFile, cap: Capability, case: Case, accounts: list[
     }
     if case.emergency_justification:
         manifest["emergency_justification"] = case.emergency_justification
-    zf.writestr("manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True))
+    info = zipfile.ZipInfo("manifest.json", date_time=stamp)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    zf.writestr(info, json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True))
     return manifest
 
 

@@ -91,10 +91,11 @@ class SealedWriter:
         view = memoryview(data).cast("B")
         self.sha256.update(view)
         self.size += len(view)
-        self._buffer += view
-        while len(self._buffer) > CHUNK:  # keep one back: the last chunk is flagged
-            self._seal(bytes(self._buffer[:CHUNK]), last=False)
-            del self._buffer[:CHUNK]
+        for start in range(0, len(view), CHUNK):  # a chunk at a time: a large write is not copied whole
+            self._buffer += view[start:start + CHUNK]
+            if len(self._buffer) > CHUNK:  # keep one back: the last chunk is flagged
+                self._seal(bytes(self._buffer[:CHUNK]), last=False)
+                del self._buffer[:CHUNK]
         return len(view)
 
     def flush(self) -> None:
