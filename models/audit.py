@@ -42,7 +42,6 @@ class AuditAction(StrEnum):
     NOTICE_FAILED = "notice.failed"
     NOTICE_RETRIED = "notice.retried"
     NOTICE_VIEWED = "notice.viewed"
-    NOTICE_DOCUMENT_DOWNLOADED = "notice.document_downloaded"
     OBJECTION_FILED = "objection.filed"
     OBJECTION_ACKNOWLEDGED = "objection.acknowledged"
     NDO_EXTENDED = "case.ndo_extended"

@@ -68,6 +68,9 @@ class Notice(db.Model):
     created_at: Mapped[datetime]
     # What the customer is told, fixed when the notice is written (plain values).
     content: Mapped[dict] = mapped_column(JSON)
+    # The copy of the demand the customer may download: the document on file when
+    # the notice was written (a later upload is not theirs to see by this notice).
+    document_id: Mapped[int | None] = mapped_column(ForeignKey("case_documents.id"))
     hold_reason: Mapped[HoldReason | None] = mapped_column(enum_column(HoldReason, "hold_reason"))
     hold_until: Mapped[date | None]
     released_at: Mapped[datetime | None]

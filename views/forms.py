@@ -32,6 +32,14 @@ class CodeForm(FlaskForm):
     )
 
 
+class SecondFactorForm(FlaskForm):
+    password = PasswordField("Your password", validators=[DataRequired(), Length(max=256)])
+    code = StringField(
+        "Six-digit code from the app",
+        validators=[DataRequired(), Regexp(r"^\s*\d{3}\s?\d{3}\s*$", message="Enter the 6 digits.")],
+    )
+
+
 class PasswordChangeForm(FlaskForm):
     current = PasswordField("Current password", validators=[DataRequired()])
     new = PasswordField("New password", validators=[DataRequired(), Length(min=12, max=256)])

@@ -8,7 +8,7 @@ from flask_login import current_user
 from models import Role, db, utcnow
 from views.auth import failed
 from views.errors import status_of
-from views.forms import CodeForm
+from views.forms import SecondFactorForm
 from views.identity import actor, client_ip
 from views.policy import allow
 from workflows import auth, documents, notices, totp, users
@@ -67,18 +67,19 @@ def demand(notice_id: int):
 @bp.route("/security", methods=["GET", "POST"])
 @customers
 def security():
-    """A second factor is offered, not required: once set up, every sign-in asks for it."""
-    user = users.offer_totp(current_user.id)
-    db.session.commit()
-    form = CodeForm()
+    """A second factor is offered, not required: once set up, every sign-in asks for
+    it. Showing the page stores nothing; confirming password and code does."""
+    user = current_user.user
+    form = SecondFactorForm()
     context = {"enrolled": user.mfa_enrolled, "email": user.email}
     if not user.mfa_enrolled:
-        uri = totp.provisioning_uri(user.totp_secret, user.email)
-        context.update(secret=user.totp_secret, qr_svg=totp.qr_svg(uri))
+        secret = users.offered_secret(user, current_app.config["SECRET_KEY"])
+        context.update(secret=secret, qr_svg=totp.qr_svg(totp.provisioning_uri(secret, user.email)))
     if user.mfa_enrolled or not form.validate_on_submit():
         return render_template("portal/security.html", form=form, **context), 422 if form.errors else 200
     try:
-        auth.confirm_enrolment(user, form.code.data, client_ip(), utcnow())
+        auth.add_second_factor(user, form.password.data, context["secret"], form.code.data, client_ip(),
+                               utcnow())
     except (InvalidCredentials, RateLimited) as exc:
         return failed(exc, form, "portal/security.html", **context)
     db.session.commit()

@@ -97,6 +97,20 @@ def confirm_enrolment(user: User, code: str, ip: str, now: datetime) -> None:
     )
 
 
+def add_second_factor(user: User, password: str, secret: str, code: str, ip: str, now: datetime) -> None:
+    """A customer turns on TOTP: their password again (whoever holds only their
+    session cannot lock them out), and a code from the new secret."""
+    check_password(user.email, password, ip, now)
+    attempt = throttle.reserve(user.email, ip, now)
+    step = totp.matching_step(secret, code or "", now)
+    if step is None:
+        _fail(AuditAction.MFA_FAILED, attempt, now, user.id)
+        raise InvalidCredentials(CODE_FAILURE)
+    throttle.release(attempt)
+    user.totp_secret, user.totp_last_step, user.totp_confirmed_at = secret, step, now
+    audit.record(AuditAction.MFA_ENROLLED, Actor(user.email, user.id, ip), subject=("user", user.id), now=now)
+
+
 @dataclass
 class NewSession:
     token: str

@@ -10,10 +10,11 @@ portal at once, and the relay (workflows.relay) e-mails it.
 Customers object to an intended disclosure here (file_objection); the approver
 must acknowledge every objection before approve passes (unacknowledged())."""
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from models import (
     Account,
@@ -44,8 +45,15 @@ KIND_OF_TRIGGER = {"redirect": NoticeKind.REDIRECTED, "propose_disclosure": Noti
                    "approve": NoticeKind.DISCLOSED}
 
 
+# An order's end date is a calendar date in a jurisdiction we may not know. A day
+# has begun everywhere once it has begun at UTC-12, so a notice is released then:
+# never early anywhere, at most a day late somewhere.
+LAST_TIME_ZONE = timedelta(hours=-12)
+
+
 def today(now: datetime) -> date:
-    return now.astimezone(UTC).date()
+    """The date that has begun everywhere (see LAST_TIME_ZONE)."""
+    return (now.astimezone(UTC) + LAST_TIME_ZONE).date()
 
 
 # ---- writing notices ------------------------------------------------------------
@@ -109,6 +117,7 @@ def on_transition(case: Case, trigger: str, accounts: list[tuple[Account, Custom
         held = reason is not None
         notice = Notice(
             case_id=case.id, customer_id=customer_id, kind=kind, created_at=now,
+            document_id=case.document.id if case.document else None,
             content=_content(case, kind, sorted(identifiers), disclosure),
             hold_reason=reason, hold_until=until,
             released_at=None if held else now, released_by=None if held else "on transition",
@@ -169,7 +178,7 @@ def release(notice_id: int, role: Role, actor: Actor, note: str | None, now: dat
         notice = _locked(Notice, notice_id, "No such notice.")
         if notice.released_at is not None:
             raise Conflict("This notice has already been released.", code="already_released")
-        if not notice.hold_reason or not notice.hold_reason.needs_reviewer:
+        if notice.hold_reason is HoldReason.NDO:
             raise Conflict(f"This notice waits for its NDO to end on {notice.hold_until}; it is released "
                            "then, by itself.", code="dated_hold")
         if notice.hold_until and notice.hold_until > today(now):
@@ -221,6 +230,8 @@ def extend_ndo(case_id: int, role: Role, actor: Actor, ends_on: date | None, not
                                                        Notice.released_at.is_(None))).all()
         for notice in held:
             notice.hold_reason, notice.hold_until = reason, until
+            if reason is None:  # the order's (new) end date has already come
+                _release(notice, actor, now, "the non-disclosure order's end date has passed")
         if reason is HoldReason.NDO_INDEFINITE and held and case.challenge_flagged_at is None:
             case.challenge_flagged_at = now
         audit.record(AuditAction.NDO_EXTENDED, actor, subject=("case", case.id), now=now, data={
@@ -261,7 +272,8 @@ def retry(notice_id: int, role: Role, actor: Actor, now: datetime) -> Notice:
 def for_customer(customer_id: int) -> list[Notice]:
     """A customer's released notices, newest first. Held notices do not exist for them."""
     return db.session.scalars(
-        select(Notice).where(Notice.customer_id == customer_id, Notice.released_at.is_not(None))
+        select(Notice).options(selectinload(Notice.objection))
+        .where(Notice.customer_id == customer_id, Notice.released_at.is_not(None))
         .order_by(Notice.released_at.desc(), Notice.id.desc())
     ).all()
 
@@ -286,8 +298,9 @@ def view(notice_id: int, customer_id: int, actor: Actor, now: datetime) -> Notic
 def demand_copy(notice_id: int, customer_id: int, actor: Actor, now: datetime, folder: Path):
     """The copy of the demand behind a customer's notice (its latest document)."""
     notice = customer_notice(notice_id, customer_id)
-    path, document = documents.fetch(notice.case_id, None, actor, now, folder)
-    return path, document
+    if notice.document_id is None:
+        raise NotFound("No copy of the demand was on file when this notice was written.")
+    return documents.fetch(notice.case_id, notice.document_id, actor, now, folder)
 
 
 def may_object(notice: Notice) -> bool:
@@ -303,15 +316,17 @@ def file_objection(notice_id: int, customer_id: int, user_id: int, statement: st
         raise InvalidInput("Write your objection: what you object to, and why.", reasons=["statement"],
                            fields={"statement": "Write your objection."})
     try:
-        notice = db.session.execute(select(Notice).where(Notice.id == notice_id).with_for_update()
-                                    ).scalar_one_or_none()
-        if notice is None or notice.customer_id != customer_id or notice.released_at is None:
+        found = db.session.get(Notice, notice_id)
+        if found is None or found.customer_id != customer_id or found.released_at is None:
             raise NotFound("No such notice.")
+        # The case first, as approve locks it: an objection and an approval never
+        # both go through on the strength of the other not having happened yet.
+        case = _locked(Case, found.case_id, "No such notice.")
+        notice = _locked(Notice, notice_id, "No such notice.")
         if notice.kind is not NoticeKind.INTENT_TO_DISCLOSE:
             raise Conflict("Only a notice of intent to disclose can be objected to.", code="wrong_kind")
         if notice.objection is not None:
             raise Conflict("You have already objected to this notice.", code="already_objected")
-        case = db.session.get(Case, notice.case_id)
         if case.state.is_terminal:
             raise Conflict("This demand has been closed; an objection can no longer change it.",
                            code="case_closed")
@@ -360,20 +375,25 @@ def unacknowledged(case_id: int) -> int:
 
 # ---- staff views ----------------------------------------------------------------------
 
+_LIST_LOADS = (selectinload(Notice.customer), selectinload(Notice.objection))
+
+
 def of_case(case_id: int) -> list[Notice]:
-    return db.session.scalars(select(Notice).where(Notice.case_id == case_id).order_by(Notice.id)).all()
+    return db.session.scalars(select(Notice).options(*_LIST_LOADS).where(Notice.case_id == case_id)
+                              .order_by(Notice.id)).all()
 
 
 def held() -> list[Notice]:
     """Notices not yet released, the soonest release first (reviewer holds last)."""
     return db.session.scalars(
-        select(Notice).where(Notice.released_at.is_(None))
+        select(Notice).options(*_LIST_LOADS).where(Notice.released_at.is_(None))
         .order_by(Notice.hold_until.is_(None), Notice.hold_until, Notice.id)
     ).all()
 
 
 def failed() -> list[Notice]:
     return db.session.scalars(
-        select(Notice).where(Notice.delivery.in_([Delivery.FAILED, Delivery.NOT_CONFIGURED]))
+        select(Notice).options(*_LIST_LOADS)
+        .where(Notice.delivery.in_([Delivery.FAILED, Delivery.NOT_CONFIGURED]))
         .order_by(Notice.id.desc())
     ).all()

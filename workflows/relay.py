@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
-from email.utils import format_datetime
+from email.utils import format_datetime, parseaddr
 
 from flask import render_template
 from sqlalchemy import and_, or_, select, update
@@ -87,7 +87,8 @@ class Policy:
                    lease=timedelta(seconds=float(config.get("NOTICE_LEASE_SECONDS") or 300)))
 
     def backoff(self, attempts: int) -> timedelta:
-        return min(self.base * 2 ** (attempts - 1), self.cap)
+        doublings = min(attempts - 1, 30)  # past 30 the cap has long been reached
+        return min(self.base * 2 ** doublings, self.cap)
 
 
 class Transient(Exception):
@@ -106,7 +107,7 @@ def _classify(exc: Exception) -> Exception:
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _ in exc.recipients.values()]
         text = "; ".join(f"{addr}: {code} {_text(msg)}" for addr, (code, msg) in exc.recipients.items())
-        return Transient(text) if all(400 <= c < 500 for c in codes) else Permanent(text)
+        return Transient(text) if any(400 <= c < 500 for c in codes) else Permanent(text)
     if isinstance(exc, smtplib.SMTPAuthenticationError):
         return Transient(f"SMTP login refused ({exc.smtp_code}): check MAIL_USERNAME and MAIL_PASSWORD")
     if isinstance(exc, smtplib.SMTPResponseException):
@@ -117,10 +118,14 @@ def _classify(exc: Exception) -> Exception:
 
 def smtp_send(settings: MailSettings, message: EmailMessage) -> dict:
     """Send one message; return the recipients refused (some may be, if not all)."""
-    client = smtplib.SMTP_SSL if settings.use_ssl else smtplib.SMTP
-    with client(settings.server, settings.port, timeout=settings.timeout) as smtp:
+    context = ssl.create_default_context()  # certificates and host names are checked, either way
+    if settings.use_ssl:
+        smtp = smtplib.SMTP_SSL(settings.server, settings.port, timeout=settings.timeout, context=context)
+    else:
+        smtp = smtplib.SMTP(settings.server, settings.port, timeout=settings.timeout)
+    with smtp:
         if settings.use_tls:
-            smtp.starttls(context=ssl.create_default_context())
+            smtp.starttls(context=context)
         if settings.username:
             smtp.login(settings.username, settings.password or "")
         return smtp.send_message(message)
@@ -128,7 +133,7 @@ def smtp_send(settings: MailSettings, message: EmailMessage) -> dict:
 
 def message_id(notice: Notice, sender: str) -> str:
     """The same for every attempt at one notice, so a repeat is recognisable."""
-    domain = sender.rpartition("@")[2] or "due-process.invalid"
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "due-process.invalid"
     return f"<notice-{notice.id}-{notice.created_at:%Y%m%d%H%M%S}@{domain}>"
 
 
@@ -160,36 +165,49 @@ class Pass:
     errors: list[str] = field(default_factory=list)
 
 
-def _claim(now: datetime, policy: Policy) -> list[int]:
-    """Mark up to a batch of due notices `sending` for this relay, and commit."""
+def _claim(now: datetime, policy: Policy) -> tuple[list[int], datetime]:
+    """Mark up to a batch of due notices `sending` for this relay, and commit. The
+    lease's end is the claim's mark: only the relay holding it records the result."""
     due = or_(and_(Notice.delivery == Delivery.PENDING, Notice.next_attempt_at <= now),
               and_(Notice.delivery == Delivery.SENDING, Notice.claimed_until < now))  # a relay died
     ids = db.session.scalars(
         select(Notice.id).where(due).order_by(Notice.next_attempt_at, Notice.id).limit(policy.batch)
         .with_for_update(skip_locked=True)
     ).all()
+    until = now + policy.lease
     if ids:
         db.session.execute(update(Notice).where(Notice.id.in_(ids))
-                           .values(delivery=Delivery.SENDING, claimed_until=now + policy.lease))
+                           .values(delivery=Delivery.SENDING, claimed_until=until))
     db.session.commit()
-    return list(ids)
+    return list(ids), until
 
 
-def _record(notice_id: int, now: datetime, policy: Policy, result: Pass, error: Exception | None,
-            refused: dict | None) -> None:
+def _record(notice_id: int, claim: datetime, now: datetime, policy: Policy, result: Pass,
+            error: Exception | None, refused: dict) -> None:
     notice = db.session.execute(select(Notice).where(Notice.id == notice_id).with_for_update()).scalar_one()
-    if notice.delivery is not Delivery.SENDING:  # released back by staff meanwhile: leave it be
-        db.session.rollback()
+    if notice.delivery is not Delivery.SENDING or notice.claimed_until != claim:
+        db.session.rollback()  # taken over by another relay, or put back by staff: theirs to record
         return
     notice.attempts += 1
     notice.claimed_until = None
+    temporary = sorted(a for a, (code, _) in refused.items() if 400 <= code < 500)
+    lasting = sorted(a for a, (code, _) in refused.items() if not 400 <= code < 500)
     if error is None:
-        notice.delivery, notice.sent_at, notice.next_attempt_at = Delivery.SENT, now, None
-        notice.last_error = f"refused: {', '.join(sorted(refused))}" if refused else None
         audit.record(AuditAction.NOTICE_SENT, RELAY_ACTOR, subject=("notice", notice.id), now=now, data={
-            "case_id": notice.case_id, "kind": notice.kind.value, "recipients": notice.recipients,
-            "attempts": notice.attempts, "refused": sorted(refused or {})})
+            "case_id": notice.case_id, "kind": notice.kind.value, "attempts": notice.attempts,
+            "recipients": [r for r in notice.recipients if r not in refused], "refused": sorted(refused)})
         result.sent += 1
+        if temporary and notice.attempts < policy.max_attempts:
+            # Delivered to some; the addresses refused for now get it on a later attempt.
+            notice.recipients = temporary
+            notice.delivery = Delivery.PENDING
+            notice.next_attempt_at = now + policy.backoff(notice.attempts)
+            notice.last_error = "refused for now: " + ", ".join(temporary) + (
+                "; refused: " + ", ".join(lasting) if lasting else "")
+            db.session.commit()
+            return
+        notice.delivery, notice.sent_at, notice.next_attempt_at = Delivery.SENT, now, None
+        notice.last_error = "refused: " + ", ".join(temporary + lasting) if refused else None
     elif isinstance(error, Permanent) or notice.attempts >= policy.max_attempts:
         notice.delivery, notice.next_attempt_at, notice.last_error = Delivery.FAILED, None, str(error)[:2000]
         audit.record(AuditAction.NOTICE_FAILED, RELAY_ACTOR, subject=("notice", notice.id), now=now, data={
@@ -205,7 +223,15 @@ def _record(notice_id: int, now: datetime, policy: Policy, result: Pass, error: 
 
 def send_pass(now: datetime, settings: MailSettings | None, policy: Policy, portal_url: str,
               send: Callable[[MailSettings, EmailMessage], dict] = smtp_send) -> Pass:
-    """One pass: release what is due, then send what is released and due."""
+    """One pass: release what is due, then send what is released and due. `now`
+    is when the pass starts; each claim reads it moved on by the time the pass has
+    taken, so a long pass never claims with a lease already spent (and only the
+    holder of a claim records its result)."""
+    started = time.monotonic()
+
+    def clock() -> datetime:
+        return now + timedelta(seconds=time.monotonic() - started)
+
     result = Pass(released=notices.release_due(now, RELAY_ACTOR))
     if settings is None:
         # No mail server: the portal alone carries the notice; staff see it unsent.
@@ -216,18 +242,21 @@ def send_pass(now: datetime, settings: MailSettings | None, policy: Policy, port
         result.not_configured = marked.rowcount
         return result
     while True:
-        claimed = _claim(now, policy)
+        claimed, claim = _claim(clock(), policy)
         for notice_id in claimed:
-            notice = db.session.get(Notice, notice_id)
-            error, refused = None, None
+            error, refused = None, {}
             try:
-                message = compose(notice, settings, portal_url)
+                message = compose(db.session.get(Notice, notice_id), settings, portal_url)
                 db.session.commit()  # no transaction stays open while the mail goes out
-                refused = send(settings, message)
+                refused = send(settings, message) or {}
             except (smtplib.SMTPException, OSError) as exc:
                 error = _classify(exc)
+            except Exception as exc:  # any fault counts as an attempt; the pass goes on
+                db.session.rollback()
+                error = Transient(f"{type(exc).__name__}: {exc}")
+            if error is not None:
                 result.errors.append(f"notice {notice_id}: {error}")
-            _record(notice_id, now, policy, result, error, refused)
+            _record(notice_id, claim, now, policy, result, error, refused)
         if len(claimed) < policy.batch:
             return result
 
@@ -237,10 +266,15 @@ def run(settings: MailSettings | None, policy: Policy, portal_url: str, interval
     """Keep relaying: a pass every `interval` seconds (`passes` bounds it, for tests)."""
     done = 0
     while passes is None or done < passes:
-        result = send_pass(clock(), settings, policy, portal_url)
-        if result.released or result.sent or result.retrying or result.failed or result.not_configured:
-            log(f"released: {result.released} sent: {result.sent} retrying: {result.retrying} "
-                f"failed: {result.failed} not_configured: {result.not_configured}")
+        try:
+            result = send_pass(clock(), settings, policy, portal_url)
+        except Exception as exc:  # a database hiccup must not stop the relay for good
+            db.session.rollback()
+            log(f"error: {type(exc).__name__}: {exc}")
+        else:
+            if result.released or result.sent or result.retrying or result.failed or result.not_configured:
+                log(f"released: {result.released} sent: {result.sent} retrying: {result.retrying} "
+                    f"failed: {result.failed} not_configured: {result.not_configured}")
         done += 1
         if passes is None or done < passes:
             time.sleep(interval)

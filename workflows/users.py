@@ -1,5 +1,8 @@
 """Managing who may sign in. Admins manage users and nothing else."""
 
+import base64
+import hashlib
+import hmac
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -139,13 +142,9 @@ def reset_mfa(user_id: int, actor: Actor, now: datetime) -> User:
     return user
 
 
-def offer_totp(user_id: int) -> User:
-    """A customer who wants a second factor gets a secret to add to an app; it
-    counts only once they confirm a code from it (auth.confirm_enrolment)."""
-    user = get_user(user_id)
-    if user.role.is_staff:
-        raise Conflict("Staff set up their second factor at first sign-in.")
-    if not user.mfa_enrolled and not user.totp_secret:
-        user.totp_secret = totp.new_secret()
-        user.totp_last_step = None
-    return user
+def offered_secret(user: User, key: str) -> str:
+    """The TOTP secret offered to a customer who has none: derived, not stored, so
+    showing the setup page changes nothing. It is stored once a code from it is
+    confirmed (auth.add_second_factor); a new password offers a new secret."""
+    mac = hmac.new(key.encode(), f"totp-offer:{user.id}:{user.password_hash}".encode(), hashlib.sha256)
+    return base64.b32encode(mac.digest()[:20]).decode()

@@ -24,6 +24,7 @@ def upgrade():
     sa.Column('kind', sa.Enum('redirected', 'intent_to_disclose', 'disclosed', name='notice_kind', native_enum=False, create_constraint=True, length=32), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('content', sa.JSON(), nullable=False),
+    sa.Column('document_id', sa.Integer(), nullable=True),
     sa.Column('hold_reason', sa.Enum('ndo', 'ndo_indefinite', 'emergency', name='hold_reason', native_enum=False, create_constraint=True, length=32), nullable=True),
     sa.Column('hold_until', sa.Date(), nullable=True),
     sa.Column('released_at', sa.DateTime(timezone=True), nullable=True),
@@ -36,6 +37,8 @@ def upgrade():
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['case_id'], ['cases.id'], name=op.f('fk_notices_case_id_cases')),
+    sa.ForeignKeyConstraint(['document_id'], ['case_documents.id'],
+                            name=op.f('fk_notices_document_id_case_documents')),
     sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_notices_customer_id_customers')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_notices'))
     )
