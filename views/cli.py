@@ -120,6 +120,11 @@ def demo_command(no_serve, port):
     logins = committed(demo.seed, utcnow())
     demo_marker().touch()
     click.echo(demo.describe(logins, utcnow()))
+    # One relay pass: notices reach the portal; without MAIL_SERVER their e-mail is
+    # marked not configured (`notices run` beside the server sends them when it is).
+    settings, policy, _ = _relay_settings()
+    passed = relay.send_pass(utcnow(), settings, policy, f"http://127.0.0.1:{port}")
+    emit(notices_released=passed.released, mail="configured" if settings else "not configured")
     if no_serve:
         return
     app = current_app._get_current_object()
