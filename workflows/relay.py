@@ -234,13 +234,21 @@ def send_pass(now: datetime, settings: MailSettings | None, policy: Policy, port
 
     result = Pass(released=notices.release_due(now, RELAY_ACTOR))
     if settings is None:
-        # No mail server: the portal alone carries the notice; staff see it unsent.
-        marked = db.session.execute(update(Notice).where(Notice.delivery == Delivery.PENDING)
+        # No mail server: the portal alone carries the notice; staff see it unsent
+        # (with a claim left by a relay that had one, once its lease has run out).
+        unsent = or_(Notice.delivery == Delivery.PENDING,
+                     and_(Notice.delivery == Delivery.SENDING, Notice.claimed_until < now))
+        marked = db.session.execute(update(Notice).where(unsent)
                                     .values(delivery=Delivery.NOT_CONFIGURED, next_attempt_at=None,
+                                            claimed_until=None,
                                             last_error="No mail server is configured (MAIL_SERVER)."))
         db.session.commit()
         result.not_configured = marked.rowcount
         return result
+    # A mail server now: what waited for one goes out with the rest.
+    db.session.execute(update(Notice).where(Notice.delivery == Delivery.NOT_CONFIGURED)
+                       .values(delivery=Delivery.PENDING, next_attempt_at=now, last_error=None))
+    db.session.commit()
     while True:
         claimed, claim = _claim(clock(), policy)
         for notice_id in claimed:
