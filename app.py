@@ -102,13 +102,19 @@ def create_app(test_config: dict | None = None) -> Flask:
         from workflows.sealing import new_key
 
         app.config["PACKAGE_KEYS"] = _instance_secret(instance, "package_key", new_key)
+    if not app.config.get("CHECKPOINT_KEY"):
+        # Signs the audit checkpoints of published transparency reports (Ed25519);
+        # its public half is published beside the reports.
+        from workflows.transparency import new_key_pem
+
+        app.config["CHECKPOINT_KEY"] = _instance_secret(instance, "checkpoint_key", new_key_pem)
     if app.debug and app.config["ENVIRONMENT"] != "development":
         raise RuntimeError("Debug mode is for development only (set DUE_PROCESS_ENVIRONMENT).")
 
     from models import db
     from models.base import configure_engine, init_field_cipher
     from views import init_app as init_views
-    from workflows import disclosure, legal, passwords
+    from workflows import disclosure, legal, passwords, transparency
 
     init_field_cipher(app)
     db.init_app(app)
@@ -118,5 +124,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     passwords.init_app(app)
     legal.init_app(app)  # a malformed rules file stops start-up here
     disclosure.init_app(app)  # so does a malformed package key
+    transparency.init_app(app, app.config["CHECKPOINT_KEY"])
     init_views(app)
     return app

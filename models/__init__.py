@@ -15,6 +15,7 @@ from models.case import (
 )
 from models.customer import Account, AccountKind, Customer, CustomerKind
 from models.notice import Delivery, HoldReason, Notice, NoticeKind, Objection
+from models.report import ReportFrozen, TransparencyReport
 from models.terms import (
     Category,
     Channel,
@@ -54,11 +55,13 @@ __all__ = [
     "ProcessType",
     "ProductionLink",
     "RejectReason",
+    "ReportFrozen",
     "RequestType",
     "Role",
     "SignInFailure",
     "State",
     "StateWriteError",
+    "TransparencyReport",
     "User",
     "UserSession",
     "db",

@@ -45,6 +45,7 @@ class AuditAction(StrEnum):
     OBJECTION_FILED = "objection.filed"
     OBJECTION_ACKNOWLEDGED = "objection.acknowledged"
     NDO_EXTENDED = "case.ndo_extended"
+    REPORT_PUBLISHED = "report.published"
 
 
 class AuditEvent(db.Model):

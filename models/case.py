@@ -84,6 +84,15 @@ class Case(db.Model):
     # Set when an indefinite NDO holds a customer notice: such an order should be challenged.
     challenge_flagged_at: Mapped[datetime | None]
 
+    # What the transparency report counts, kept in step by intake, advance() and the
+    # notice releases (like is_open), so a half-year is aggregated in one scan.
+    outcome: Mapped[str] = mapped_column(String(32), default="pending")
+    accounts_specified: Mapped[int] = mapped_column(default=0)
+    enterprise: Mapped[bool] = mapped_column(default=False)  # names an enterprise customer's account
+    challenged: Mapped[bool] = mapped_column(default=False)  # was ever challenged
+    redirected: Mapped[bool] = mapped_column(default=False)  # was ever sent to the customer
+    customer_notified: Mapped[bool] = mapped_column(default=False)  # a notice of it was released
+
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 

@@ -2,6 +2,7 @@
 numbers no column can hold, JSON nested past the parser's limit, strings the
 database cannot store (NUL, unpaired surrogates), text too long for its column."""
 
+import hashlib
 import html
 import json
 import os
@@ -213,7 +214,7 @@ def test_admin_form_name_with_nul_is_refused_beside_the_field(admin_client):
 @pytest.fixture
 def no_configured_secrets(monkeypatch):
     for name in ("SECRET_KEY", "DUE_PROCESS_SECRET_KEY", "DUE_PROCESS_FIELD_KEYS", "DUE_PROCESS_PACKAGE_KEYS",
-                 "DATABASE_URL", "DUE_PROCESS_DATABASE_URL"):
+                 "DUE_PROCESS_CHECKPOINT_KEY", "DATABASE_URL", "DUE_PROCESS_DATABASE_URL"):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -250,11 +251,14 @@ def test_workers_starting_at_once_on_a_fresh_folder_share_one_secret_key(tmp_pat
         "while not go.exists(): time.sleep(0.0005)\n"
         "app = create_app({'TESTING': True, 'INSTANCE_PATH': sys.argv[1], "
         "'SQLALCHEMY_DATABASE_URI': 'sqlite:///' + sys.argv[2]}); "
-        "print(app.config['SECRET_KEY'], app.config['FIELD_KEYS'], app.config['PACKAGE_KEYS'])"
+        "import hashlib; c = app.config; "
+        "print(c['SECRET_KEY'], c['FIELD_KEYS'], c['PACKAGE_KEYS'], "
+        "hashlib.sha256(c['CHECKPOINT_KEY'].encode()).hexdigest())"
     )
     go = tmp_path / "go"
     env = {k: v for k, v in os.environ.items()
-           if k not in ("SECRET_KEY", "DUE_PROCESS_FIELD_KEYS", "DUE_PROCESS_PACKAGE_KEYS")}
+           if k not in ("SECRET_KEY", "DUE_PROCESS_FIELD_KEYS", "DUE_PROCESS_PACKAGE_KEYS",
+                        "DUE_PROCESS_CHECKPOINT_KEY")}
     workers = [
         subprocess.Popen(
             [sys.executable, "-c", script, str(instance), str(tmp_path / "db.sqlite3"),
@@ -273,13 +277,16 @@ def test_workers_starting_at_once_on_a_fresh_folder_share_one_secret_key(tmp_pat
     keys = {tuple(out.split()) for out, _ in outputs}
 
     assert len(keys) == 1
-    secret_key, field_key, package_key = next(iter(keys))
+    secret_key, field_key, package_key, checkpoint_key = next(iter(keys))
     assert (instance / "secret_key").read_text() == secret_key
     assert (instance / "field_key").read_text() == field_key
     assert (instance / "package_key").read_text() == package_key
-    for name in ("secret_key", "field_key", "package_key"):
+    pem = (instance / "checkpoint_key").read_text().strip()
+    assert hashlib.sha256(pem.encode()).hexdigest() == checkpoint_key
+    names = ["checkpoint_key", "field_key", "package_key", "secret_key"]
+    for name in names:
         assert stat.S_IMODE((instance / name).stat().st_mode) == 0o600
-    assert sorted(p.name for p in instance.iterdir()) == ["field_key", "package_key", "secret_key"]
+    assert sorted(p.name for p in instance.iterdir()) == names
 
 
 def test_nobody_reads_a_secret_still_being_written(tmp_path):

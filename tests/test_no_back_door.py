@@ -194,7 +194,8 @@ class World:
 
     def url_values(self, rule) -> list[dict]:
         names = set(rule.arguments)
-        known = {"case_id", "document_id", "user_id", "token", "filename", "notice_id", "objection_id"}
+        known = {"case_id", "document_id", "user_id", "token", "filename", "notice_id", "objection_id",
+                 "period"}
         unknown = names - known
         assert not unknown, f"{rule.endpoint}: the sweep does not know how to fill {unknown}"
         rows = [{"case_id": c} for c in self.case_ids] if "case_id" in names else [{}]
@@ -213,6 +214,8 @@ class World:
                 row["user_id"] = self.victim.id
             if "filename" in names:
                 row["filename"] = "style.css"
+            if "period" in names:
+                row["period"] = "2026-H1"
         return rows
 
     # -- plausible bodies for every write -------------------------------------------------
@@ -275,7 +278,8 @@ class World:
             "notices.retry": lambda c, v: ("form", {}),
             "notices.acknowledge": lambda c, v: ("form", {"note": "Read."}),
             "portal.objection": lambda c, v: ("form", {"statement": "We object to this disclosure."}),
-            "portal.security": lambda c, v: ("form", {"code": "123456"}),
+            "portal.security": lambda c, v: ("form", {"password": PASSWORD, "code": "123456"}),
+            "public.report_publish": lambda c, v: ("form", {"reason": "A correction."}),
         }
 
     # -- callers ---------------------------------------------------------------------------

@@ -85,6 +85,15 @@ EXPECTED = {
     "api.session_create": ANYONE,
     "api.session_delete": SIGNED_IN,
     "api.openapi": ANYONE,
+    "api.transparency": ANYONE,
+    "public.index": ANYONE,
+    "public.report": ANYONE,
+    "public.report_pdf": ANYONE,
+    "public.report_csv": ANYONE,
+    "public.report_json": ANYONE,
+    "public.checkpoint_key": ANYONE,
+    "public.report_draft": CASE_READERS,
+    "public.report_publish": APPROVER,
     "cases.queue": CASE_READERS,
     "cases.mine": CASE_READERS,
     "cases.show": CASE_READERS,
@@ -175,7 +184,7 @@ def test_builtin_static_endpoint_is_public(app):
 
 def url_args(rule, target: User, case=None) -> dict:
     values = {"user_id": target.id, "filename": "style.css", "token": "A" * 43, "notice_id": 1,
-              "objection_id": 1}
+              "objection_id": 1, "period": "2026-H1"}
     if case is not None:
         values.update(case_id=case.id, document_id=case.documents[-1].id)
     missing = set(rule.arguments) - values.keys()

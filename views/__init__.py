@@ -15,8 +15,10 @@ from views import (
     notices,
     policy,
     portal,
+    public,
     security,
 )
+from workflows import charts
 
 
 def init_app(app) -> None:
@@ -24,9 +26,11 @@ def init_app(app) -> None:
     security.init_app(app)
     policy.init_app(app)
     errors.init_app(app)
-    for module in (auth, home, portal, admin, audit_log, api, cases_api, agency_api, cases, notices):
+    for module in (auth, home, portal, admin, audit_log, api, cases_api, agency_api, cases, notices,
+                   public):
         app.register_blueprint(module.bp)
     cli.init_app(app)
+    charts.init_app(app)
 
     @app.context_processor
     def _globals():

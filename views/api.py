@@ -1,4 +1,5 @@
-"""JSON API under /api/v1: the session, and the OpenAPI description."""
+"""JSON API under /api/v1: the session, published transparency reports, and the
+OpenAPI description."""
 
 from flask import Blueprint, jsonify, request, session
 from flask_login import current_user, login_user, logout_user
@@ -11,6 +12,7 @@ from views.openapi import spec
 from views.policy import json_body, public, signed_in
 from views.security import csrf
 from workflows import auth
+from workflows import transparency as transparency_workflow
 from workflows.errors import InvalidCredentials, RateLimited
 from workflows.text import storable
 
@@ -81,3 +83,11 @@ def session_delete():
 @public
 def openapi():
     return jsonify(spec(request.host_url.rstrip("/") + "/api/v1"))
+
+
+@bp.get("/transparency/<period>")
+@public
+def transparency(period: str):
+    """A published report's JSON (DESIGN section 9), its newest revision."""
+    found = transparency_workflow.Period.parse(period)
+    return jsonify(transparency_workflow.latest(found).snapshot)

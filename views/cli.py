@@ -9,7 +9,7 @@ from flask import current_app
 from flask_migrate import upgrade
 
 from models import Role, db, utcnow
-from workflows import audit, demo, directory, relay, users
+from workflows import audit, demo, directory, relay, transparency, users
 from workflows.audit import Actor
 from workflows.errors import WorkflowError
 
@@ -48,6 +48,7 @@ agencies_cli = click.Group("agencies", help="Manage agencies.")
 customers_cli = click.Group("customers", help="Manage customers.")
 audit_cli = click.Group("audit", help="The audit log.")
 notices_cli = click.Group("notices", help="The customer-notice outbox relay.")
+reports_cli = click.Group("reports", help="Transparency reports.")
 
 
 @users_cli.command("create")
@@ -103,12 +104,28 @@ def customers_create(name, kind, country, emails, accounts):
 def audit_verify():
     """Recompute the hash chain; exit 1 and name the first bad event if broken."""
     result = audit.verify()
-    if result.intact:
+    checked, problems = transparency.verify_all(transparency.public_key_pem())
+    if result.intact and not problems:
         emit(status="intact", events=result.events, head_seq=result.head_seq,
-             head_hash=result.head_hash)
+             head_hash=result.head_hash, checkpoints=checked)
         return
-    emit(status="broken", first_bad_seq=result.first_bad_seq, reason=result.reason)
+    if result.intact:
+        emit(status="broken", checkpoints=checked)
+    else:
+        emit(status="broken", first_bad_seq=result.first_bad_seq, reason=result.reason)
+    for problem in problems:
+        emit(checkpoint=problem)
     sys.exit(1)
+
+
+@reports_cli.command("publish")
+@click.argument("period")
+@click.option("--reason", default=None, help="Why a published period is corrected (required then).")
+def reports_publish(period, reason):
+    """Freeze a new revision of PERIOD (2026-H1, 2026-H2): JSON, CSV, PDF, signed checkpoint."""
+    row = committed(transparency.publish, transparency.Period.parse(period), CLI_ACTOR, reason, utcnow())
+    emit(period=row.period, revision=row.revision, pdf_sha256=row.pdf_sha256, json_sha256=row.json_sha256,
+         audit_seq=row.snapshot["checkpoint"]["audit_seq"])
 
 
 @click.command("demo")
@@ -175,6 +192,7 @@ def notices_run(interval):
 
 
 def init_app(app) -> None:
-    for command in (init_db, users_cli, agencies_cli, customers_cli, audit_cli, notices_cli, demo_command,
+    for command in (init_db, users_cli, agencies_cli, customers_cli, audit_cli, notices_cli, reports_cli,
+                    demo_command,
                     demo_code):
         app.cli.add_command(command)

@@ -334,6 +334,19 @@ CASE_PATHS = {
             },
         },
     },
+    "/transparency/{period}": {
+        "get": {
+            "summary": "A published transparency report (its newest revision), public",
+            "parameters": [{"name": "period", "in": "path", "required": True,
+                            "schema": {"type": "string", "pattern": "^[0-9]{4}-H[12]$"}}],
+            "responses": {
+                "200": {"description": "The report: period, revision, published_at, totals, by_country, "
+                                       "by_process, enterprise, national_security, checkpoint (DESIGN 9)",
+                        "content": {"application/json": {"schema": {"type": "object"}}}},
+                "404": _error("Not a period (2026-H3, abc), or not published yet"),
+            },
+        },
+    },
     "/agency/requests": {
         "post": {
             "summary": "Submit a demand (agency token)",

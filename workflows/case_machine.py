@@ -36,8 +36,8 @@ from workflows import audit, auth, legal, notices
 from workflows import disclosure as production
 from workflows.audit import Actor
 from workflows.errors import Conflict, InvalidInput, NotAllowed, NotFound, ReauthRequired
-from workflows.intake import FieldReader, count_state, facts_of, parse_identifiers
-from workflows.states import BY_TRIGGER, TRANSITIONS, Transition, Trigger, machine_table
+from workflows.intake import FieldReader, count_state, facts_of, parse_identifiers, touches_enterprise
+from workflows.states import BY_TRIGGER, TRANSITIONS, Transition, Trigger, machine_table, outcome_of
 from workflows.text import clean_text
 
 NOTE_MAX = 4000
@@ -435,6 +435,17 @@ def _write(case: Case, transition: Transition, model: _Machine, ctx: Context, no
         with state_writer():
             case.state = model.state
         case.is_open = not case.state.is_terminal
+        # The figures the transparency report counts, in the same UPDATE as the state.
+        disclosed = ctx.disclosure.categories if ctx.disclosure is not None else (
+            case.disclosure.categories if case.disclosure else ())
+        case.outcome = outcome_of(case.state, disclosed).value
+        if transition.trigger is Trigger.CHALLENGE:
+            case.challenged = True
+        if transition.trigger is Trigger.REDIRECT:
+            case.redirected = True
+        if transition.trigger is Trigger.CHALLENGE_LOST:
+            case.accounts_specified = len(case.identifiers)
+            case.enterprise = touches_enterprise(case.identifiers)
         db.session.execute(insert(CaseTransition).values(
             case_id=case.id, seq=case.version + 1, trigger=transition.trigger.value,
             from_state=before, to_state=case.state, actor_id=ctx.caller.user_id,

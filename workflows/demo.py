@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from models import Agency, Customer, Role, User, db
-from workflows import demo_cases, demo_vault, directory, totp, users
+from workflows import demo_cases, demo_vault, directory, notices, totp, transparency, users
 from workflows.audit import Actor
 from workflows.errors import InvalidInput
 
@@ -108,6 +108,11 @@ def seed(now: datetime) -> Seeded:
     demo_vault.seed_vault(now, demo_vault.configured_mb())
     demo_cases.seed_cases(now, {role: _ensure_user(f"{role.value}@{DOMAIN}", role, name, now)
                                 for role, name in STAFF})
+    # Notices whose order has ended go out, then the half-years that have ended are
+    # published, as the provider would have done at the time.
+    notices.release_due(now, DEMO_ACTOR)
+    first = transparency.Period.of(demo_cases.received_range(now)[0])
+    transparency.publish_past(now, DEMO_ACTOR, first)
     return Seeded(logins, tokens)
 
 

@@ -7,11 +7,12 @@ by field; nothing is stored unless all of it is right."""
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from models import (
+    Account,
     Agency,
     AuditAction,
     Case,
@@ -19,6 +20,8 @@ from models import (
     CaseStateCount,
     Category,
     Channel,
+    Customer,
+    CustomerKind,
     ProcessType,
     RequestType,
     State,
@@ -317,6 +320,16 @@ def facts_of(case: Case, agency: Agency | None = None) -> legal.Facts:
     )
 
 
+def touches_enterprise(identifiers: list[str]) -> bool:
+    """Whether a demand names an account of an enterprise customer (the report's
+    enterprise section counts these)."""
+    if not identifiers:
+        return False
+    return bool(db.session.scalar(select(exists().where(
+        Account.identifier.in_(identifiers), Account.customer_id == Customer.id,
+        Customer.kind == CustomerKind.ENTERPRISE))))
+
+
 def create_case(draft: Draft, agency: Agency, actor: Actor, now: datetime,
                 created_by_id: int | None = None) -> Case:
     """Store a checked demand as a new case in `received`, with its reference and
@@ -335,6 +348,8 @@ def create_case(draft: Draft, agency: Agency, actor: Actor, now: datetime,
     )
     case.agency = agency
     case.due_at = legal.due_at(facts_of(case, agency))
+    case.accounts_specified = len(case.identifiers)
+    case.enterprise = touches_enterprise(case.identifiers)
     db.session.add(case)
     count_state(State.RECEIVED, +1)
     db.session.flush()

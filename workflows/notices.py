@@ -13,7 +13,7 @@ must acknowledge every objection before approve passes (unacknowledged())."""
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import selectinload
 
 from models import (
@@ -126,6 +126,8 @@ def on_transition(case: Case, trigger: str, accounts: list[tuple[Account, Custom
         )
         db.session.add(notice)
         notices.append(notice)
+    if notices and reason is None:
+        case.customer_notified = True  # flushed with the transition's own UPDATE of the case
     return notices
 
 
@@ -139,7 +141,15 @@ def _locked(model, row_id: int, missing: str):
     return row
 
 
+def _mark_notified(case_id: int) -> None:
+    """The report's customer_notified figure. A plain UPDATE, not through the ORM:
+    the case's version counts its own changes, and a notice going out is not one."""
+    db.session.execute(update(Case).where(Case.id == case_id, Case.customer_notified.is_(False))
+                       .values(customer_notified=True))
+
+
 def _release(notice: Notice, actor: Actor, now: datetime, why: str) -> None:
+    _mark_notified(notice.case_id)
     notice.released_at = now
     notice.released_by = actor.label
     notice.delivery = Delivery.PENDING

@@ -1,0 +1,393 @@
+"""Transparency reports (DESIGN section 6): the figures for a half-year, counted
+in SQL; publication of frozen revisions with a signed audit checkpoint.
+
+The figures come from one GROUP BY over the period's cases (by agency country,
+legal process, enterprise or not, and whether content was asked for), using the
+columns intake and advance() keep on each case (outcome, accounts_specified,
+challenged, ...). The few hundred grouped rows are then folded into the report's
+sections: by country and in total, by process, the enterprise section and the
+national-security bands. National-security requests (NSLs, FISA orders) appear in
+no figure but their own bands, and only once the period ended 180 days before.
+
+Publishing freezes a revision: the JSON snapshot, the CSV and the PDF, their
+SHA-256, and a checkpoint of the audit chain's head signed with an Ed25519 key
+kept in instance/ (never in the database). A correction is a new revision with a
+stated reason; published revisions never change (the database refuses)."""
+
+import base64
+import csv
+import hashlib
+import io
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from flask import Flask, current_app
+from sqlalchemy import Text, cast, func, select
+from sqlalchemy import case as when
+
+from models import (
+    Agency,
+    AuditAction,
+    AuditEvent,
+    AuditHead,
+    Case,
+    ProcessType,
+    RejectReason,
+    TransparencyReport,
+    db,
+)
+from workflows import audit, pdf
+from workflows.audit import Actor, canonical_json
+from workflows.errors import Conflict, InvalidInput, NotFound
+from workflows.states import Outcome
+from workflows.text import clean_text
+
+NATIONAL_SECURITY = (ProcessType.NSL, ProcessType.FISA_ORDER)
+NS_DELAY = timedelta(days=180)  # national-security figures only for periods ended this long ago
+BAND = 500  # national-security figures are published only in bands of this width
+FIGURES = ("requests", "accounts_specified", *[o.value for o in Outcome], "emergency", "with_ndo",
+           "customer_notified", "challenged", "challenges_won")
+ENTERPRISE_FIGURES = ("requests", "redirected", "resolved_by_customer", "customer_notified",
+                      "content_disclosed", "non_content_disclosed")
+PERIOD = re.compile(r"^(\d{4})-H([12])$")
+REASON_MAX = 2000
+
+
+# ---- periods ------------------------------------------------------------------------
+
+@dataclass(frozen=True, order=True)
+class Period:
+    year: int
+    half: int
+
+    @classmethod
+    def of(cls, day: date) -> "Period":
+        return cls(day.year, 1 if day.month <= 6 else 2)
+
+    @classmethod
+    def parse(cls, text: str) -> "Period":
+        """`2026-H1` (January to June) or `2026-H2` (July to December); anything
+        else is a 404, as for a page that does not exist."""
+        match = PERIOD.match(text or "")
+        if not match or not 2000 <= int(match.group(1)) <= 2999:
+            raise NotFound(f"There is no reporting period {text!r}: periods are written like 2026-H1 "
+                           "(January to June) or 2026-H2 (July to December).")
+        return cls(int(match.group(1)), int(match.group(2)))
+
+    def __str__(self) -> str:
+        return f"{self.year}-H{self.half}"
+
+    @property
+    def starts_on(self) -> date:
+        return date(self.year, 1 if self.half == 1 else 7, 1)
+
+    @property
+    def ends_on(self) -> date:
+        return date(self.year, 6, 30) if self.half == 1 else date(self.year, 12, 31)
+
+    @property
+    def start(self) -> datetime:
+        return datetime(self.starts_on.year, self.starts_on.month, 1, tzinfo=UTC)
+
+    @property
+    def end(self) -> datetime:
+        """The first moment after the period."""
+        if self.half == 1:
+            return datetime(self.year, 7, 1, tzinfo=UTC)
+        return datetime(self.year + 1, 1, 1, tzinfo=UTC)
+
+    def has_ended(self, now: datetime) -> bool:
+        return now >= self.end
+
+    def national_security_from(self) -> date:
+        return (self.end + NS_DELAY).date()
+
+
+# ---- aggregation ------------------------------------------------------------------------
+
+def _flag(condition) -> object:
+    return func.sum(when((condition, 1), else_=0))
+
+
+def _grouped(period: Period):
+    """One pass over the period's cases: the figures per (country, process type,
+    enterprise, content asked for)."""
+    content_asked = cast(Case.categories, Text).like('%"content"%')
+    figures = [
+        func.count().label("requests"),
+        func.sum(Case.accounts_specified).label("accounts_specified"),
+        *[_flag(Case.outcome == o.value).label(o.value) for o in Outcome],
+        _flag(Case.emergency.is_(True)).label("emergency"),
+        _flag(Case.ndo_present.is_(True)).label("with_ndo"),
+        _flag(Case.customer_notified.is_(True)).label("customer_notified"),
+        _flag(Case.challenged.is_(True)).label("challenged"),
+        _flag(Case.reject_reason == RejectReason.QUASHED).label("challenges_won"),
+        _flag(Case.redirected.is_(True)).label("redirected"),
+    ]
+    keys = [Agency.country, Case.process_type, Case.enterprise, content_asked.label("content_asked")]
+    stmt = (
+        select(*keys, *figures).join(Agency, Case.agency_id == Agency.id)
+        .where(Case.received_at >= period.start, Case.received_at < period.end)
+        .group_by(*keys[:3], content_asked)
+    )
+    return db.session.execute(stmt).all()
+
+
+def _zero(names=FIGURES) -> dict[str, int]:
+    return dict.fromkeys(names, 0)
+
+
+def _add(into: dict, row, names=FIGURES) -> None:
+    for name in names:
+        into[name] += int(getattr(row, name) or 0)
+
+
+def band(n: int) -> str:
+    low = n // BAND * BAND
+    return f"{low}-{low + BAND - 1}"
+
+
+def aggregate(period: Period, now: datetime) -> dict:
+    """The report's figures for `period` as the cases stand at `now` (DESIGN 6, 9)."""
+    totals, by_country = _zero(), {}
+    by_process = {p.value: 0 for p in ProcessType if p not in NATIONAL_SECURITY}
+    enterprise = _zero(ENTERPRISE_FIGURES)
+    ns = {key: {"requests": 0, "accounts": 0} for key in ("nsl", "fisa_content", "fisa_non_content")}
+    for row in _grouped(period):
+        process = ProcessType(row.process_type)
+        if process in NATIONAL_SECURITY:
+            key = "nsl" if process is ProcessType.NSL else (
+                "fisa_content" if row.content_asked else "fisa_non_content")
+            ns[key]["requests"] += int(row.requests)
+            ns[key]["accounts"] += int(row.accounts_specified or 0)
+            continue
+        _add(totals, row)
+        _add(by_country.setdefault(row.country, _zero()), row)
+        by_process[process.value] += int(row.requests)
+        if row.enterprise:
+            _add(enterprise, row, ENTERPRISE_FIGURES)
+    if now.date() >= period.national_security_from():
+        national_security = {"status": "published", **{
+            key: {"requests": band(v["requests"]), "accounts": band(v["accounts"])}
+            for key, v in ns.items()}}
+    else:
+        national_security = {"status": "deferred",
+                             "available_from": period.national_security_from().isoformat()}
+    return {
+        "period": str(period), "starts_on": period.starts_on.isoformat(),
+        "ends_on": period.ends_on.isoformat(), "totals": totals,
+        "by_country": dict(sorted(by_country.items())), "by_process": by_process, "enterprise": enterprise,
+        "national_security": national_security,
+    }
+
+
+def draft(period: Period, now: datetime) -> dict:
+    """The figures as they would be published now, for staff to preview."""
+    return {**aggregate(period, now), "revision": None, "published_at": None, "reason": None,
+            "checkpoint": None}
+
+
+# ---- the signing key -----------------------------------------------------------------------
+
+def init_app(app: Flask, key_pem: str) -> None:
+    """The checkpoint key (PEM, from instance/checkpoint_key or CHECKPOINT_KEY)."""
+    key = serialization.load_pem_private_key(key_pem.encode(), password=None)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ValueError("CHECKPOINT_KEY must be an Ed25519 private key in PEM.")
+    app.extensions["checkpoint_key"] = key
+
+
+def new_key_pem() -> str:
+    return Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+
+
+def _key() -> Ed25519PrivateKey:
+    return current_app.extensions["checkpoint_key"]
+
+
+def public_key_pem() -> str:
+    return _key().public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+
+def key_id(public: Ed25519PublicKey | None = None) -> str:
+    raw = (public or _key().public_key()).public_bytes(serialization.Encoding.Raw,
+                                                       serialization.PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
+def _signed_part(report: dict) -> bytes:
+    """What the signature covers: the figures (without the checkpoint itself) and
+    the head of the audit chain when they were frozen."""
+    body = {k: v for k, v in report.items() if k != "checkpoint"}
+    checkpoint = report["checkpoint"]
+    return canonical_json({"report_sha256": hashlib.sha256(canonical_json(body)).hexdigest(),
+                           "audit_seq": checkpoint["audit_seq"], "audit_hash": checkpoint["audit_hash"],
+                           "signed_at": checkpoint["signed_at"]})
+
+
+def verify_checkpoint(report: dict, public_pem: str) -> bool:
+    """Whether a published report's checkpoint is signed by this key."""
+    public = serialization.load_pem_public_key(public_pem.encode())
+    try:
+        public.verify(base64.b64decode(report["checkpoint"]["signature"]), _signed_part(report))
+    except (InvalidSignature, KeyError, TypeError, ValueError):
+        return False
+    return True
+
+
+# ---- publication ----------------------------------------------------------------------------
+
+CSV_COLUMNS = ("country", *FIGURES)
+
+
+def to_csv(report: dict) -> str:
+    """One row per agency country, then the total; national security apart, in bands."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["period", report["period"], "revision", report["revision"] or "draft"])
+    writer.writerow(CSV_COLUMNS)
+    for country, figures in report["by_country"].items():
+        writer.writerow([country, *[figures[f] for f in FIGURES]])
+    writer.writerow(["TOTAL", *[report["totals"][f] for f in FIGURES]])
+    writer.writerow([])
+    writer.writerow(["legal_process", "requests"])
+    for process, n in report["by_process"].items():
+        writer.writerow([process, n])
+    writer.writerow([])
+    writer.writerow(["enterprise", *ENTERPRISE_FIGURES])
+    writer.writerow(["", *[report["enterprise"][f] for f in ENTERPRISE_FIGURES]])
+    writer.writerow([])
+    ns = report["national_security"]
+    if ns["status"] == "published":
+        writer.writerow(["national_security", "requests", "accounts"])
+        for key in ("nsl", "fisa_content", "fisa_non_content"):
+            writer.writerow([key, ns[key]["requests"], ns[key]["accounts"]])
+    else:
+        writer.writerow(["national_security", "deferred until", ns["available_from"]])
+    return out.getvalue()
+
+
+def published(period: Period) -> list[TransparencyReport]:
+    """Every revision of a period, oldest first (without the heavy columns)."""
+    return db.session.scalars(select(TransparencyReport).where(TransparencyReport.period == str(period))
+                              .order_by(TransparencyReport.revision)).all()
+
+
+def latest(period: Period, revision: int | None = None) -> TransparencyReport:
+    query = select(TransparencyReport).where(TransparencyReport.period == str(period))
+    if revision is not None:
+        query = query.where(TransparencyReport.revision == revision)
+    report = db.session.scalars(query.order_by(TransparencyReport.revision.desc()).limit(1)).first()
+    if report is None:
+        raise NotFound(f"The report for {period} has not been published"
+                       + (f" in a revision {revision}." if revision else " yet."))
+    return report
+
+
+def all_published() -> list[TransparencyReport]:
+    """The newest revision of every published period, newest period first."""
+    newest = (select(TransparencyReport.period, func.max(TransparencyReport.revision).label("revision"))
+              .group_by(TransparencyReport.period).subquery())
+    return db.session.scalars(
+        select(TransparencyReport).join(newest, (TransparencyReport.period == newest.c.period)
+                                        & (TransparencyReport.revision == newest.c.revision))
+        .order_by(TransparencyReport.period.desc())
+    ).all()
+
+
+def render_pdf(report: dict, history: list[dict]) -> bytes:
+    return pdf.render("reports/report_pdf.html", report=report, history=history,
+                      public_key_pem=public_key_pem(), generated_by="Due Process")
+
+
+def publish(period: Period, actor: Actor, reason: str | None, now: datetime,
+            render: Callable[[dict, list[dict]], bytes] = render_pdf) -> TransparencyReport:
+    """Freeze a new revision of `period`. The first needs no reason; a correction
+    does. The period must have ended. Commits."""
+    if not period.has_ended(now):
+        raise Conflict(f"{period} has not ended (it runs to {period.ends_on}); publish it from "
+                       f"{period.end.date()}.", code="period_not_ended")
+    text = clean_text(reason if isinstance(reason, str) else "", field="reason", label="Reasons",
+                      max_length=REASON_MAX, multiline=True)
+    try:
+        # One publisher at a time: the audit head is locked first, as every append
+        # does, and held until the revision is written (rendering the PDF included).
+        db.session.execute(select(AuditHead.id).where(AuditHead.id == 1).with_for_update())
+        earlier = published(period)
+        if earlier and not text:
+            raise InvalidInput(f"{period} is already published (revision {earlier[-1].revision}); a "
+                               "correction needs a stated reason.", reasons=["reason"],
+                               fields={"reason": "State why the report is corrected."})
+        revision = len(earlier) + 1
+        report = {**aggregate(period, now), "revision": revision,
+                  "published_at": now.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+                  "reason": text or None}
+        event = audit.record(AuditAction.REPORT_PUBLISHED, actor, subject=("report", str(period)), now=now,
+                             data={"period": str(period), "revision": revision, "reason": text or None,
+                                   "totals": report["totals"]})
+        report["checkpoint"] = {"audit_seq": event.seq, "audit_hash": event.hash,
+                                "signed_at": report["published_at"], "algorithm": "Ed25519",
+                                "key_id": key_id(), "signature": ""}
+        report["checkpoint"]["signature"] = base64.b64encode(_key().sign(_signed_part(report))).decode()
+        history = [_history(r) for r in earlier]
+        document = render(report, history)
+        text_json = json.dumps(report, indent=2, sort_keys=True)
+        text_csv = to_csv(report)
+        row = TransparencyReport(
+            period=str(period), revision=revision, published_at=now, published_by=actor.label,
+            reason=text or None, snapshot=report, json_text=text_json,
+            json_sha256=hashlib.sha256(text_json.encode()).hexdigest(), csv_text=text_csv,
+            csv_sha256=hashlib.sha256(text_csv.encode()).hexdigest(), pdf=document,
+            pdf_sha256=hashlib.sha256(document).hexdigest(),
+        )
+        db.session.add(row)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return row
+
+
+def _history(row: TransparencyReport) -> dict:
+    return {"revision": row.revision, "published_at": row.snapshot["published_at"], "reason": row.reason,
+            "pdf_sha256": row.pdf_sha256, "json_sha256": row.json_sha256}
+
+
+def history(period: Period) -> list[dict]:
+    return [_history(r) for r in published(period)]
+
+
+def verify_all(public_pem: str) -> tuple[int, list[str]]:
+    """Every published checkpoint: signed by the key, and still the chain's hash at
+    its sequence number (so the log before it was not rewritten). Returns how many
+    were checked and what is wrong."""
+    problems, rows = [], db.session.scalars(select(TransparencyReport).order_by(TransparencyReport.id)).all()
+    for row in rows:
+        checkpoint = row.snapshot.get("checkpoint") or {}
+        name = f"{row.period} revision {row.revision}"
+        if not verify_checkpoint(row.snapshot, public_pem):
+            problems.append(f"{name}: the signature does not verify")
+        seq = checkpoint.get("audit_seq")
+        found = db.session.scalar(select(AuditEvent.hash).where(AuditEvent.seq == seq))
+        if found != checkpoint.get("audit_hash"):
+            problems.append(f"{name}: audit event {seq} no longer has the signed hash")
+    return len(rows), problems
+
+
+def publish_past(now: datetime, actor: Actor, since: Period) -> list[TransparencyReport]:
+    """Publish every period from `since` that has ended and is not yet published
+    (the demo's reports)."""
+    made, period = [], since
+    while period.has_ended(now):
+        if not published(period):
+            made.append(publish(period, actor, None, now))
+        period = Period(period.year + period.half - 1, 2 if period.half == 1 else 1)
+    return made
