@@ -165,7 +165,7 @@ def test_demand_goes_from_intake_to_disclosure(page, staff_user, make_agency, ma
     expect(production).to_contain_text("Link open")
     expect(production).not_to_contain_text("Ship the crates")
     sha256 = production.locator("dt:text-is('SHA-256') + dd").inner_text().strip()
-    production.get_by_text("files in the package").click()
+    production.locator("details.files summary").click()
     expect(production.locator("details.files tbody tr")).to_have_count(2)
 
     # The agency collects it, once.
