@@ -123,7 +123,10 @@ def audit_verify():
 @click.option("--reason", default=None, help="Why a published period is corrected (required then).")
 def reports_publish(period, reason):
     """Freeze a new revision of PERIOD (2026-H1, 2026-H2): JSON, CSV, PDF, signed checkpoint."""
-    row = committed(transparency.publish, transparency.Period.parse(period), CLI_ACTOR, reason, utcnow())
+    def publish():
+        return transparency.publish(transparency.Period.parse(period), CLI_ACTOR, reason, utcnow())
+
+    row = committed(publish)
     emit(period=row.period, revision=row.revision, pdf_sha256=row.pdf_sha256, json_sha256=row.json_sha256,
          audit_seq=row.snapshot["checkpoint"]["audit_seq"])
 

@@ -36,7 +36,7 @@ from workflows import audit, auth, legal, notices
 from workflows import disclosure as production
 from workflows.audit import Actor
 from workflows.errors import Conflict, InvalidInput, NotAllowed, NotFound, ReauthRequired
-from workflows.intake import FieldReader, count_state, facts_of, parse_identifiers, touches_enterprise
+from workflows.intake import FieldReader, count_state, facts_of, parse_identifiers
 from workflows.states import BY_TRIGGER, TRANSITIONS, Transition, Trigger, machine_table, outcome_of
 from workflows.text import clean_text
 
@@ -445,7 +445,12 @@ def _write(case: Case, transition: Transition, model: _Machine, ctx: Context, no
             case.redirected = True
         if transition.trigger is Trigger.CHALLENGE_LOST:
             case.accounts_specified = len(case.identifiers)
-            case.enterprise = touches_enterprise(case.identifiers)
+            case.content_requested = Category.CONTENT.value in case.categories
+        # Accounts are matched as they stand at each step (a customer may have been
+        # registered since the demand arrived); the report counts the latest match.
+        enterprise = any(kind is CustomerKind.ENTERPRISE for _, kind in ctx.accounts)
+        if enterprise != case.enterprise:
+            case.enterprise = enterprise
         db.session.execute(insert(CaseTransition).values(
             case_id=case.id, seq=case.version + 1, trigger=transition.trigger.value,
             from_state=before, to_state=case.state, actor_id=ctx.caller.user_id,

@@ -349,6 +349,7 @@ def create_case(draft: Draft, agency: Agency, actor: Actor, now: datetime,
     case.agency = agency
     case.due_at = legal.due_at(facts_of(case, agency))
     case.accounts_specified = len(case.identifiers)
+    case.content_requested = Category.CONTENT.value in case.categories
     case.enterprise = touches_enterprise(case.identifiers)
     db.session.add(case)
     count_state(State.RECEIVED, +1)
