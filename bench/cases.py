@@ -12,13 +12,11 @@ end), migrates it, bulk-loads the cases, then measures in the same run:
 Aims: the queue page within 3x the bare page; advance() at least a third of the plain rate."""
 
 import argparse
-import contextlib
 import re
 import statistics
 import sys
 import tempfile
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode
@@ -32,7 +30,6 @@ sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
 
 import seed  # noqa: E402
 
-from app import create_app  # noqa: E402
 from models import AuditAction, Case, CaseTransition, Role, State, User, db, utcnow  # noqa: E402
 from views.policy import PUBLIC  # noqa: E402
 from workflows import audit, auth, case_machine, queue  # noqa: E402
@@ -52,32 +49,13 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--transitions", type=int, default=2000, help="cases moved by each method")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="dp-bench-") as folder, database(args.postgres, folder) as url:
+    with tempfile.TemporaryDirectory(prefix="dp-bench-") as folder, \
+            seed.database(args.postgres, folder) as url:
         run(args, url, Path(folder))
 
 
-@contextlib.contextmanager
-def database(server: str | None, folder: str):
-    if not server:
-        yield f"sqlite:///{folder}/bench.sqlite3"
-        return
-    name = f"dp_bench_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield sa.engine.make_url(server).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 def make_app(url: str, folder: Path):
-    app = create_app({
-        "SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench-secret", "PASSWORD_HASH_PROFILE": "fast",
-        "SESSION_COOKIE_SECURE": False, "INSTANCE_PATH": str(folder / "instance"), "DEMO": False,
-    })
+    app = seed.bench_app(url, folder)
 
     def bare():
         return render_template_string(BARE)

@@ -39,9 +39,10 @@ import sqlalchemy as sa
 from flask_migrate import upgrade
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT)]
+sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
 
-from app import create_app  # noqa: E402
+import seed  # noqa: E402
+
 from models import Agency, CustomerKind, Disclosure, Role, db, utcnow  # noqa: E402
 from workflows import case_machine, demo_cases, directory, disclosure, documents, intake, users  # noqa: E402
 from workflows.audit import Actor  # noqa: E402
@@ -63,25 +64,8 @@ def main() -> None:
                              "database is made and dropped; repeatable (default: both)")
     args = parser.parse_args()
     for server in args.database_url or DEFAULT_SERVERS:
-        with tempfile.TemporaryDirectory(prefix="dp-bench-") as folder, database(server, folder) as url:
+        with tempfile.TemporaryDirectory(prefix="dp-bench-") as folder, seed.database(server, folder) as url:
             run(url, Path(folder), args.mb)
-
-
-@contextlib.contextmanager
-def database(server: str, folder: str):
-    if server == "sqlite":
-        yield f"sqlite:///{folder}/bench.sqlite3"
-        return
-    name = f"dp_bench_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield sa.engine.make_url(server).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @dataclass
@@ -103,10 +87,7 @@ class Result:
 
 
 def run(url: str, folder: Path, mb: int) -> None:
-    app = create_app({
-        "SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench-secret", "PASSWORD_HASH_PROFILE": "fast",
-        "INSTANCE_PATH": str(folder / "instance"), "DEMO": False,
-    })
+    app = seed.bench_app(url, folder)
     with app.app_context():
         dialect = db.engine.dialect.name
         print(f"\nengine: {dialect}  large account: {mb:,} MB  small: {mb / 8:,.0f} MB  "

@@ -5,14 +5,19 @@ The rows are what intake and advance() would have left behind (state, is_open,
 priority, due_at, assignee, version), without their transition log or audit
 events: the benchmark measures reading the queue and firing new transitions."""
 
+import contextlib
 import json
 import random
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
+import sqlalchemy as sa
 from sqlalchemy import func, select, text
 
+from app import create_app
 from models import Case, CaseReferenceCounter, Role, State, db
 from models.case import REFERENCE_PREFIX
 from workflows import directory, intake, users
@@ -194,3 +199,31 @@ def finish(counters: dict[int, int]) -> None:
 
 def case_count() -> int:
     return db.session.scalar(select(func.count()).select_from(Case))
+
+
+# ---- the harness the benchmarks share --------------------------------------------------
+
+@contextlib.contextmanager
+def database(server: str | None, folder: str):
+    """A database for one run: a SQLite file in `folder` (server None or "sqlite"), or
+    a new database on a PostgreSQL server, dropped at the end."""
+    if not server or server == "sqlite":
+        yield f"sqlite:///{folder}/bench.sqlite3"
+        return
+    name = f"dp_bench_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield sa.engine.make_url(server).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def bench_app(url: str, folder: Path):
+    return create_app({
+        "SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench-secret", "PASSWORD_HASH_PROFILE": "fast",
+        "SESSION_COOKIE_SECURE": False, "INSTANCE_PATH": str(folder / "instance"), "DEMO": False,
+    })

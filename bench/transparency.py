@@ -34,7 +34,6 @@ import sys
 import tempfile
 import time
 import tracemalloc
-import uuid
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -45,7 +44,6 @@ sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
 
 import seed  # noqa: E402
 
-from app import create_app  # noqa: E402
 from models import Case, ProcessType, db, utcnow  # noqa: E402
 from models.base import UTCDateTime  # noqa: E402
 from workflows import transparency  # noqa: E402
@@ -109,38 +107,14 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="dp-bench-") as folder:
             measure_pdf(Path(folder), args.renders)
     for server in args.database_url or DEFAULT_SERVERS:
-        with tempfile.TemporaryDirectory(prefix="dp-bench-") as folder, database(server, folder) as url:
+        with tempfile.TemporaryDirectory(prefix="dp-bench-") as folder, seed.database(server, folder) as url:
             run(url, Path(folder), args)
-
-
-@contextlib.contextmanager
-def database(server: str, folder: str):
-    if server == "sqlite":
-        yield f"sqlite:///{folder}/bench.sqlite3"
-        return
-    name = f"dp_bench_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield sa.engine.make_url(server).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-def make_app(url: str, folder: Path):
-    return create_app({
-        "SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench-secret", "PASSWORD_HASH_PROFILE": "fast",
-        "SESSION_COOKIE_SECURE": False, "INSTANCE_PATH": str(folder / "instance"), "DEMO": False,
-    })
 
 
 # ---- the aggregation --------------------------------------------------------------------------
 
 def run(url: str, folder: Path, args) -> None:
-    app = make_app(url, folder)
+    app = seed.bench_app(url, folder)
     with app.app_context():
         dialect = db.engine.dialect.name
         print(f"\nengine: {dialect}  cases: {args.cases:,}")
@@ -331,7 +305,7 @@ def proc_status(field: str) -> int:
 
 
 def measure_pdf(folder: Path, renders: int) -> None:
-    app = make_app(f"sqlite:///{folder}/pdf.sqlite3", folder)
+    app = seed.bench_app(f"sqlite:///{folder}/pdf.sqlite3", folder)
     with app.app_context():
         upgrade()
         report, history = synthetic_report(seed.COUNTRIES)
