@@ -8,8 +8,10 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 
-from models import Role, db
+from models import Role, db, utcnow
 from tests.conftest import PASSWORD
+from workflows import transparency
+from workflows.audit import Actor
 
 pytestmark = pytest.mark.browser
 
@@ -23,8 +25,8 @@ VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, 
 PAGES = {
     Role.ADMIN: ["/admin/users", "/admin/users/new", "/admin/users/1", "/account/password"],
     Role.AUDITOR: ["/audit/", "/cases/{case}"],
-    Role.REVIEWER: ["/account/password"],
-    Role.CUSTOMER: ["/portal/"],
+    Role.REVIEWER: ["/account/password", "/notices/", "/transparency/2026-H1/draft"],
+    Role.CUSTOMER: ["/portal/", "/portal/security"],
     Role.INTAKE: ["/cases/", "/cases/mine", "/cases/new"],
     Role.APPROVER: ["/cases/{case}", "/sign-in/confirm?next=/cases/{case}"],
 }
@@ -118,3 +120,20 @@ def test_signed_in_pages(viewport_page, staff_user, make_user, make_case, role):
         page.locator("form#action-send_back button[type=submit]").click()
         expect(page.locator("form#action-send_back .error")).to_be_visible()
         assert_accessible(page, "case page with a refused action")
+
+
+def test_public_report_pages(viewport_page, make_case):
+    """What anyone may read without signing in: the reports, and a clear 404."""
+    make_case("disclosed", received_at="2026-03-02T10:00:00Z",
+              legal_process={"type": "subpoena", "issued_on": "2026-02-01", "judicial": False},
+              categories=("subscriber",))
+    transparency.publish(transparency.Period.parse("2026-H1"), Actor.system("test"), None, utcnow())
+    db.session.remove()  # no open transaction while the browser works
+    page = viewport_page
+    for path in ("/transparency", "/transparency/2026-H1"):
+        response = page.goto(path)
+        assert response.ok, f"{path}: {response.status}"
+        assert_accessible(page, path)
+    response = page.goto("/transparency/2026-H3")
+    assert response.status == 404
+    assert_accessible(page, "an unknown period")
