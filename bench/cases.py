@@ -87,9 +87,7 @@ def run(args, url: str, folder: Path) -> None:
         upgrade()
         now = utcnow()
         started = time.perf_counter()
-        agencies, staff = seed.seed_directory(now)
-        counters: dict[int, int] = {}
-        load = seed.load_cases(seed.case_rows(args.cases, now, agencies, staff, counters), dialect)
+        staff, counters, load = seed.load(args.cases, now, dialect)
         seed.finish(counters)
         total = time.perf_counter() - started
         print(f"seed: {total:.1f} s (generating and bulk-loading the cases {load:.1f} s, "

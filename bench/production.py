@@ -23,14 +23,10 @@ Aim: flat memory, that is peak memory for the large account about what it is for
 the small one (a ratio near 1x, not 8x)."""
 
 import argparse
-import contextlib
-import ctypes
-import gc
 import io
 import sys
 import tempfile
 import time
-import tracemalloc
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -162,41 +158,14 @@ def approve(case_id: int, staff: Staff) -> None:
     case_machine.advance(case_id, Move("approve"), caller, now)
 
 
-def settle() -> None:
-    """Free what earlier steps left behind and hand it back to the system, so the
-    resident set measured next starts from what is really in use."""
-    gc.collect()
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-
-
-def proc_status(field: str) -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) * 1024
-    raise KeyError(field)
-
-
 def measure(label: str, identifier: str, agency_id: int, staff: Staff, folder: Path, records: int,
             stored: int) -> Result:
     timed = pending_case(identifier, agency_id, staff, folder)
     traced = pending_case(identifier, agency_id, staff, folder)
     db.session.expunge_all()
 
-    settle()
-    Path("/proc/self/clear_refs").write_text("5")  # the high-water mark starts again from now
-    before = proc_status("VmRSS")
-    started = time.perf_counter()
-    approve(timed, staff)
-    seconds = time.perf_counter() - started
-    rss_growth = proc_status("VmHWM") - before
-
-    settle()
-    tracemalloc.start()
-    tracemalloc.reset_peak()
-    approve(traced, staff)
-    traced_peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
+    rss_growth, seconds = seed.rss_growth(lambda: approve(timed, staff))
+    traced_peak = seed.traced_peak(lambda: approve(traced, staff))
 
     done = db.session.scalar(sa.select(Disclosure).where(Disclosure.case_id == timed))
     package = done.package_size

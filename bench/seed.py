@@ -6,9 +6,12 @@ priority, due_at, assignee, version), without their transition log or audit
 events: the benchmark measures reading the queue and firing new transitions."""
 
 import contextlib
+import ctypes
+import gc
 import json
 import random
 import time
+import tracemalloc
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -227,3 +230,52 @@ def bench_app(url: str, folder: Path):
         "SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench-secret", "PASSWORD_HASH_PROFILE": "fast",
         "SESSION_COOKIE_SECURE": False, "INSTANCE_PATH": str(folder / "instance"), "DEMO": False,
     })
+
+
+def load(n: int, now: datetime, dialect: str) -> tuple[Staff, dict[int, int], float]:
+    """The directory and n cases, bulk-loaded; returns the staff, the reference
+    counters for finish() and the seconds the cases took."""
+    agencies, staff = seed_directory(now)
+    counters: dict[int, int] = {}
+    return staff, counters, load_cases(case_rows(n, now, agencies, staff, counters), dialect)
+
+
+# ---- memory ------------------------------------------------------------------------------
+
+def settle() -> None:
+    """Free what earlier steps left behind and hand it back to the system, so the
+    resident set measured next starts from what is really in use."""
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+def proc_status(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024
+    raise KeyError(field)
+
+
+def rss_growth(work) -> tuple[int, float]:
+    """How far the resident set grew above where it stood while `work()` ran, and
+    the seconds it took."""
+    settle()
+    Path("/proc/self/clear_refs").write_text("5")  # the high-water mark starts again from here
+    before = proc_status("VmRSS")
+    started = time.perf_counter()
+    work()
+    seconds = time.perf_counter() - started
+    return proc_status("VmHWM") - before, seconds
+
+
+def traced_peak(work) -> int:
+    """The peak of Python's own allocations while `work()` ran (tracemalloc slows
+    allocation, so this run is not timed)."""
+    settle()
+    tracemalloc.start()
+    tracemalloc.reset_peak()
+    work()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak

@@ -24,16 +24,12 @@ index alone."""
 
 import argparse
 import base64
-import contextlib
-import ctypes
-import gc
 import hashlib
 import random
 import statistics
 import sys
 import tempfile
 import time
-import tracemalloc
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -121,9 +117,7 @@ def run(url: str, folder: Path, args) -> None:
         upgrade()
         now = utcnow()
         started = time.perf_counter()
-        agencies, staff = seed.seed_directory(now)
-        counters: dict[int, int] = {}
-        load = seed.load_cases(seed.case_rows(args.cases, now, agencies, staff, counters), dialect)
+        _, counters, load = seed.load(args.cases, now, dialect)
         filled = fill_report_columns(dialect)
         seed.finish(counters)
         if dialect == "postgresql":
@@ -289,21 +283,6 @@ def synthetic_report(countries: tuple[str, ...], seed_value: int = 6) -> tuple[d
     return report, history
 
 
-def settle() -> None:
-    """Free what earlier steps left behind and hand it back to the system, so the
-    resident set measured next starts from what is in use."""
-    gc.collect()
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-
-
-def proc_status(field: str) -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) * 1024
-    raise KeyError(field)
-
-
 def measure_pdf(folder: Path, renders: int) -> None:
     app = seed.bench_app(f"sqlite:///{folder}/pdf.sqlite3", folder)
     with app.app_context():
@@ -319,18 +298,8 @@ def measure_pdf(folder: Path, renders: int) -> None:
             transparency.render_pdf(report, history)
             times.append(time.perf_counter() - started)
 
-        settle()
-        Path("/proc/self/clear_refs").write_text("5")  # the high-water mark starts again from here
-        before = proc_status("VmRSS")
-        transparency.render_pdf(report, history)
-        rss_growth = proc_status("VmHWM") - before
-
-        settle()
-        tracemalloc.start()
-        tracemalloc.reset_peak()
-        transparency.render_pdf(report, history)
-        traced_peak = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
+        rss_growth, _ = seed.rss_growth(lambda: transparency.render_pdf(report, history))
+        traced_peak = seed.traced_peak(lambda: transparency.render_pdf(report, history))
         db.engine.dispose()
     requests = report["totals"]["requests"]
     print(f"\nPDF of a {len(report['by_country'])}-country report ({requests:,} requests, revision 3 with "
