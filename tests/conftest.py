@@ -402,6 +402,29 @@ def plant(app):
     return make
 
 
+@pytest.fixture
+def cli(app):
+    """Run `flask --app app ARGS...` in-process against the test database."""
+    runner = app.test_cli_runner()
+
+    def run(*args: str):
+        # Nothing left open: the command commits or rolls back by itself, and on
+        # SQLite an open transaction would hold the write lock a migration needs.
+        db.session.commit()
+        result = runner.invoke(args=list(args))
+        db.session.expire_all()
+        if result.exception and not isinstance(result.exception, SystemExit):
+            raise result.exception
+        return result
+
+    return run
+
+
+def pairs(output: str) -> dict[str, str]:
+    """The `key: value` lines a command printed."""
+    return dict(line.split(": ", 1) for line in output.splitlines() if ": " in line)
+
+
 def case_count() -> int:
     return db.session.scalar(sa.select(sa.func.count()).select_from(Case))
 

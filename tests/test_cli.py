@@ -28,33 +28,11 @@ from models import (
     db,
     utcnow,
 )
-from tests.conftest import base_config
+from tests.conftest import base_config, pairs
 from workflows import passwords
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "a long enough password"
-
-
-@pytest.fixture
-def cli(app):
-    """Run `flask --app app ARGS...` in-process against the test database."""
-    runner = app.test_cli_runner()
-
-    def run(*args: str):
-        # Nothing left open: the command commits or rolls back by itself, and on
-        # SQLite an open transaction would hold the write lock a migration needs.
-        db.session.commit()
-        result = runner.invoke(args=list(args))
-        db.session.expire_all()
-        if result.exception and not isinstance(result.exception, SystemExit):
-            raise result.exception
-        return result
-
-    return run
-
-
-def pairs(output: str) -> dict[str, str]:
-    return dict(line.split(": ", 1) for line in output.splitlines() if ": " in line)
 
 
 def count(model) -> int:

@@ -27,7 +27,7 @@ from models import (
     utcnow,
 )
 from models.base import UTCDateTime
-from tests.conftest import assert_error, caller_for, csrf_from, post_form, sign_in
+from tests.conftest import assert_error, caller_for, csrf_from, pairs, post_form, sign_in
 from workflows import audit, case_machine, demo, demo_cases, transparency
 from workflows.audit import Actor
 from workflows.transparency import Period
@@ -62,26 +62,6 @@ def rows() -> list[TransparencyReport]:
 def published_events() -> list[AuditEvent]:
     return db.session.scalars(sa.select(AuditEvent).where(
         AuditEvent.action == AuditAction.REPORT_PUBLISHED.value).order_by(AuditEvent.seq)).all()
-
-
-@pytest.fixture
-def cli(app):
-    """`flask ARGS...` in-process against the test database; returns the result."""
-    runner = app.test_cli_runner()
-
-    def run(*args: str):
-        db.session.commit()  # hold no lock while the command runs
-        result = runner.invoke(args=list(args))
-        db.session.expire_all()
-        if result.exception and not isinstance(result.exception, SystemExit):
-            raise result.exception
-        return result
-
-    return run
-
-
-def lines(output: str) -> dict[str, str]:
-    return dict(line.split(": ", 1) for line in output.splitlines() if ": " in line)
 
 
 @pytest.fixture
@@ -164,7 +144,7 @@ def summed(by_country: dict[str, dict[str, int]]) -> dict[str, int]:
 def test_published_json_and_csv_match_an_independent_count(app, client, cli, period_cases):
     result = cli("reports", "publish", str(PERIOD))
     assert result.exit_code == 0, result.output
-    said = lines(result.output)
+    said = pairs(result.output)
     assert (said["period"], said["revision"]) == (str(PERIOD), "1")
 
     expected = counted_in_sql(START, END)
@@ -242,7 +222,7 @@ def test_a_published_revision_never_changes_and_a_correction_is_a_new_one(app, c
     # A correction: revision 2, with its reason, counting the case as it now stands.
     result = cli("reports", "publish", str(PERIOD), "--reason", "A demand logged late.")
     assert result.exit_code == 0, result.output
-    assert lines(result.output)["revision"] == "2"
+    assert pairs(result.output)["revision"] == "2"
     newest = client.get(f"/transparency/{PERIOD}.json").get_json()
     assert (newest["revision"], newest["reason"]) == (2, "A demand logged late.")
     assert newest["totals"] == draft_after
@@ -295,7 +275,7 @@ def test_checkpoint_is_signed_and_is_the_publication_event(app, client, cli, per
 
     result = cli("audit", "verify")
     assert result.exit_code == 0, result.output
-    said = lines(result.output)
+    said = pairs(result.output)
     assert said["status"] == "intact" and said["checkpoints"] == "1"
 
 
@@ -326,7 +306,7 @@ def test_audit_verify_names_a_checkpoint_whose_event_was_rewritten(app, cli, per
 
     result = cli("audit", "verify")
     assert result.exit_code == 1
-    said = lines(result.output)
+    said = pairs(result.output)
     assert said["status"] == "broken" and said["checkpoints"] == "1"
     assert said["checkpoint"] == f"{PERIOD} revision 1: audit event {event.seq} no longer has the signed hash"
 
@@ -405,7 +385,7 @@ def test_publishing_refuses_a_running_period_and_a_repeat_without_reason(app, cl
     assert count(TransparencyReport) == 1 and count(AuditEvent) == events
 
     result = cli("reports", "publish", str(PERIOD), "--reason", "Two cases were miscounted.")
-    assert result.exit_code == 0 and lines(result.output)["revision"] == "2"
+    assert result.exit_code == 0 and pairs(result.output)["revision"] == "2"
     assert [r.reason for r in rows()] == [None, "Two cases were miscounted."]
     assert count(AuditEvent) == events + 1
 
