@@ -35,8 +35,9 @@ from models.case import state_writer
 from workflows import audit, auth, legal, notices
 from workflows import disclosure as production
 from workflows.audit import Actor
-from workflows.errors import Conflict, InvalidInput, NotAllowed, NotFound, ReauthRequired
+from workflows.errors import Conflict, InvalidInput, NotAllowed, ReauthRequired
 from workflows.intake import FieldReader, count_state, facts_of, parse_identifiers
+from workflows.rows import locked
 from workflows.states import BY_TRIGGER, TRANSITIONS, Transition, Trigger, machine_table, outcome_of
 from workflows.text import clean_text
 
@@ -344,13 +345,7 @@ def _matched_accounts(identifiers: list[str]) -> list[tuple[Account, CustomerKin
 
 
 def load_for_update(case_id: int) -> Case:
-    case = db.session.execute(
-        select(Case).where(Case.id == case_id).with_for_update()
-        .execution_options(populate_existing=True)
-    ).scalar_one_or_none()
-    if case is None:
-        raise NotFound("No such case.")
-    return case
+    return locked(Case, case_id, "No such case.")
 
 
 def advance(case_id: int, move: Move, caller: Caller, now: datetime) -> Case:

@@ -45,6 +45,7 @@ from models.vault import CustomerRecord
 from workflows import audit, sealing
 from workflows.audit import Actor
 from workflows.errors import Conflict, Gone, InvalidInput, NotAllowed, NotFound, PackageFailed
+from workflows.rows import locked
 from workflows.text import clean_text
 
 LINK_LIFETIME = timedelta(days=7)
@@ -569,11 +570,7 @@ def reissue(case_id: int, role: Role, actor: Actor, user_id: int, note: str | No
         raise InvalidInput("Write why a new link is issued.", reasons=["note_required"],
                            fields={"note": "Write why a new link is issued."})
     try:
-        case = db.session.execute(
-            select(Case).where(Case.id == case_id).with_for_update()
-        ).scalar_one_or_none()
-        if case is None:
-            raise NotFound("No such case.")
+        case = locked(Case, case_id, "No such case.")
         disclosure = case.disclosure
         if case.state is not State.DISCLOSED or disclosure is None or disclosure.package_name is None:
             raise Conflict("Only a disclosed case with a production package has a link to issue.",

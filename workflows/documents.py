@@ -17,6 +17,7 @@ from models import AuditAction, Case, CaseDocument, State, db
 from workflows import audit
 from workflows.audit import Actor
 from workflows.errors import Conflict, InvalidInput, NotFound, TooLarge
+from workflows.rows import locked
 from workflows.text import clean_text
 
 MAX_BYTES = 20 * 1024 * 1024
@@ -136,12 +137,7 @@ def store(case_id: int, stream: BinaryIO, filename: str | None, actor: Actor, no
     on the process the proposer read (send the case back to add a new one)."""
     upload = check_upload(stream, filename, folder)  # file work first, outside any lock
     try:
-        case = db.session.execute(
-            select(Case).where(Case.id == case_id).with_for_update()
-            .execution_options(populate_existing=True)
-        ).scalar_one_or_none()
-        if case is None:
-            raise NotFound("No such case.")
+        case = locked(Case, case_id, "No such case.")
         if not case.is_open:
             raise Conflict(f"{case.reference} is closed ({case.state.label.lower()}); "
                            "its documents are final.")

@@ -35,6 +35,7 @@ from models.terms import PROCESS_LABELS
 from workflows import audit, documents
 from workflows.audit import Actor
 from workflows.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from workflows.rows import locked
 from workflows.text import clean_text
 
 RELEASERS = frozenset({Role.REVIEWER, Role.APPROVER})
@@ -133,14 +134,6 @@ def on_transition(case: Case, trigger: str, accounts: list[tuple[Account, Custom
 
 # ---- holds and releases -----------------------------------------------------------
 
-def _locked(model, row_id: int, missing: str):
-    """The row, locked for this transaction (SQLite's transaction already holds the lock)."""
-    row = db.session.execute(select(model).where(model.id == row_id).with_for_update()).scalar_one_or_none()
-    if row is None:
-        raise NotFound(missing)
-    return row
-
-
 def _mark_notified(case_id: int) -> None:
     """The report's customer_notified figure. A plain UPDATE, not through the ORM:
     the case's version counts its own changes, and a notice going out is not one."""
@@ -185,7 +178,7 @@ def release(notice_id: int, role: Role, actor: Actor, note: str | None, now: dat
         raise InvalidInput("Write why the notice may now go to the customer.", reasons=["note_required"],
                            fields={"note": "Write why the notice may now go to the customer."})
     try:
-        notice = _locked(Notice, notice_id, "No such notice.")
+        notice = locked(Notice, notice_id, "No such notice.")
         if notice.released_at is not None:
             raise Conflict("This notice has already been released.", code="already_released")
         if notice.hold_reason is HoldReason.NDO:
@@ -222,7 +215,7 @@ def extend_ndo(case_id: int, role: Role, actor: Actor, ends_on: date | None, not
     text = clean_text(note if isinstance(note, str) else "", field="note", label="Notes", max_length=NOTE_MAX,
                       multiline=True)
     try:
-        case = _locked(Case, case_id, "No such case.")
+        case = locked(Case, case_id, "No such case.")
         if not case.ndo_present:
             raise Conflict("This case has no non-disclosure order to extend.", code="no_ndo")
         if ends_on is not None and ends_on < case.received_at.astimezone(UTC).date():
@@ -261,7 +254,7 @@ def retry(notice_id: int, role: Role, actor: Actor, now: datetime) -> Notice:
     if role not in RELEASERS:
         raise NotAllowed(f"A {role.value} may not retry deliveries.")
     try:
-        notice = _locked(Notice, notice_id, "No such notice.")
+        notice = locked(Notice, notice_id, "No such notice.")
         if notice.delivery not in (Delivery.FAILED, Delivery.NOT_CONFIGURED):
             raise Conflict("Only a failed or unsent delivery can be retried.", code="not_failed")
         customer = db.session.get(Customer, notice.customer_id)
@@ -331,8 +324,8 @@ def file_objection(notice_id: int, customer_id: int, user_id: int, statement: st
             raise NotFound("No such notice.")
         # The case first, as approve locks it: an objection and an approval never
         # both go through on the strength of the other not having happened yet.
-        case = _locked(Case, found.case_id, "No such notice.")
-        notice = _locked(Notice, notice_id, "No such notice.")
+        case = locked(Case, found.case_id, "No such notice.")
+        notice = locked(Notice, notice_id, "No such notice.")
         if notice.kind is not NoticeKind.INTENT_TO_DISCLOSE:
             raise Conflict("Only a notice of intent to disclose can be objected to.", code="wrong_kind")
         if notice.objection is not None:
@@ -363,7 +356,7 @@ def acknowledge(objection_id: int, role: Role, actor: Actor, user_id: int, note:
     text = clean_text(note if isinstance(note, str) else "", field="note", label="Notes", max_length=NOTE_MAX,
                       multiline=True)
     try:
-        objection = _locked(Objection, objection_id, "No such objection.")
+        objection = locked(Objection, objection_id, "No such objection.")
         if objection.acknowledged_at is not None:
             raise Conflict("This objection has already been acknowledged.", code="already_acknowledged")
         objection.acknowledged_by_id, objection.acknowledged_at = user_id, now
