@@ -198,7 +198,6 @@ class Disclosure(db.Model):
     package_size: Mapped[int | None] = mapped_column(BigInteger)
     packaged_at: Mapped[datetime | None]
     manifest: Mapped[dict | None] = mapped_column(JSON)
-    downloads: Mapped[int] = mapped_column(default=0, server_default="0")
 
     case = relationship("Case", back_populates="disclosure")
     links = relationship("ProductionLink", back_populates="disclosure", order_by="ProductionLink.id")

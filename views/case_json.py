@@ -62,7 +62,8 @@ def production_json(d: Disclosure, now: datetime) -> dict | None:
     if d.package_name is None:
         return None
     return {"sha256": d.package_sha256, "size": d.package_size, "packaged_at": moment(d.packaged_at),
-            "manifest": d.manifest, "downloads": d.downloads, "links": [link_json(k, now) for k in d.links]}
+            "manifest": d.manifest, "downloads": sum(1 for k in d.links if k.used_at is not None),
+            "links": [link_json(k, now) for k in d.links]}
 
 
 def _disclosure(case: Case, now: datetime) -> dict | None:

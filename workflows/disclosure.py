@@ -540,7 +540,6 @@ def collect(case_id: int, agency_id: int, token: str, actor: Actor, now: datetim
         raise PackageFailed("The production cannot be read just now; your link has not been used. "
                             "Try again later, or contact the provider.") from exc
     link.used_at = now
-    disclosure.downloads += 1
     audit.record(AuditAction.PRODUCTION_COLLECTED, actor, subject=("case", case.id), now=now, data={
         "reference": case.reference, "link_id": link.id, "package_sha256": disclosure.package_sha256,
         "size": disclosure.package_size,
