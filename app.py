@@ -99,13 +99,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     if not app.config.get("PACKAGE_KEYS"):
         # Seals production packages at rest (never stored in the database); newest
         # key first, older keys after a comma still open what they sealed.
-        from workflows.sealing import new_key
+        from workflows.disclosure.sealing import new_key
 
         app.config["PACKAGE_KEYS"] = _instance_secret(instance, "package_key", new_key)
     if not app.config.get("CHECKPOINT_KEY"):
         # Signs the audit checkpoints of published transparency reports (Ed25519);
         # its public half is published beside the reports.
-        from workflows.transparency import new_key_pem
+        from workflows.reports.transparency import new_key_pem
 
         app.config["CHECKPOINT_KEY"] = _instance_secret(instance, "checkpoint_key", new_key_pem)
     if app.debug and app.config["ENVIRONMENT"] != "development":
@@ -114,7 +114,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     from models import db
     from models.base import configure_engine, init_field_cipher
     from views import init_app as init_views
-    from workflows import disclosure, legal, passwords, transparency
+    from workflows.disclosure import door as disclosure
+    from workflows.identity import passwords
+    from workflows.legal import engine as legal
+    from workflows.reports import transparency
 
     init_field_cipher(app)
     db.init_app(app)

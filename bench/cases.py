@@ -32,9 +32,12 @@ import seed  # noqa: E402
 
 from models import AuditAction, Case, CaseTransition, Role, State, User, db, utcnow  # noqa: E402
 from views.policy import PUBLIC  # noqa: E402
-from workflows import audit, auth, case_machine, queue  # noqa: E402
+from workflows import audit  # noqa: E402
 from workflows.audit import Actor  # noqa: E402
-from workflows.case_machine import Caller, Move  # noqa: E402
+from workflows.cases import machine as case_machine  # noqa: E402
+from workflows.cases import queue  # noqa: E402
+from workflows.cases.machine import Caller, Move  # noqa: E402
+from workflows.identity import auth  # noqa: E402
 
 BARE = '{% extends "base.html" %}{% block content %}<p>Bare page.</p>{% endblock %}'
 QUEUE_AIM, ADVANCE_AIM = 3.0, 1 / 3

@@ -23,8 +23,9 @@ from sqlalchemy import func, select, text
 from app import create_app
 from models import Case, CaseReferenceCounter, Role, State, db
 from models.case import REFERENCE_PREFIX
-from workflows import directory, intake, users
 from workflows.audit import Actor
+from workflows.cases import intake
+from workflows.identity import directory, users
 
 ACTOR = Actor.system("bench")
 PASSWORD = "bench-password-2026"  # noqa: S105 (a throwaway database)

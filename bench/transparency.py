@@ -42,9 +42,9 @@ import seed  # noqa: E402
 
 from models import Case, ProcessType, db, utcnow  # noqa: E402
 from models.base import UTCDateTime  # noqa: E402
-from workflows import transparency  # noqa: E402
-from workflows.states import Outcome  # noqa: E402
-from workflows.transparency import Period  # noqa: E402
+from workflows.cases.states import Outcome  # noqa: E402
+from workflows.reports import transparency  # noqa: E402
+from workflows.reports.transparency import Period  # noqa: E402
 
 DEFAULT_SERVERS = ["sqlite", "postgresql+psycopg://postgres@127.0.0.1/postgres"]
 RATIO_AIM = 1.5

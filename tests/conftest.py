@@ -18,8 +18,8 @@ from flask_migrate import upgrade
 
 from app import create_app
 from models import GENESIS_HASH, Case, Customer, Role, User, db, utcnow
-from workflows import directory, users
 from workflows.audit import Actor
+from workflows.identity import directory, users
 
 PASSWORD = "correct horse battery"
 TEST_ACTOR = Actor.system("test")
@@ -321,7 +321,7 @@ def case_staff(make_user):
 
 
 def caller_for(user: User, authenticated_at=None):
-    from workflows.case_machine import Caller
+    from workflows.cases.machine import Caller
 
     return Caller(user.id, user.role, authenticated_at or utcnow(), Actor(user.email, user.id))
 
@@ -332,7 +332,9 @@ def make_case(app, make_agency, make_customer, case_staff):
     logged through intake and driven through advance() to `state`. Identifiers
     default to an account of a fresh enterprise customer (so redirect and
     disclosure have something to match); state no_data gets an unknown one."""
-    from workflows import case_machine, documents, intake
+    from workflows.cases import intake
+    from workflows.cases import machine as case_machine
+    from workflows.disclosure import documents
 
     def make(state="received", *, process="search_warrant", country="US", agency=None,
              identifiers=None, categories=("content",), document=True, body=None, **overrides):
@@ -376,7 +378,7 @@ def plant(app):
     from datetime import UTC, datetime
 
     from models import Account, Category
-    from workflows.disclosure import Deposit, deposit
+    from workflows.disclosure.door import Deposit, deposit
 
     def make(identifier: str, *, subscriber=True, non_content=1, content=(), files=(), at=None) -> int:
         account = db.session.scalar(sa.select(Account).where(Account.identifier == identifier))

@@ -9,9 +9,10 @@ from sqlalchemy import func, select
 
 from models import AuditAction, AuditEvent, Role, User, UserSession, db, utcnow
 from tests.conftest import PASSWORD, csrf_from, fresh_code, post_form, sign_in
-from workflows import audit, users
+from workflows import audit
 from workflows.audit import Actor
 from workflows.errors import Conflict
+from workflows.identity import users
 
 NEW_PASSWORD = "a brand new long passphrase"
 

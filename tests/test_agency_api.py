@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from models import AgencyToken, AuditAction, AuditEvent, Case, Channel, Role, db, utcnow
 from tests.conftest import PASSWORD, TEST_ACTOR, assert_error, case_body, case_count, fresh_code, sign_in
-from workflows import directory
+from workflows.identity import directory
 
 URL = "/api/v1/agency/requests"
 AGENCY_KEYS = {"id", "reference", "state", "received_at", "due_at", "request_type", "legal_process",

@@ -15,8 +15,9 @@ import sqlalchemy as sa
 
 from models import GENESIS_HASH, AuditAction, AuditEvent, AuditHead, Role, db, utcnow
 from tests.conftest import TEST_ACTOR, csrf_from
-from workflows import audit, directory, users
+from workflows import audit
 from workflows.audit import Actor
+from workflows.identity import directory, users
 
 T0 = datetime(2026, 3, 2, 10, 0, 0, tzinfo=UTC)
 

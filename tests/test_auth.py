@@ -15,9 +15,9 @@ from sqlalchemy import func, select
 
 from models import AuditAction, AuditEvent, Role, SignInFailure, UserSession, db, utcnow
 from tests.conftest import PASSWORD, csrf_from, fresh_code, post_form, sign_in, totp_code
-from workflows import passwords, users
 from workflows.audit import Actor
-from workflows.auth import CODE_FAILURE, GENERIC_FAILURE
+from workflows.identity import passwords, users
+from workflows.identity.auth import CODE_FAILURE, GENERIC_FAILURE
 
 COOKIE = "dp_session"
 NEW_PASSWORD = "a much longer passphrase"

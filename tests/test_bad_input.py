@@ -20,8 +20,8 @@ from app import _instance_secret
 from models import Account, Agency, AuditAction, AuditEvent, Customer, Role, User, UserSession, db, utcnow
 from tests.conftest import PASSWORD, TEST_ACTOR, post_form, sign_in
 from tests.test_auth import events, failure_count
-from workflows import directory, users
 from workflows.errors import InvalidInput
+from workflows.identity import directory, users
 
 HUGE = "99999999999999999999"  # past 64 bits: SQLite's driver overflows
 PAST_INTEGER = "2147483648"  # past PostgreSQL's `integer`

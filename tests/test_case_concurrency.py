@@ -24,8 +24,9 @@ from models import (
 )
 from tests.conftest import TEST_ACTOR, caller_for, case_body
 from views.errors import status_of
-from workflows import audit, intake
-from workflows.case_machine import Move, advance
+from workflows import audit
+from workflows.cases import intake
+from workflows.cases.machine import Move, advance
 from workflows.errors import Conflict
 
 ROUNDS = 5

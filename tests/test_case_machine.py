@@ -26,9 +26,9 @@ from models import (
 )
 from tests.conftest import caller_for, case_body
 from workflows import audit
-from workflows.case_machine import Move, advance, allowed_from, available_triggers
+from workflows.cases.machine import Move, advance, allowed_from, available_triggers
+from workflows.cases.states import Trigger
 from workflows.errors import Conflict, InvalidInput, NotAllowed, NotFound, ReauthRequired
-from workflows.states import Trigger
 
 T = Trigger
 INTAKE, REVIEWER, APPROVER = Role.INTAKE, Role.REVIEWER, Role.APPROVER

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from models import AuditAction, AuditEvent, Case, CaseDocument, Role, State, UserSession, db, utcnow
 from tests.conftest import PASSWORD, PDF_BYTES, assert_error, case_body, case_count, fresh_code
-from workflows import documents
+from workflows.disclosure import documents
 
 CASE_KEYS = {
     "id", "reference", "state", "outcome", "version", "agency", "received_at", "channel",

@@ -29,7 +29,7 @@ from models import (
     utcnow,
 )
 from tests.conftest import base_config, pairs
-from workflows import passwords
+from workflows.identity import passwords
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "a long enough password"

@@ -7,6 +7,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import sqlalchemy as sa
 
+from demo import cases as demo_cases
+from demo import seed as demo
 from models import (
     Account,
     Agency,
@@ -19,8 +21,10 @@ from models import (
     State,
     db,
 )
-from workflows import audit, demo, demo_cases, documents, legal
-from workflows.intake import facts_of
+from workflows import audit
+from workflows.cases.intake import facts_of
+from workflows.disclosure import documents
+from workflows.legal import engine as legal
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 

@@ -14,10 +14,14 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
+from demo import seed as demo
+from demo import vault as demo_vault
 from models import Account, Case, Disclosure, db
 from tests.conftest import TEST_ACTOR, _empty_postgres, caller_for
-from workflows import case_machine, demo, demo_vault, directory, disclosure
 from workflows.audit import Actor
+from workflows.cases import machine as case_machine
+from workflows.disclosure import door as disclosure
+from workflows.identity import directory
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 MB = 1024 * 1024

@@ -14,7 +14,10 @@ import sqlalchemy as sa
 
 from models import AuditAction, AuditEvent, Case, Disclosure, ProductionLink, Role, State, db, utcnow
 from tests.conftest import PASSWORD, assert_error, caller_for, fresh_code, post_form, sign_in
-from workflows import audit, case_machine, disclosure, sealing
+from workflows import audit
+from workflows.cases import machine as case_machine
+from workflows.disclosure import door as disclosure
+from workflows.disclosure import sealing
 from workflows.errors import Gone, NotFound, PackageFailed
 
 
@@ -212,7 +215,7 @@ def test_expired_link_is_410_and_a_reissued_link_works(app, client, disclosed, m
     with pytest.raises(Gone) as gone:  # a second after it expires (time is a parameter)
         disclosure.collect(case.id, issued.agency.id, token, agency_actor, link.expires_at)
     assert gone.value.code == "link_expired"
-    from views.case_json import agency_case
+    from views.api.case_json import agency_case
 
     with app.test_request_context():
         later = agency_case(db.session.get(Case, case.id), link.expires_at + timedelta(seconds=1))

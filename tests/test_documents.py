@@ -12,7 +12,8 @@ import sqlalchemy as sa
 
 from models import AuditAction, AuditEvent, CaseDocument, db, utcnow
 from tests.conftest import PDF_BYTES, TEST_ACTOR
-from workflows import audit, documents
+from workflows import audit
+from workflows.disclosure import documents
 from workflows.errors import Conflict, InvalidInput, NotFound, TooLarge
 
 STORED_NAME = re.compile(r"[0-9a-f]{32}\.pdf")

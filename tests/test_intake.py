@@ -23,7 +23,8 @@ from models import (
     db,
 )
 from tests.conftest import TEST_ACTOR
-from workflows import audit, intake
+from workflows import audit
+from workflows.cases import intake
 from workflows.errors import InvalidInput
 
 RECEIVED = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)

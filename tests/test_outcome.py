@@ -4,7 +4,7 @@ disclosed, from what was disclosed."""
 import pytest
 
 from models import Category, State
-from workflows.states import OPEN_STATES, Outcome, outcome_of
+from workflows.cases.states import OPEN_STATES, Outcome, outcome_of
 
 
 @pytest.mark.parametrize(("state", "disclosed", "expected"), [

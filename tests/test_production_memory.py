@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from models import Disclosure, db, utcnow
 from tests.conftest import caller_for
-from workflows import case_machine
+from workflows.cases import machine as case_machine
 
 MB = 1024 * 1024
 ALL = ("subscriber", "non_content", "content")

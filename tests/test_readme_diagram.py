@@ -4,7 +4,7 @@ the two in step, so the picture people read is the machine that runs."""
 import re
 from pathlib import Path
 
-from workflows.states import TRANSITIONS, mermaid
+from workflows.cases.states import TRANSITIONS, mermaid
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 BLOCK = re.compile(
@@ -20,7 +20,7 @@ def readme_diagram() -> str:
 
 def test_readme_diagram_is_the_transition_table():
     assert readme_diagram() == mermaid().strip(), (
-        "README.md's state diagram differs from workflows/states.py; regenerate it with "
+        "README.md's state diagram differs from workflows/cases/states.py; regenerate it with "
         "python -c \"from workflows.states import mermaid; print(mermaid())\""
     )
 
@@ -33,7 +33,7 @@ def test_diagram_draws_every_transition():
 
 
 def test_a_changed_table_would_be_noticed(monkeypatch):
-    from workflows import states
+    from workflows.cases import states
 
     monkeypatch.setattr(states, "TRANSITIONS", TRANSITIONS[:-1])
     assert readme_diagram() != states.mermaid().strip()

@@ -22,8 +22,8 @@ from flask import render_template
 from jinja2 import ChoiceLoader, DictLoader
 
 from tests.conftest import TEST_ACTOR
-from workflows import charts, pdf, transparency
-from workflows.states import Outcome
+from workflows.cases.states import Outcome
+from workflows.reports import charts, pdf, transparency
 
 SVG = "{http://www.w3.org/2000/svg}"
 OUTCOMES = [o.value for o in Outcome]

@@ -23,7 +23,7 @@ from tests.test_auth import (
     with_cookie,
     wrong_code,
 )
-from workflows.auth import CODE_FAILURE, GENERIC_FAILURE
+from workflows.identity.auth import CODE_FAILURE, GENERIC_FAILURE
 
 URL = "/api/v1/session"
 WRONG_PASSWORD = "not the password at all"

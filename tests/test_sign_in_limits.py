@@ -10,9 +10,10 @@ from sqlalchemy import func, select
 
 from models import AuditAction, AuditEvent, Role, SignInFailure, User, db, utcnow
 from tests.conftest import PASSWORD
-from workflows import audit, auth, passwords, throttle
+from workflows import audit
 from workflows.audit import Actor
 from workflows.errors import InvalidCredentials, RateLimited
+from workflows.identity import auth, passwords, throttle
 
 WRONG = "not the password at all"
 

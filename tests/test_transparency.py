@@ -15,6 +15,8 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from demo import cases as demo_cases
+from demo import seed as demo
 from models import (
     AuditAction,
     AuditEvent,
@@ -28,9 +30,11 @@ from models import (
 )
 from models.base import UTCDateTime
 from tests.conftest import assert_error, caller_for, csrf_from, pairs, post_form, sign_in
-from workflows import audit, case_machine, demo, demo_cases, transparency
+from workflows import audit
 from workflows.audit import Actor
-from workflows.transparency import Period
+from workflows.cases import machine as case_machine
+from workflows.reports import transparency
+from workflows.reports.transparency import Period
 
 PERIOD = Period(2025, 2)
 START, END = datetime(2025, 7, 1, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC)

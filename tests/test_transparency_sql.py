@@ -33,10 +33,12 @@ from models import (
     utcnow,
 )
 from tests.conftest import caller_for
-from workflows import case_machine, notices, transparency
 from workflows.audit import Actor
-from workflows.states import outcome_of
-from workflows.transparency import Period
+from workflows.cases import machine as case_machine
+from workflows.cases.states import outcome_of
+from workflows.notices import outbox as notices
+from workflows.reports import transparency
+from workflows.reports.transparency import Period
 
 OUTCOMES = ("content_disclosed", "non_content_disclosed", "no_data_found", "rejected", "resolved_by_customer",
             "withdrawn", "pending")

@@ -2,12 +2,9 @@
 
 from views import (
     admin,
-    agency_api,
-    api,
     audit_log,
     auth,
     cases,
-    cases_api,
     cli,
     errors,
     home,
@@ -18,7 +15,10 @@ from views import (
     public,
     security,
 )
-from workflows import charts
+from views.api import agency as agency_api
+from views.api import cases as cases_api
+from views.api import session as api
+from workflows.reports import charts
 
 
 def init_app(app) -> None:

@@ -9,8 +9,8 @@ from views.errors import status_of
 from views.forms import ActionForm, NewUserForm
 from views.identity import actor
 from views.policy import allow
-from workflows import users
 from workflows.errors import Conflict, InvalidInput, NotAllowed
+from workflows.identity import users
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 admin_only = allow(Role.ADMIN)

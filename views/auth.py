@@ -11,8 +11,8 @@ from views.errors import status_of
 from views.forms import CodeForm, ConfirmForm, PasswordChangeForm, SignInForm
 from views.identity import Principal, actor, client_ip
 from views.policy import public, signed_in, staff
-from workflows import auth, totp
 from workflows.errors import InvalidCredentials, InvalidInput, RateLimited
+from workflows.identity import auth, totp
 
 bp = Blueprint("auth", __name__)
 

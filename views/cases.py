@@ -12,11 +12,15 @@ from views.errors import status_of
 from views.forms import CaseForm, QueueFilterForm
 from views.identity import actor, caller
 from views.policy import allow
-from workflows import case_machine, casefile, disclosure, documents, notices, queue
-from workflows.casefile import CHANNEL_LABELS, REJECT_REASON_LABELS, REQUEST_TYPE_LABELS
+from workflows.cases import casefile, queue
+from workflows.cases import machine as case_machine
+from workflows.cases.casefile import CHANNEL_LABELS, REJECT_REASON_LABELS, REQUEST_TYPE_LABELS
+from workflows.cases.states import BY_TRIGGER, Trigger
+from workflows.disclosure import documents
+from workflows.disclosure import door as disclosure
 from workflows.errors import Conflict, InvalidInput, ReauthRequired, TooLarge
-from workflows.states import BY_TRIGGER, Trigger
-from workflows.users import ID_MAX
+from workflows.identity.users import ID_MAX
+from workflows.notices import outbox as notices
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
 CASE = f"/<int(max={ID_MAX}):case_id>"

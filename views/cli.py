@@ -8,10 +8,14 @@ import click
 from flask import current_app
 from flask_migrate import upgrade
 
+from demo import seed as demo
 from models import Role, db, utcnow
-from workflows import audit, demo, directory, relay, transparency, users
+from workflows import audit
 from workflows.audit import Actor
 from workflows.errors import WorkflowError
+from workflows.identity import directory, users
+from workflows.notices import relay
+from workflows.reports import transparency
 
 CLI_ACTOR = Actor.system("cli")
 

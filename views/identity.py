@@ -4,9 +4,9 @@ from flask import flash, request, session
 from flask_login import LoginManager, UserMixin, current_user
 
 from models import User, UserSession, db, utcnow
-from workflows import auth
 from workflows.audit import Actor
-from workflows.case_machine import Caller
+from workflows.cases.machine import Caller
+from workflows.identity import auth
 
 login_manager = LoginManager()
 login_manager.session_protection = None  # sessions are server-side; see workflows.auth

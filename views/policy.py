@@ -9,7 +9,7 @@ from flask_login import current_user
 from werkzeug.exceptions import BadRequest
 
 from models import STAFF_ROLES, Agency, Role, db, utcnow
-from workflows import directory
+from workflows.identity import directory
 
 
 @dataclass(frozen=True)

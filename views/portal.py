@@ -11,9 +11,11 @@ from views.errors import status_of
 from views.forms import SecondFactorForm
 from views.identity import actor, client_ip
 from views.policy import allow
-from workflows import auth, documents, notices, totp, users
+from workflows.disclosure import documents
 from workflows.errors import Conflict, InvalidCredentials, InvalidInput, RateLimited
-from workflows.users import ID_MAX
+from workflows.identity import auth, totp, users
+from workflows.identity.users import ID_MAX
+from workflows.notices import outbox as notices
 
 bp = Blueprint("portal", __name__, url_prefix="/portal")
 NOTICE = f"/notices/<int(max={ID_MAX}):notice_id>"

@@ -9,9 +9,9 @@ from models import Role, utcnow
 from views.errors import status_of
 from views.identity import actor
 from views.policy import allow, public
-from workflows import charts, transparency
 from workflows.errors import Conflict, InvalidInput
-from workflows.transparency import Period
+from workflows.reports import charts, transparency
+from workflows.reports.transparency import Period
 
 bp = Blueprint("public", __name__, url_prefix="/transparency")
 PERIOD = "/<period>"

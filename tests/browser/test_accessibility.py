@@ -10,8 +10,8 @@ from playwright.sync_api import Page, expect
 
 from models import Role, db, utcnow
 from tests.conftest import PASSWORD
-from workflows import transparency
 from workflows.audit import Actor
+from workflows.reports import transparency
 
 pytestmark = pytest.mark.browser
 

@@ -7,8 +7,8 @@ import pytest
 from playwright.sync_api import expect
 
 from models import db, utcnow
-from workflows import transparency
 from workflows.audit import Actor
+from workflows.reports import transparency
 
 pytestmark = pytest.mark.browser
 

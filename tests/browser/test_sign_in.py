@@ -8,7 +8,7 @@ from playwright.sync_api import Page, expect
 
 from models import Role, User, db
 from tests.conftest import PASSWORD
-from workflows.auth import GENERIC_FAILURE
+from workflows.identity.auth import GENERIC_FAILURE
 
 pytestmark = pytest.mark.browser
 

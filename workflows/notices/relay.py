@@ -28,8 +28,9 @@ from flask import render_template
 from sqlalchemy import and_, or_, select, update
 
 from models import AuditAction, Category, Delivery, Notice, NoticeKind, db, utcnow
-from workflows import audit, notices
+from workflows import audit
 from workflows.audit import Actor
+from workflows.notices import outbox as notices
 
 RELAY_ACTOR = Actor.system("notice relay")
 SUBJECTS = {

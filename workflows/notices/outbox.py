@@ -32,8 +32,9 @@ from models import (
     db,
 )
 from models.terms import PROCESS_LABELS
-from workflows import audit, documents
+from workflows import audit
 from workflows.audit import Actor
+from workflows.disclosure import documents
 from workflows.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from workflows.rows import locked
 from workflows.text import clean_text

@@ -42,8 +42,9 @@ from models import (
     db,
 )
 from models.vault import CustomerRecord
-from workflows import audit, sealing
+from workflows import audit
 from workflows.audit import Actor
+from workflows.disclosure import sealing
 from workflows.errors import Conflict, Gone, InvalidInput, NotAllowed, NotFound, PackageFailed
 from workflows.rows import locked
 from workflows.text import clean_text

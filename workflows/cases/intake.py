@@ -28,11 +28,12 @@ from models import (
     db,
 )
 from models.case import REFERENCE_PREFIX
-from workflows import audit, legal
+from workflows import audit
 from workflows.audit import Actor
 from workflows.errors import InvalidInput
+from workflows.identity.users import ID_MAX
+from workflows.legal import engine as legal
 from workflows.text import clean_text, whole_number
-from workflows.users import ID_MAX
 
 IDENTIFIER_MAX = 254
 IDENTIFIERS_MAX = 1000  # one demand; more is a bulk request, to be split or refused

@@ -11,9 +11,10 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from models import AuditAction, Customer, Role, User, db
-from workflows import audit, auth, passwords, totp
+from workflows import audit
 from workflows.audit import Actor
 from workflows.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from workflows.identity import auth, passwords, totp
 from workflows.text import clean_text
 
 NAME_MAX = 200

@@ -32,13 +32,16 @@ from models import (
     db,
 )
 from models.case import state_writer
-from workflows import audit, auth, legal, notices
-from workflows import disclosure as production
+from workflows import audit
 from workflows.audit import Actor
+from workflows.cases.intake import FieldReader, count_state, facts_of, parse_identifiers
+from workflows.cases.states import BY_TRIGGER, TRANSITIONS, Transition, Trigger, machine_table, outcome_of
+from workflows.disclosure import door as production
 from workflows.errors import Conflict, InvalidInput, NotAllowed, ReauthRequired
-from workflows.intake import FieldReader, count_state, facts_of, parse_identifiers
+from workflows.identity import auth
+from workflows.legal import engine as legal
+from workflows.notices import outbox as notices
 from workflows.rows import locked
-from workflows.states import BY_TRIGGER, TRANSITIONS, Transition, Trigger, machine_table, outcome_of
 from workflows.text import clean_text
 
 NOTE_MAX = 4000

@@ -27,12 +27,17 @@ from models import (
     User,
     db,
 )
-from workflows import audit, case_machine, documents, intake, legal, notices, queue
+from workflows import audit
 from workflows.audit import Actor
+from workflows.cases import intake, queue
+from workflows.cases import machine as case_machine
+from workflows.cases.states import Trigger
+from workflows.disclosure import documents
 from workflows.errors import Conflict, InvalidInput, NotFound, TooLarge
-from workflows.states import Trigger
+from workflows.identity.users import ID_MAX
+from workflows.legal import engine as legal
+from workflows.notices import outbox as notices
 from workflows.text import whole_number
-from workflows.users import ID_MAX
 
 REJECT_REASON_LABELS = {
     RejectReason.INSUFFICIENT_PROCESS: "Insufficient legal process",

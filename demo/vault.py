@@ -25,8 +25,8 @@ from flask import current_app
 from sqlalchemy import select
 
 from models import Account, Category, Customer, CustomerKind, db
-from workflows import disclosure
-from workflows.disclosure import Deposit
+from workflows.disclosure import door as disclosure
+from workflows.disclosure.door import Deposit
 
 SEED = 2026
 SINCE = datetime(2025, 7, 1, tzinfo=UTC)
@@ -111,7 +111,7 @@ def seed_vault(now: datetime, large_account_mb: int) -> int:
     """Fill the vault of every demo account that holds no records yet; returns how
     many records were written. Commits after each account, so an interrupted seed
     leaves each account whole or empty, and the next run fills the empty ones."""
-    from workflows.demo import CUSTOMERS  # demo imports this module
+    from demo.seed import CUSTOMERS  # demo imports this module
 
     identifiers = [identifier for *_, accounts, _ in CUSTOMERS for identifier in accounts]
     rows = db.session.execute(

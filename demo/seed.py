@@ -6,10 +6,14 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from demo import cases as demo_cases
+from demo import vault as demo_vault
 from models import Agency, Customer, Role, User, db
-from workflows import demo_cases, demo_vault, directory, notices, totp, transparency, users
 from workflows.audit import Actor
 from workflows.errors import InvalidInput
+from workflows.identity import directory, totp, users
+from workflows.notices import outbox as notices
+from workflows.reports import transparency
 
 DEMO_ACTOR = Actor.system("demo")
 DEMO_PASSWORD = "demo-password-2026"  # noqa: S105 (demo instances only, printed on purpose)

@@ -6,14 +6,14 @@ from flask_login import current_user, login_user, logout_user
 from flask_wtf.csrf import generate_csrf
 
 from models import db, utcnow
+from views.api.openapi import spec
 from views.errors import error_response, status_of
 from views.identity import Principal, client_ip
-from views.openapi import spec
 from views.policy import json_body, public, signed_in
 from views.security import csrf
-from workflows import auth
-from workflows import transparency as transparency_workflow
 from workflows.errors import InvalidCredentials, RateLimited
+from workflows.identity import auth
+from workflows.reports import transparency as transparency_workflow
 from workflows.text import storable
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")

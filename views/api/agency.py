@@ -7,13 +7,14 @@ import base64
 from flask import Blueprint, Response, jsonify, request, url_for
 
 from models import Channel, db, utcnow
-from views import case_json
+from views.api import case_json
 from views.identity import client_ip
 from views.policy import agency_token, current_agency, json_body
 from views.security import csrf
-from workflows import disclosure, intake
 from workflows.audit import Actor
-from workflows.users import ID_MAX
+from workflows.cases import intake
+from workflows.disclosure import door as disclosure
+from workflows.identity.users import ID_MAX
 
 bp = Blueprint("agency_api", __name__, url_prefix="/api/v1/agency")
 # Token-authenticated: no cookie is read, so there is no cross-site request to forge.

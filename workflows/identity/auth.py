@@ -13,9 +13,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 
 from models import AuditAction, User, UserSession, db
-from workflows import audit, passwords, throttle, totp
+from workflows import audit
 from workflows.audit import Actor
 from workflows.errors import InvalidCredentials, InvalidInput
+from workflows.identity import passwords, throttle, totp
 from workflows.text import storable
 
 IDLE_TIMEOUT = timedelta(minutes=30)

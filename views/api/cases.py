@@ -7,13 +7,16 @@ from flask_login import current_user
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from models import Role, db, utcnow
-from views import case_json
+from views.api import case_json
 from views.errors import error_response
 from views.identity import actor, caller
 from views.policy import allow, json_body
-from workflows import case_machine, casefile, disclosure, documents
+from workflows.cases import casefile
+from workflows.cases import machine as case_machine
+from workflows.disclosure import documents
+from workflows.disclosure import door as disclosure
 from workflows.errors import InvalidInput
-from workflows.users import ID_MAX
+from workflows.identity.users import ID_MAX
 
 bp = Blueprint("cases_api", __name__, url_prefix="/api/v1")
 CASE = f"/cases/<int(max={ID_MAX}):case_id>"

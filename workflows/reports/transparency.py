@@ -43,10 +43,11 @@ from models import (
     TransparencyReport,
     db,
 )
-from workflows import audit, pdf
+from workflows import audit
 from workflows.audit import Actor, canonical_json
+from workflows.cases.states import Outcome
 from workflows.errors import Conflict, InvalidInput, NotFound
-from workflows.states import Outcome
+from workflows.reports import pdf
 from workflows.text import clean_text
 
 NATIONAL_SECURITY = (ProcessType.NSL, ProcessType.FISA_ORDER)

@@ -7,13 +7,14 @@ from datetime import UTC, date, datetime
 from flask import url_for
 
 from models import Case, CaseDocument, Disclosure, ProductionLink, Role, User, db
-from workflows import disclosure as production
-from workflows import legal, queue
-from workflows.case_machine import available_triggers
-from workflows.casefile import CaseFile
+from workflows.cases import queue
+from workflows.cases.casefile import CaseFile
+from workflows.cases.intake import facts_of
+from workflows.cases.machine import available_triggers
+from workflows.cases.states import Trigger, outcome_of
+from workflows.disclosure import door as production
 from workflows.errors import NotFound
-from workflows.intake import facts_of
-from workflows.states import Trigger, outcome_of
+from workflows.legal import engine as legal
 
 
 def moment(value: datetime | None) -> str | None:

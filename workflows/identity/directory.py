@@ -21,8 +21,8 @@ from models import (
 from workflows import audit
 from workflows.audit import Actor
 from workflows.errors import Conflict, InvalidInput
+from workflows.identity.users import EMAIL_MAX, NAME_MAX, parse_email, unique_flush
 from workflows.text import clean_text
-from workflows.users import EMAIL_MAX, NAME_MAX, parse_email, unique_flush
 
 TOKEN_PREFIX = "dpa_"  # noqa: S105 (a prefix, not a secret)
 TOKEN_MAX = 128  # issued tokens are 47 characters; anything much longer is not one of ours

@@ -19,10 +19,13 @@ from flask import current_app
 from sqlalchemy import select
 
 from models import Account, Agency, Case, Category, Customer, CustomerKind, ProcessType, Role, State, User, db
-from workflows import case_machine, documents, intake, legal
 from workflows.audit import Actor
-from workflows.case_machine import Caller, Move
-from workflows.states import Trigger
+from workflows.cases import intake
+from workflows.cases import machine as case_machine
+from workflows.cases.machine import Caller, Move
+from workflows.cases.states import Trigger
+from workflows.disclosure import documents
+from workflows.legal import engine as legal
 
 TOTAL = 200
 SEED = 2026

@@ -10,8 +10,8 @@ from sqlalchemy import select, tuple_
 
 from models import Agency, Case, CaseStateCount, ProcessType, State, db
 from workflows.errors import InvalidInput
+from workflows.identity.users import ID_MAX
 from workflows.text import whole_number
-from workflows.users import ID_MAX
 
 PAGE_SIZE = 50
 DUE_SOON = timedelta(hours=48)  # DESIGN section 4: "due soon" is under 48 hours

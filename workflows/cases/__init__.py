@@ -1,0 +1,40 @@
+"""Cases: the state table, the machine that moves a case (advance), intake, the
+queue and the case file as staff read it. Other packages and the views use what
+is named here, not the modules behind it."""
+
+from workflows.cases.casefile import (
+    CHANNEL_LABELS,
+    REJECT_REASON_LABELS,
+    REQUEST_TYPE_LABELS,
+    CaseFile,
+    agencies,
+    categories_text,
+    log_demand,
+    move_for,
+    queue_choices,
+    size_label,
+    view,
+)
+from workflows.cases.intake import Draft, create_case, facts_of, parse_case, recount_states
+from workflows.cases.machine import Caller, Move, advance, allowed_from, available_triggers
+from workflows.cases.queue import Cursor, Filters, deadline_status, page, parse_filters, state_counts
+from workflows.cases.states import (
+    BY_TRIGGER,
+    OPEN_STATES,
+    TRANSITIONS,
+    Outcome,
+    Transition,
+    Trigger,
+    machine_table,
+    mermaid,
+    outcome_of,
+)
+
+__all__ = [
+    "BY_TRIGGER", "CHANNEL_LABELS", "OPEN_STATES", "REJECT_REASON_LABELS", "REQUEST_TYPE_LABELS",
+    "TRANSITIONS", "Caller", "CaseFile", "Cursor", "Draft", "Filters", "Move", "Outcome", "Transition",
+    "Trigger", "advance", "agencies", "allowed_from", "available_triggers", "categories_text",
+    "create_case", "deadline_status", "facts_of", "log_demand", "machine_table", "mermaid", "move_for",
+    "outcome_of", "page", "parse_case", "parse_filters", "queue_choices", "recount_states", "size_label",
+    "state_counts", "view",
+]

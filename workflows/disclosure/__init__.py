@@ -1,0 +1,39 @@
+"""The one door to customer data: the vault behind a capability that approve
+mints, the sealed production package, its one-time collection link, and the
+legal-process documents a case carries. Nothing else reads the vault."""
+
+from workflows.disclosure.documents import MAX_BYTES as DOCUMENT_MAX_BYTES
+from workflows.disclosure.documents import attach as attach_document
+from workflows.disclosure.documents import check_upload, open_for_upload
+from workflows.disclosure.documents import download_name as document_download_name
+from workflows.disclosure.documents import fetch as fetch_document
+from workflows.disclosure.documents import folder_for as document_folder
+from workflows.disclosure.documents import store as store_document
+from workflows.disclosure.door import (
+    LINK_ROLES,
+    Capability,
+    CapabilityError,
+    Collected,
+    Deposit,
+    Package,
+    collect,
+    current_link,
+    deposit,
+    init_app,
+    inspect,
+    link_status,
+    mint,
+    produce,
+    reissue,
+    stream,
+    vault_size,
+)
+from workflows.disclosure.sealing import new_key as new_package_key
+
+__all__ = [
+    "DOCUMENT_MAX_BYTES", "LINK_ROLES", "Capability", "CapabilityError", "Collected", "Deposit",
+    "Package", "attach_document", "check_upload", "collect", "current_link", "deposit",
+    "document_download_name", "document_folder", "fetch_document", "init_app", "inspect", "link_status",
+    "mint", "new_package_key", "open_for_upload", "produce", "reissue", "store_document", "stream",
+    "vault_size",
+]
