@@ -99,13 +99,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     if not app.config.get("PACKAGE_KEYS"):
         # Seals production packages at rest (never stored in the database); newest
         # key first, older keys after a comma still open what they sealed.
-        from workflows.disclosure.sealing import new_key
+        from workflows.disclosure import new_package_key
 
-        app.config["PACKAGE_KEYS"] = _instance_secret(instance, "package_key", new_key)
+        app.config["PACKAGE_KEYS"] = _instance_secret(instance, "package_key", new_package_key)
     if not app.config.get("CHECKPOINT_KEY"):
         # Signs the audit checkpoints of published transparency reports (Ed25519);
         # its public half is published beside the reports.
-        from workflows.reports.transparency import new_key_pem
+        from workflows.reports import new_key_pem
 
         app.config["CHECKPOINT_KEY"] = _instance_secret(instance, "checkpoint_key", new_key_pem)
     if app.debug and app.config["ENVIRONMENT"] != "development":
@@ -114,19 +114,16 @@ def create_app(test_config: dict | None = None) -> Flask:
     from models import db
     from models.base import configure_engine, init_field_cipher
     from views import init_app as init_views
-    from workflows.disclosure import door as disclosure
-    from workflows.identity import passwords
-    from workflows.legal import engine as legal
-    from workflows.reports import transparency
+    from workflows import disclosure, identity, legal, reports
 
     init_field_cipher(app)
     db.init_app(app)
     with app.app_context():
         configure_engine(db.engine)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
-    passwords.init_app(app)
+    identity.init_passwords(app)
     legal.init_app(app)  # a malformed rules file stops start-up here
     disclosure.init_app(app)  # so does a malformed package key
-    transparency.init_app(app, app.config["CHECKPOINT_KEY"])
+    reports.init_app(app, app.config["CHECKPOINT_KEY"])
     init_views(app)
     return app

@@ -19,13 +19,9 @@ from flask import current_app
 from sqlalchemy import select
 
 from models import Account, Agency, Case, Category, Customer, CustomerKind, ProcessType, Role, State, User, db
+from workflows import cases, disclosure, legal
 from workflows.audit import Actor
-from workflows.cases import intake
-from workflows.cases import machine as case_machine
-from workflows.cases.machine import Caller, Move
-from workflows.cases.states import Trigger
-from workflows.disclosure import documents
-from workflows.legal import engine as legal
+from workflows.cases import Caller, Move, Trigger
 
 TOTAL = 200
 SEED = 2026
@@ -132,7 +128,7 @@ def seed_cases(now: datetime, staff: Mapping[Role, User], folder: Path | None = 
     Commits as it goes (each intake, upload and transition); returns how many it made."""
     if db.session.scalar(select(Case.id).limit(1)) is not None:
         return 0
-    folder = folder or documents.folder_for(current_app.instance_path)
+    folder = folder or disclosure.document_folder(current_app.instance_path)
     plans = plan_cases(now, total, seed)
     # Read once: every commit expires the ORM objects, and reloading them per step is slow.
     actors = {role: Actor(user.email, user.id) for role, user in staff.items()}
@@ -365,12 +361,12 @@ def _play(plan: Plan, actors: Mapping[Role, Actor], folder: Path, now: datetime)
         scale = (latest - logged_at).total_seconds() / (times[-1] - logged_at).total_seconds()
         times = [logged_at + (t - logged_at) * scale for t in times]
     clerk = actors[Role.INTAKE]
-    draft = intake.parse_case(plan.body, logged_at)
-    case = intake.create_case(draft, plan.agency, clerk, logged_at, created_by_id=clerk.user_id)
+    draft = cases.parse_case(plan.body, logged_at)
+    case = cases.create_case(draft, plan.agency, clerk, logged_at, created_by_id=clerk.user_id)
     db.session.commit()
     case_id, reference = case.id, case.reference
     if plan.document:
-        documents.store(case_id, BytesIO(demo_pdf(plan, reference)), f"{reference}.pdf", clerk,
+        disclosure.store_document(case_id, BytesIO(demo_pdf(plan, reference)), f"{reference}.pdf", clerk,
                         logged_at + timedelta(minutes=2), folder)
     for step, at in zip(plan.steps, times, strict=True):
         actor = actors[step.role]
@@ -378,12 +374,12 @@ def _play(plan: Plan, actors: Mapping[Role, Actor], folder: Path, now: datetime)
         move = Move(step.trigger.value, note=step.note, reason=step.reason)
         if step.trigger is Trigger.PROPOSE_DISCLOSURE:
             case = db.session.get(Case, case_id)
-            chosen = legal.check(intake.facts_of(case), at).authorised_categories
+            chosen = legal.check(cases.facts_of(case), at).authorised_categories
             move = Move(step.trigger.value, categories=[c.value for c in chosen])
         elif step.narrow:
             case = db.session.get(Case, case_id)
             move = Move(step.trigger.value, categories=[c for c in case.categories if c != C.value])
-        case_machine.advance(case_id, move, caller, at)
+        cases.advance(case_id, move, caller, at)
 
 
 def demo_pdf(plan: Plan, reference: str) -> bytes:

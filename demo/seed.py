@@ -8,57 +8,15 @@ from sqlalchemy import select
 
 from demo import cases as demo_cases
 from demo import vault as demo_vault
+from demo.people import AGENCIES, CUSTOMERS, STAFF
 from models import Agency, Customer, Role, User, db
+from workflows import identity, notices, reports
 from workflows.audit import Actor
 from workflows.errors import InvalidInput
-from workflows.identity import directory, totp, users
-from workflows.notices import outbox as notices
-from workflows.reports import transparency
 
 DEMO_ACTOR = Actor.system("demo")
 DEMO_PASSWORD = "demo-password-2026"  # noqa: S105 (demo instances only, printed on purpose)
 DOMAIN = "demo.example"
-
-STAFF = [
-    (Role.INTAKE, "Ines Intake"),
-    (Role.REVIEWER, "Rafael Reviewer"),
-    (Role.APPROVER, "Amara Approver"),
-    (Role.ADMIN, "Ada Admin"),
-    (Role.AUDITOR, "Aurelio Auditor"),
-]
-
-# name, kind, country, notice e-mail, accounts, portal user
-CUSTOMERS = [
-    ("Contoso Ltd", "enterprise", "US", "legal@contoso.example",
-     ["alice@contoso.example", "bob@contoso.example", "acct-100200"], "counsel@contoso.example"),
-    ("Fabrikam GmbH", "enterprise", "DE", "recht@fabrikam.example",
-     ["jonas@fabrikam.example", "mia@fabrikam.example"], None),
-    ("Northwind Traders plc", "enterprise", "GB", "legal@northwind.example",
-     ["oliver@northwind.example", "acct-330044"], None),
-    ("Tailspin Pty Ltd", "enterprise", "AU", "legal@tailspin.example",
-     ["charlotte@tailspin.example"], None),
-    ("Maria Rossi", "consumer", "IT", "maria.rossi@mail.example",
-     ["maria.rossi@mail.example"], "maria.rossi@mail.example"),
-    ("Jean Dupont", "consumer", "FR", "jean.dupont@mail.example",
-     ["jean.dupont@mail.example", "jdupont"], None),
-    ("Emily Clark", "consumer", "US", "emily.clark@mail.example",
-     ["emily.clark@mail.example", "eclark"], None),
-    ("Kenji Sato", "consumer", "JP", "kenji.sato@mail.example", ["kenji.sato@mail.example"], None),
-]
-
-# name, country, kind, verified
-AGENCIES = [
-    ("FBI Seattle Field Office", "US", "law_enforcement", True),
-    ("U.S. Attorney's Office, S.D.N.Y.", "US", "prosecutor", True),
-    ("Metropolitan Police Service", "GB", "law_enforcement", True),
-    ("Bundeskriminalamt", "DE", "law_enforcement", True),
-    ("Australian Federal Police", "AU", "law_enforcement", True),
-    ("Police nationale, OCLCTIC", "FR", "law_enforcement", True),
-    ("Procura della Repubblica di Milano", "IT", "prosecutor", True),
-    ("Policia Federal", "BR", "law_enforcement", True),
-    ("Regional Cyber Unit (unverified)", "IN", "law_enforcement", False),
-]
-
 
 @dataclass
 class DemoLogin:
@@ -78,7 +36,7 @@ class Seeded:
 def _ensure_user(email, role, name, now, customer_id=None) -> User:
     user = db.session.scalar(select(User).where(User.email == email))
     if user is None:
-        user = users.create_user(
+        user = identity.create_user(
             email, role, DEMO_PASSWORD, DEMO_ACTOR, now, name=name, customer_id=customer_id
         ).user
         if role.is_staff:
@@ -96,7 +54,7 @@ def seed(now: datetime) -> Seeded:
     for name, kind, country, email, accounts, portal_email in CUSTOMERS:
         customer = db.session.scalar(select(Customer).where(Customer.name == name))
         if customer is None:
-            customer = directory.create_customer(
+            customer = identity.create_customer(
                 name, kind, country, [email], accounts, DEMO_ACTOR, now
             )
         if portal_email:
@@ -104,7 +62,7 @@ def seed(now: datetime) -> Seeded:
             logins.append(DemoLogin(Role.CUSTOMER, user.email, DEMO_PASSWORD, None, name))
     for name, country, kind, verified in AGENCIES:
         if db.session.scalar(select(Agency.id).where(Agency.name == name)) is None:
-            issued = directory.create_agency(
+            issued = identity.create_agency(
                 name, country, DEMO_ACTOR, now, kind=kind, verified=verified
             )
             tokens[name] = issued.token
@@ -115,8 +73,8 @@ def seed(now: datetime) -> Seeded:
     # Notices whose order has ended go out, then the half-years that have ended are
     # published, as the provider would have done at the time.
     notices.release_due(now, DEMO_ACTOR)
-    first = transparency.Period.of(demo_cases.received_range(now)[0])
-    transparency.publish_past(now, DEMO_ACTOR, first)
+    first = reports.Period.of(demo_cases.received_range(now)[0])
+    reports.publish_past(now, DEMO_ACTOR, first)
     return Seeded(logins, tokens)
 
 
@@ -125,8 +83,8 @@ def current_code(email: str, now: datetime) -> tuple[str, int]:
     user = db.session.scalar(select(User).where(User.email == email.strip().lower()))
     if user is None or not user.email.endswith("@" + DOMAIN) or not user.totp_secret:
         raise InvalidInput(f"{email} is not a demo staff user.")
-    remaining = totp.STEP_SECONDS - int(now.timestamp()) % totp.STEP_SECONDS
-    return totp.current_code(user.totp_secret, now), remaining
+    remaining = identity.STEP_SECONDS - int(now.timestamp()) % identity.STEP_SECONDS
+    return identity.current_code(user.totp_secret, now), remaining
 
 
 def describe(seeded: Seeded, now: datetime) -> str:

@@ -24,9 +24,10 @@ from datetime import UTC, date, datetime, timedelta
 from flask import current_app
 from sqlalchemy import select
 
+from demo.people import CUSTOMERS
 from models import Account, Category, Customer, CustomerKind, db
-from workflows.disclosure import door as disclosure
-from workflows.disclosure.door import Deposit
+from workflows import disclosure
+from workflows.disclosure import Deposit
 
 SEED = 2026
 SINCE = datetime(2025, 7, 1, tzinfo=UTC)
@@ -111,8 +112,6 @@ def seed_vault(now: datetime, large_account_mb: int) -> int:
     """Fill the vault of every demo account that holds no records yet; returns how
     many records were written. Commits after each account, so an interrupted seed
     leaves each account whole or empty, and the next run fills the empty ones."""
-    from demo.seed import CUSTOMERS  # demo imports this module
-
     identifiers = [identifier for *_, accounts, _ in CUSTOMERS for identifier in accounts]
     rows = db.session.execute(
         select(Account.id, Account.identifier, Customer.name, Customer.country, Customer.kind)

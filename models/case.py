@@ -25,7 +25,7 @@ _state_writer: ContextVar[bool] = ContextVar("case_state_writer", default=False)
 
 @contextmanager
 def state_writer() -> Iterator[None]:
-    """Opened by the state machine (workflows.case_machine.advance) alone."""
+    """Opened by the state machine (workflows.cases.advance) alone."""
     token = _state_writer.set(True)
     try:
         yield
@@ -128,7 +128,7 @@ class Case(db.Model):
 @event.listens_for(Case.state, "set")
 def _state_only_through_advance(target, value, oldvalue, initiator):
     if not _state_writer.get():
-        raise StateWriteError("A case's state changes only through workflows.case_machine.advance().")
+        raise StateWriteError("A case's state changes only through workflows.cases.advance().")
 
 
 class CaseTransition(db.Model):

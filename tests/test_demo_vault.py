@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
+from demo import people
 from demo import seed as demo
 from demo import vault as demo_vault
 from models import Account, Case, Disclosure, db
@@ -29,12 +30,12 @@ LARGE_MB = 3
 ALL = ("subscriber", "non_content", "content")
 DOCUMENTATION_NETWORKS = [ipaddress.ip_network(n) for n in
                           ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32")]
-DEMO_IDENTIFIERS = [identifier for *_, accounts, _ in demo.CUSTOMERS for identifier in accounts]
+DEMO_IDENTIFIERS = [identifier for *_, accounts, _ in people.CUSTOMERS for identifier in accounts]
 
 
 def demo_customers() -> dict[str, int]:
     """The demo's customers and accounts, without its staff, agencies and cases."""
-    for name, kind, country, email, accounts, _ in demo.CUSTOMERS:
+    for name, kind, country, email, accounts, _ in people.CUSTOMERS:
         directory.create_customer(name, kind, country, [email], accounts, TEST_ACTOR, NOW)
     db.session.commit()
     return dict(db.session.execute(sa.select(Account.identifier, Account.id)).all())
@@ -111,7 +112,7 @@ def test_every_demo_account_holds_realistic_records_in_all_three_categories(app,
     files = collect_package(case.id)
     manifest = json.loads(files["manifest.json"])
     assert set(manifest["record_counts"]) == set(DEMO_IDENTIFIERS)
-    countries = {identifier: country for _, _, country, _, accounts, _ in demo.CUSTOMERS
+    countries = {identifier: country for _, _, country, _, accounts, _ in people.CUSTOMERS
                  for identifier in accounts}
     e_mail = re.compile(r"[a-z0-9.-]+@[a-z0-9.-]+\.example")
 

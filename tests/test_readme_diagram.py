@@ -21,7 +21,7 @@ def readme_diagram() -> str:
 def test_readme_diagram_is_the_transition_table():
     assert readme_diagram() == mermaid().strip(), (
         "README.md's state diagram differs from workflows/cases/states.py; regenerate it with "
-        "python -c \"from workflows.states import mermaid; print(mermaid())\""
+        "python -c \"from workflows.cases import mermaid; print(mermaid())\""
     )
 
 

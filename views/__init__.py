@@ -18,7 +18,7 @@ from views import (
 from views.api import agency as agency_api
 from views.api import cases as cases_api
 from views.api import session as api
-from workflows.reports import charts
+from workflows import reports
 
 
 def init_app(app) -> None:
@@ -30,7 +30,7 @@ def init_app(app) -> None:
                    public):
         app.register_blueprint(module.bp)
     cli.init_app(app)
-    charts.init_app(app)
+    reports.init_charts(app)
 
     @app.context_processor
     def _globals():

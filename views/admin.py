@@ -9,13 +9,13 @@ from views.errors import status_of
 from views.forms import ActionForm, NewUserForm
 from views.identity import actor
 from views.policy import allow
+from workflows import identity
 from workflows.errors import Conflict, InvalidInput, NotAllowed
-from workflows.identity import users
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 admin_only = allow(Role.ADMIN)
 # A user's page; an id no column can hold is a 404 from routing, not a driver error.
-USER = f"/users/<int(max={users.ID_MAX}):user_id>"
+USER = f"/users/<int(max={identity.ID_MAX}):user_id>"
 
 
 def _customer_choices() -> list[SelectChoice]:
@@ -26,7 +26,7 @@ def _customer_choices() -> list[SelectChoice]:
 @bp.get("/users")
 @admin_only
 def user_list():
-    return render_template("admin/users.html", users=users.list_users(), form=ActionForm())
+    return render_template("admin/users.html", users=identity.list_users(), form=ActionForm())
 
 
 @bp.route("/users/new", methods=["GET", "POST"])
@@ -38,7 +38,7 @@ def user_new():
         return render_template("admin/user_new.html", form=form), 422 if form.errors else 200
     customer_id = int(form.customer_id.data) if form.customer_id.data else None
     try:
-        created = users.create_user(
+        created = identity.create_user(
             form.email.data, form.role.data, form.password.data, actor(), utcnow(),
             name=form.name.data, customer_id=customer_id, must_change_password=True,
         )
@@ -57,7 +57,7 @@ def user_new():
 @bp.get(USER)
 @admin_only
 def user_detail(user_id: int):
-    return render_template("admin/user.html", user=users.get_user(user_id), form=ActionForm())
+    return render_template("admin/user.html", user=identity.get_user(user_id), form=ActionForm())
 
 
 def _act(user_id: int, change, done: str):
@@ -67,7 +67,7 @@ def _act(user_id: int, change, done: str):
     except (Conflict, NotAllowed) as exc:
         db.session.rollback()
         flash(exc.message, "error")
-        page = render_template("admin/user.html", user=users.get_user(user_id), form=ActionForm())
+        page = render_template("admin/user.html", user=identity.get_user(user_id), form=ActionForm())
         return page, status_of(exc)
     db.session.commit()
     flash(done.format(email=user.email), "ok")
@@ -78,7 +78,7 @@ def _act(user_id: int, change, done: str):
 @admin_only
 def user_disable(user_id: int):
     return _act(
-        user_id, lambda uid, who, now: users.set_active(uid, False, who, now),
+        user_id, lambda uid, who, now: identity.set_active(uid, False, who, now),
         "{email} is disabled and signed out everywhere.",
     )
 
@@ -87,7 +87,7 @@ def user_disable(user_id: int):
 @admin_only
 def user_enable(user_id: int):
     return _act(
-        user_id, lambda uid, who, now: users.set_active(uid, True, who, now),
+        user_id, lambda uid, who, now: identity.set_active(uid, True, who, now),
         "{email} can sign in again.",
     )
 
@@ -96,6 +96,6 @@ def user_enable(user_id: int):
 @admin_only
 def user_reset_mfa(user_id: int):
     return _act(
-        user_id, users.reset_mfa,
+        user_id, identity.reset_mfa,
         "{email} must set up a new authenticator at next sign-in; their sessions ended.",
     )

@@ -11,8 +11,8 @@ from views.errors import status_of
 from views.forms import CodeForm, ConfirmForm, PasswordChangeForm, SignInForm
 from views.identity import Principal, actor, client_ip
 from views.policy import public, signed_in, staff
+from workflows import identity
 from workflows.errors import InvalidCredentials, InvalidInput, RateLimited
-from workflows.identity import auth, totp
 
 bp = Blueprint("auth", __name__)
 
@@ -55,7 +55,7 @@ def complete_sign_in(user: User, now: datetime) -> None:
     """Rotate: drop everything the anonymous session held, then a new server session."""
     next_url = session.get("next")
     session.clear()
-    new = auth.start_session(user, client_ip(), request.user_agent.string, now)
+    new = identity.start_session(user, client_ip(), request.user_agent.string, now)
     db.session.commit()
     login_user(Principal(user, new.record, new.token))
     session.permanent = True
@@ -81,7 +81,7 @@ def sign_in():
     if not form.validate_on_submit():
         return render_template("auth/sign_in.html", form=form), 422 if form.errors else 200
     try:
-        user = auth.check_password(form.email.data, form.password.data, client_ip(), utcnow())
+        user = identity.check_password(form.email.data, form.password.data, client_ip(), utcnow())
     except (InvalidCredentials, RateLimited) as exc:
         return failed(exc, form, "auth/sign_in.html")
     next_url = safe_next(request.args.get("next"))
@@ -101,12 +101,12 @@ def enrol():
     if user is None or user.mfa_enrolled or not user.totp_secret:
         return redirect(url_for("auth.sign_in"))
     form = CodeForm()
-    uri = totp.provisioning_uri(user.totp_secret, user.email)
-    context = {"secret": user.totp_secret, "qr_svg": totp.qr_svg(uri), "email": user.email}
+    uri = identity.provisioning_uri(user.totp_secret, user.email)
+    context = {"secret": user.totp_secret, "qr_svg": identity.qr_svg(uri), "email": user.email}
     if not form.validate_on_submit():
         return render_template("auth/enrol.html", form=form, **context), 422 if form.errors else 200
     try:
-        auth.confirm_enrolment(user, form.code.data, client_ip(), utcnow())
+        identity.confirm_enrolment(user, form.code.data, client_ip(), utcnow())
     except (InvalidCredentials, RateLimited) as exc:
         return failed(exc, form, "auth/enrol.html", **context)
     complete_sign_in(user, utcnow())
@@ -124,7 +124,7 @@ def code():
     if not form.validate_on_submit():
         return render_template("auth/code.html", form=form), 422 if form.errors else 200
     try:
-        auth.check_code(user, form.code.data, client_ip(), utcnow())
+        identity.check_code(user, form.code.data, client_ip(), utcnow())
     except (InvalidCredentials, RateLimited) as exc:
         return failed(exc, form, "auth/code.html")
     complete_sign_in(user, utcnow())
@@ -140,11 +140,11 @@ def confirm():
     if not form.validate_on_submit():
         return render_template("cases/confirm.html", form=form, back=back), 422 if form.errors else 200
     try:
-        user = auth.check_password(current_user.email, form.password.data, client_ip(), utcnow())
-        auth.check_code(user, form.code.data, client_ip(), utcnow())
+        user = identity.check_password(current_user.email, form.password.data, client_ip(), utcnow())
+        identity.check_code(user, form.code.data, client_ip(), utcnow())
     except (InvalidCredentials, RateLimited) as exc:
         return failed(exc, form, "cases/confirm.html", back=back)
-    auth.reauthenticate(current_user.session, utcnow(), client_ip())
+    identity.reauthenticate(current_user.session, utcnow(), client_ip())
     flash("Confirmed: you may approve for the next 10 minutes.", "ok")
     return redirect(back)
 
@@ -152,7 +152,7 @@ def confirm():
 @bp.post("/sign-out")
 @signed_in
 def sign_out():
-    auth.end_session(current_user.session, client_ip(), utcnow())
+    identity.end_session(current_user.session, client_ip(), utcnow())
     db.session.commit()
     logout_user()
     session.clear()
@@ -167,7 +167,7 @@ def change_password():
     if not form.validate_on_submit():
         return render_template("auth/password.html", form=form), 422 if form.errors else 200
     try:
-        auth.change_password(current_user.user, form.current.data, form.new.data, actor(), utcnow())
+        identity.change_password(current_user.user, form.current.data, form.new.data, actor(), utcnow())
     except (InvalidCredentials, RateLimited) as exc:
         form.current.errors.append(exc.message)  # counted and audited by the workflow
         return render_template("auth/password.html", form=form), (

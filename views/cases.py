@@ -12,15 +12,10 @@ from views.errors import status_of
 from views.forms import CaseForm, QueueFilterForm
 from views.identity import actor, caller
 from views.policy import allow
-from workflows.cases import casefile, queue
-from workflows.cases import machine as case_machine
-from workflows.cases.casefile import CHANNEL_LABELS, REJECT_REASON_LABELS, REQUEST_TYPE_LABELS
-from workflows.cases.states import BY_TRIGGER, Trigger
-from workflows.disclosure import documents
-from workflows.disclosure import door as disclosure
+from workflows import cases, disclosure, notices
+from workflows.cases import BY_TRIGGER, CHANNEL_LABELS, REJECT_REASON_LABELS, REQUEST_TYPE_LABELS, Trigger
 from workflows.errors import Conflict, InvalidInput, ReauthRequired, TooLarge
-from workflows.identity.users import ID_MAX
-from workflows.notices import outbox as notices
+from workflows.identity import ID_MAX
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
 CASE = f"/<int(max={ID_MAX}):case_id>"
@@ -44,8 +39,8 @@ class Failed:
 def _words():
     return {
         "channel_labels": CHANNEL_LABELS, "request_type_labels": REQUEST_TYPE_LABELS,
-        "reject_reasons": REJECT_REASON_LABELS, "transitions": BY_TRIGGER, "size_label": casefile.size_label,
-        "categories_text": casefile.categories_text, "open_for_upload": documents.open_for_upload,
+        "reject_reasons": REJECT_REASON_LABELS, "transitions": BY_TRIGGER, "size_label": cases.size_label,
+        "categories_text": cases.categories_text, "open_for_upload": disclosure.open_for_upload,
         "category_options": [(c.value, c.label) for c in Category],
         "link_status": disclosure.link_status, "link_roles": {r.value for r in disclosure.LINK_ROLES},
         "notice_roles": {r.value for r in notices.RELEASERS}, "today": notices.today(utcnow()),
@@ -53,29 +48,29 @@ def _words():
 
 
 def _folder():
-    return documents.folder_for(current_app.instance_path)
+    return disclosure.document_folder(current_app.instance_path)
 
 
 def _listing(mine: bool):
     """The queue, or my cases: filters from the query string, one page, the counts."""
     kept = {k: request.args[k] for k in FILTER_KEYS if request.args.get(k)}
-    choices = casefile.queue_choices()
+    choices = cases.queue_choices()
     form = QueueFilterForm(request.args)
     form.assignee.choices = [SelectChoice("", "Anyone"), SelectChoice("none", "Unassigned")] + [
         SelectChoice(str(user_id), email) for user_id, email in choices.assignees.items()]
     form.country.choices = [SelectChoice("", "Any")] + [SelectChoice(c, c) for c in choices.countries]
-    context = {"form": form, "choices": choices, "mine": mine, "kept": kept, "counts": queue.state_counts(),
+    context = {"form": form, "choices": choices, "mine": mine, "kept": kept, "counts": cases.state_counts(),
                "now": utcnow(), "endpoint": "cases.mine" if mine else "cases.queue",
                "first": bool(request.args.get("after"))}
     try:
-        filters = queue.parse_filters(request.args)
-        after = queue.Cursor.decode(request.args["after"]) if request.args.get("after") else None
+        filters = cases.parse_filters(request.args)
+        after = cases.Cursor.decode(request.args["after"]) if request.args.get("after") else None
     except InvalidInput as exc:
         return render_template("cases/queue.html", error=exc.message, page=None, **context), 422
     if mine:
         filters = filters.with_assignee(current_user.id)
-    page = queue.page(filters, context["now"], after)
-    return render_template("cases/queue.html", page=page, deadline=queue.deadline_status, **context)
+    page = cases.page(filters, context["now"], after)
+    return render_template("cases/queue.html", page=page, deadline=cases.deadline_status, **context)
 
 
 @bp.get("/", endpoint="queue")
@@ -96,13 +91,13 @@ def new():
     form = CaseForm()
     form.agency_id.choices = [SelectChoice("", "Choose one")] + [
         SelectChoice(str(a.id), f"{a.name} ({a.country}){'' if a.verified else ', unverified'}")
-        for a in casefile.agencies()]
+        for a in cases.agencies()]
     if not form.is_submitted():
         form.received_at.data = form.received_at.data or utcnow().strftime(DATETIME_LOCAL)
         return render_template("cases/new.html", form=form)
     upload = form.document.data
     try:
-        case = casefile.log_demand(form.body(), upload.stream if upload else None,
+        case = cases.log_demand(form.body(), upload.stream if upload else None,
                                    upload.filename if upload else None, actor(), utcnow(), _folder(),
                                    current_user.id)
     except (InvalidInput, TooLarge) as exc:
@@ -113,7 +108,7 @@ def new():
 
 
 def case_page(case_id: int, status: int = 200, **extra):
-    page = casefile.view(case_id, current_user.role, current_user.id, actor(), utcnow())
+    page = cases.view(case_id, current_user.role, current_user.id, actor(), utcnow())
     return render_template("cases/show.html", page=page, now=utcnow(), **extra), status
 
 
@@ -129,9 +124,9 @@ def transition(case_id: int):
     f = request.form
     trigger = f.get("trigger", "")
     try:
-        move = casefile.move_for(case_id, trigger, f.get("version"), f.get("note"), f.get("reason"),
+        move = cases.move_for(case_id, trigger, f.get("version"), f.get("note"), f.get("reason"),
                                  f.getlist("categories"), f.get("identifiers"))
-        case = case_machine.advance(case_id, move, caller(), utcnow())
+        case = cases.advance(case_id, move, caller(), utcnow())
     except InvalidInput as exc:
         typed = {**f.to_dict(), "categories": f.getlist("categories")}
         failed = Failed(trigger, exc.message, exc.fields, typed)
@@ -178,7 +173,8 @@ def upload(case_id: int):
     try:
         if not file or not file.filename:
             raise InvalidInput("Choose the PDF to upload.", fields={"file": "Choose the PDF to upload."})
-        document = documents.store(case_id, file.stream, file.filename, actor(), utcnow(), _folder())
+        document = disclosure.store_document(case_id, file.stream, file.filename, actor(), utcnow(),
+                                             _folder())
     except (InvalidInput, TooLarge, Conflict) as exc:
         return case_page(case_id, status_of(exc), upload_error=exc.message)
     flash(f"Uploaded {document.filename}.", "ok")
@@ -186,9 +182,9 @@ def upload(case_id: int):
 
 
 def _send(case_id: int, document_id: int | None):
-    path, document = documents.fetch(case_id, document_id, actor(), utcnow(), _folder())
+    path, document = disclosure.fetch_document(case_id, document_id, actor(), utcnow(), _folder())
     return send_file(path, mimetype="application/pdf", as_attachment=True,
-                     download_name=documents.download_name(document.filename))
+                     download_name=disclosure.document_download_name(document.filename))
 
 
 @bp.get(f"{CASE}/document")

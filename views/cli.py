@@ -8,14 +8,11 @@ import click
 from flask import current_app
 from flask_migrate import upgrade
 
-from demo import seed as demo
+import demo
 from models import Role, db, utcnow
-from workflows import audit
+from workflows import audit, identity, notices, reports
 from workflows.audit import Actor
 from workflows.errors import WorkflowError
-from workflows.identity import directory, users
-from workflows.notices import relay
-from workflows.reports import transparency
 
 CLI_ACTOR = Actor.system("cli")
 
@@ -66,7 +63,7 @@ def users_create(email, role, password, customer_id, name):
     generated = password is None
     password = password or secrets.token_urlsafe(12)
     created = committed(
-        users.create_user, email, role, password, CLI_ACTOR, utcnow(), name=name,
+        identity.create_user, email, role, password, CLI_ACTOR, utcnow(), name=name,
         customer_id=customer_id,
     )
     emit(user_id=created.user.id)
@@ -84,7 +81,7 @@ def users_create(email, role, password, customer_id, name):
 def agencies_create(name, country, verified, kind):
     """Register an agency and issue its API token (shown once)."""
     issued = committed(
-        directory.create_agency, name, country, CLI_ACTOR, utcnow(), kind=kind, verified=verified
+        identity.create_agency, name, country, CLI_ACTOR, utcnow(), kind=kind, verified=verified
     )
     emit(agency_id=issued.agency.id, token=issued.token)
 
@@ -98,7 +95,7 @@ def agencies_create(name, country, verified, kind):
 def customers_create(name, kind, country, emails, accounts):
     """Register a customer with its notice address and accounts."""
     customer = committed(
-        directory.create_customer, name, kind, country, list(emails), list(accounts),
+        identity.create_customer, name, kind, country, list(emails), list(accounts),
         CLI_ACTOR, utcnow(),
     )
     emit(customer_id=customer.id)
@@ -108,7 +105,7 @@ def customers_create(name, kind, country, emails, accounts):
 def audit_verify():
     """Recompute the hash chain; exit 1 and name the first bad event if broken."""
     result = audit.verify()
-    checked, problems = transparency.verify_all(transparency.public_key_pem())
+    checked, problems = reports.verify_all(reports.public_key_pem())
     if result.intact and not problems:
         emit(status="intact", events=result.events, head_seq=result.head_seq,
              head_hash=result.head_hash, checkpoints=checked)
@@ -128,7 +125,7 @@ def audit_verify():
 def reports_publish(period, reason):
     """Freeze a new revision of PERIOD (2026-H1, 2026-H2): JSON, CSV, PDF, signed checkpoint."""
     def publish():
-        return transparency.publish(transparency.Period.parse(period), CLI_ACTOR, reason, utcnow())
+        return reports.publish(reports.Period.parse(period), CLI_ACTOR, reason, utcnow())
 
     row = committed(publish)
     emit(period=row.period, revision=row.revision, pdf_sha256=row.pdf_sha256, json_sha256=row.json_sha256,
@@ -147,7 +144,7 @@ def demo_command(no_serve, port):
     # One relay pass: notices reach the portal; without MAIL_SERVER their e-mail is
     # marked not configured (`notices run` beside the server sends them when it is).
     settings, policy, _ = _relay_settings()
-    passed = relay.send_pass(utcnow(), settings, policy, f"http://127.0.0.1:{port}")
+    passed = notices.send_pass(utcnow(), settings, policy, f"http://127.0.0.1:{port}")
     emit(notices_released=passed.released, mail="configured" if settings else "not configured")
     if no_serve:
         return
@@ -171,7 +168,7 @@ def demo_code(email):
 
 def _relay_settings():
     config = current_app.config
-    return (relay.MailSettings.from_config(config), relay.Policy.from_config(config),
+    return (notices.MailSettings.from_config(config), notices.RelayPolicy.from_config(config),
             config.get("PUBLIC_URL") or "http://127.0.0.1:5000")
 
 
@@ -179,7 +176,7 @@ def _relay_settings():
 def notices_send():
     """One relay pass: release notices whose NDO ended, e-mail what is due."""
     settings, policy, portal_url = _relay_settings()
-    result = relay.send_pass(utcnow(), settings, policy, portal_url)
+    result = notices.send_pass(utcnow(), settings, policy, portal_url)
     emit(released=result.released, sent=result.sent, retrying=result.retrying, failed=result.failed,
          not_configured=result.not_configured, mail="configured" if settings else "not configured")
     for error in result.errors:
@@ -193,7 +190,7 @@ def notices_run(interval):
     settings, policy, portal_url = _relay_settings()
     emit(relay="running", interval=interval, mail="configured" if settings else "not configured")
     try:
-        relay.run(settings, policy, portal_url, interval, log=click.echo)
+        notices.run(settings, policy, portal_url, interval, log=click.echo)
     except KeyboardInterrupt:
         emit(relay="stopped")
 

@@ -17,7 +17,7 @@ from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional, R
 from wtforms.widgets import DateInput, DateTimeLocalInput
 
 from models import Category, Channel, ProcessType, RequestType, Role, State
-from workflows.cases.casefile import CHANNEL_LABELS, REQUEST_TYPE_LABELS
+from workflows.cases import CHANNEL_LABELS, REQUEST_TYPE_LABELS
 
 
 class SignInForm(FlaskForm):

@@ -4,12 +4,12 @@ from flask import flash, request, session
 from flask_login import LoginManager, UserMixin, current_user
 
 from models import User, UserSession, db, utcnow
+from workflows import identity
 from workflows.audit import Actor
-from workflows.cases.machine import Caller
-from workflows.identity import auth
+from workflows.cases import Caller
 
 login_manager = LoginManager()
-login_manager.session_protection = None  # sessions are server-side; see workflows.auth
+login_manager.session_protection = None  # sessions are server-side; see workflows.identity.auth
 
 
 class Principal(UserMixin):
@@ -42,7 +42,7 @@ class Principal(UserMixin):
 
 @login_manager.user_loader
 def _load(token: str) -> Principal | None:
-    record = auth.resume_session(token, utcnow())
+    record = identity.resume_session(token, utcnow())
     db.session.commit()  # an expiry or a last-seen stamp
     if record is None:
         session.pop("_user_id", None)  # say it once, not on every request

@@ -10,9 +10,9 @@ from views.cases import case_page
 from views.errors import status_of
 from views.identity import actor
 from views.policy import allow
+from workflows import notices
 from workflows.errors import Conflict, InvalidInput, NotAllowed, NotFound
-from workflows.identity.users import ID_MAX
-from workflows.notices import outbox as notices
+from workflows.identity import ID_MAX
 
 bp = Blueprint("notices", __name__, url_prefix="/notices")
 NOTICE = f"/<int(max={ID_MAX}):notice_id>"

@@ -9,7 +9,7 @@ from flask_login import current_user
 from werkzeug.exceptions import BadRequest
 
 from models import STAFF_ROLES, Agency, Role, db, utcnow
-from workflows.identity import directory
+from workflows import identity
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,7 @@ def bearer_token() -> str | None:
 
 def _admit_agency():
     token = bearer_token()
-    agency = directory.authenticate_token(token, utcnow())
+    agency = identity.authenticate_token(token, utcnow())
     if agency is None:
         db.session.rollback()
         response = make_response(_refuse(

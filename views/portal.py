@@ -11,11 +11,9 @@ from views.errors import status_of
 from views.forms import SecondFactorForm
 from views.identity import actor, client_ip
 from views.policy import allow
-from workflows.disclosure import documents
+from workflows import disclosure, identity, notices
 from workflows.errors import Conflict, InvalidCredentials, InvalidInput, RateLimited
-from workflows.identity import auth, totp, users
-from workflows.identity.users import ID_MAX
-from workflows.notices import outbox as notices
+from workflows.identity import ID_MAX
 
 bp = Blueprint("portal", __name__, url_prefix="/portal")
 NOTICE = f"/notices/<int(max={ID_MAX}):notice_id>"
@@ -61,9 +59,9 @@ def objection(notice_id: int):
 @customers
 def demand(notice_id: int):
     path, document = notices.demand_copy(notice_id, _customer_id(), actor(), utcnow(),
-                                         documents.folder_for(current_app.instance_path))
+                                         disclosure.document_folder(current_app.instance_path))
     return send_file(path, mimetype="application/pdf", as_attachment=True,
-                     download_name=documents.download_name(document.filename))
+                     download_name=disclosure.document_download_name(document.filename))
 
 
 @bp.route("/security", methods=["GET", "POST"])
@@ -75,12 +73,12 @@ def security():
     form = SecondFactorForm()
     context = {"enrolled": user.mfa_enrolled, "email": user.email}
     if not user.mfa_enrolled:
-        secret = users.offered_secret(user, current_app.config["SECRET_KEY"])
-        context.update(secret=secret, qr_svg=totp.qr_svg(totp.provisioning_uri(secret, user.email)))
+        secret = identity.offered_secret(user, current_app.config["SECRET_KEY"])
+        context.update(secret=secret, qr_svg=identity.qr_svg(identity.provisioning_uri(secret, user.email)))
     if user.mfa_enrolled or not form.validate_on_submit():
         return render_template("portal/security.html", form=form, **context), 422 if form.errors else 200
     try:
-        auth.add_second_factor(user, form.password.data, context["secret"], form.code.data, client_ip(),
+        identity.add_second_factor(user, form.password.data, context["secret"], form.code.data, client_ip(),
                                utcnow())
     except (InvalidCredentials, RateLimited) as exc:
         return failed(exc, form, "portal/security.html", **context)

@@ -9,9 +9,9 @@ from models import Role, utcnow
 from views.errors import status_of
 from views.identity import actor
 from views.policy import allow, public
+from workflows import reports
 from workflows.errors import Conflict, InvalidInput
-from workflows.reports import charts, transparency
-from workflows.reports.transparency import Period
+from workflows.reports import Period
 
 bp = Blueprint("public", __name__, url_prefix="/transparency")
 PERIOD = "/<period>"
@@ -29,8 +29,8 @@ def _page(period: Period, report: dict, draft: bool, status: int = 200, **extra)
             "json": url_for("public.report_json", period=period),
             "api": url_for("api.transparency", period=period), "key": url_for("public.checkpoint_key")}
     return render_template(
-        "reports/period.html", report=report, history=transparency.history(period), draft=draft,
-        public_key_pem=transparency.public_key_pem(), urls=urls,
+        "reports/period.html", report=report, history=reports.history(period), draft=draft,
+        public_key_pem=reports.public_key_pem(), urls=urls,
         can_publish=approver and draft and period.has_ended(utcnow()),
         publish_url=url_for("public.report_publish", period=period), **extra), status
 
@@ -38,10 +38,10 @@ def _page(period: Period, report: dict, draft: bool, status: int = 200, **extra)
 @bp.get("")
 @public
 def index():
-    rows = transparency.all_published()
+    rows = reports.all_published()
     periods = [{"period": r.period, "revision": r.revision, "published_at": r.snapshot["published_at"],
                 "totals": r.snapshot["totals"]} for r in rows]
-    trend = charts.trend([(p["period"], p["totals"]) for p in reversed(periods)]) if periods else None
+    trend = reports.trend([(p["period"], p["totals"]) for p in reversed(periods)]) if periods else None
     return render_template("reports/index.html", periods=periods, trend_svg=trend)
 
 
@@ -49,14 +49,14 @@ def index():
 @public
 def report(period: str):
     found = Period.parse(period)
-    return _page(found, transparency.latest(found, _revision()).snapshot, draft=False)
+    return _page(found, reports.latest(found, _revision()).snapshot, draft=False)
 
 
 @bp.get(PERIOD + "/draft")
 @allow(Role.INTAKE, Role.REVIEWER, Role.APPROVER, Role.AUDITOR)
 def report_draft(period: str):
     found = Period.parse(period)
-    return _page(found, transparency.draft(found, utcnow()), draft=True)
+    return _page(found, reports.draft(found, utcnow()), draft=True)
 
 
 @bp.post(PERIOD + "/publish")
@@ -64,9 +64,9 @@ def report_draft(period: str):
 def report_publish(period: str):
     found = Period.parse(period)
     try:
-        row = transparency.publish(found, actor(), request.form.get("reason"), utcnow())
+        row = reports.publish(found, actor(), request.form.get("reason"), utcnow())
     except (Conflict, InvalidInput) as exc:
-        return _page(found, transparency.draft(found, utcnow()), draft=True, status=status_of(exc),
+        return _page(found, reports.draft(found, utcnow()), draft=True, status=status_of(exc),
                      publish_error=exc.message)
     flash(f"Published {found}, revision {row.revision}.", "ok")
     return redirect(url_for("public.report", period=found), 303)
@@ -74,7 +74,7 @@ def report_publish(period: str):
 
 def _download(period: str, what: str, mimetype: str, suffix: str) -> Response:
     found = Period.parse(period)
-    row = transparency.latest(found, _revision())
+    row = reports.latest(found, _revision())
     body = {"pdf": lambda: row.pdf, "csv": lambda: row.csv_text, "json": lambda: row.json_text}[what]()
     name = f"transparency-report-{found}-r{row.revision}.{suffix}"
     disposition = "inline" if what == "json" else "attachment"
@@ -104,4 +104,4 @@ def report_json(period: str):
 @public
 def checkpoint_key():
     """The public half of the key that signs every report's audit checkpoint."""
-    return Response(transparency.public_key_pem(), mimetype="application/x-pem-file")
+    return Response(reports.public_key_pem(), mimetype="application/x-pem-file")

@@ -11,10 +11,9 @@ from views.api import case_json
 from views.identity import client_ip
 from views.policy import agency_token, current_agency, json_body
 from views.security import csrf
+from workflows import cases, disclosure
 from workflows.audit import Actor
-from workflows.cases import intake
-from workflows.disclosure import door as disclosure
-from workflows.identity.users import ID_MAX
+from workflows.identity import ID_MAX
 
 bp = Blueprint("agency_api", __name__, url_prefix="/api/v1/agency")
 # Token-authenticated: no cookie is read, so there is no cross-site request to forge.
@@ -38,8 +37,8 @@ def _private(response):
 @json_body
 def request_create():
     now = utcnow()
-    draft = intake.parse_case(request.get_json(), now, agency_id_allowed=False, default_channel=Channel.API)
-    case = intake.create_case(draft, current_agency(), agency_actor(), now)
+    draft = cases.parse_case(request.get_json(), now, agency_id_allowed=False, default_channel=Channel.API)
+    case = cases.create_case(draft, current_agency(), agency_actor(), now)
     db.session.commit()
     location = url_for("agency_api.request_detail", case_id=case.id)
     return jsonify(case_json.agency_case(case, now)), 201, {"Location": location}

@@ -7,14 +7,9 @@ from datetime import UTC, date, datetime
 from flask import url_for
 
 from models import Case, CaseDocument, Disclosure, ProductionLink, Role, User, db
-from workflows.cases import queue
-from workflows.cases.casefile import CaseFile
-from workflows.cases.intake import facts_of
-from workflows.cases.machine import available_triggers
-from workflows.cases.states import Trigger, outcome_of
-from workflows.disclosure import door as production
+from workflows import cases, disclosure, legal
+from workflows.cases import CaseFile, Trigger, available_triggers, facts_of, outcome_of
 from workflows.errors import NotFound
-from workflows.legal import engine as legal
 
 
 def moment(value: datetime | None) -> str | None:
@@ -52,7 +47,7 @@ def _legal_process(case: Case) -> dict:
 
 
 def link_json(link: ProductionLink, now: datetime) -> dict:
-    return {"id": link.id, "status": production.link_status(link, now), "issued_at": moment(link.issued_at),
+    return {"id": link.id, "status": disclosure.link_status(link, now), "issued_at": moment(link.issued_at),
             "issued_by": link.issued_by, "note": link.note, "expires_at": moment(link.expires_at),
             "collected_at": moment(link.used_at)}
 
@@ -126,7 +121,7 @@ def case_file_json(case_file: CaseFile) -> dict:
 
 def case_now(case: Case, role: Role, user_id: int, now: datetime) -> dict:
     """The case as a write left it, for the caller who made the write."""
-    return staff_case(case, legal.check(facts_of(case), now), queue.deadline_status(case, now),
+    return staff_case(case, legal.check(facts_of(case), now), cases.deadline_status(case, now),
                       available_triggers(case, role, user_id), now)
 
 
@@ -136,11 +131,11 @@ def _agency_production(case: Case, now: datetime) -> tuple[str | None, dict | No
     d = case.disclosure
     if d is None or d.package_name is None:
         return None, None
-    link, token = production.current_link(d, now)
+    link, token = disclosure.current_link(d, now)
     url = url_for("agency_api.production_download", case_id=case.id, token=token, _external=True) \
         if token else None
     return url, {"sha256": d.package_sha256, "size": d.package_size, "generated_at": moment(d.packaged_at),
-                 "link_status": production.link_status(link, now), "link_expires_at": moment(link.expires_at)}
+                 "link_status": disclosure.link_status(link, now), "link_expires_at": moment(link.expires_at)}
 
 
 def agency_case(case: Case, now: datetime) -> dict:

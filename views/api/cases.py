@@ -1,6 +1,6 @@
 """The staff JSON API for cases: log a demand, attach its process document, read a
 case, fire a trigger. Sessions come from POST /api/v1/session; writes carry
-X-CSRFToken. Every state change goes through case_machine.advance()."""
+X-CSRFToken. Every state change goes through cases.advance()."""
 
 from flask import Blueprint, current_app, jsonify, request, url_for
 from flask_login import current_user
@@ -11,12 +11,9 @@ from views.api import case_json
 from views.errors import error_response
 from views.identity import actor, caller
 from views.policy import allow, json_body
-from workflows.cases import casefile
-from workflows.cases import machine as case_machine
-from workflows.disclosure import documents
-from workflows.disclosure import door as disclosure
+from workflows import cases, disclosure
 from workflows.errors import InvalidInput
-from workflows.identity.users import ID_MAX
+from workflows.identity import ID_MAX
 
 bp = Blueprint("cases_api", __name__, url_prefix="/api/v1")
 CASE = f"/cases/<int(max={ID_MAX}):case_id>"
@@ -25,15 +22,15 @@ MOVE_KEYS = ("trigger", "note", "reason", "categories", "identifiers", "version"
 
 @bp.errorhandler(RequestEntityTooLarge)
 def _too_large(exc):
-    # A body past MAX_CONTENT_LENGTH never reaches documents.store(); answer it as
+    # A body past MAX_CONTENT_LENGTH never reaches disclosure.store_document(); answer it as
     # that check does, so a client sees one error for one problem.
     db.session.rollback()
     return error_response(413, "too_large", f"The document is larger than "
-                          f"{documents.MAX_BYTES // (1024 * 1024)} MB.", ["file"])
+                          f"{disclosure.DOCUMENT_MAX_BYTES // (1024 * 1024)} MB.", ["file"])
 
 
 def _folder():
-    return documents.folder_for(current_app.instance_path)
+    return disclosure.document_folder(current_app.instance_path)
 
 
 @bp.post("/cases")
@@ -42,7 +39,7 @@ def _folder():
 def case_create():
     now = utcnow()
     # The intake desk's own door, without a file: the document follows on /document.
-    case = casefile.log_demand(request.get_json(), None, None, actor(), now, _folder(),
+    case = cases.log_demand(request.get_json(), None, None, actor(), now, _folder(),
                                created_by_id=current_user.id)
     location = url_for("cases_api.case_detail", case_id=case.id)
     body = case_json.case_now(case, current_user.role, current_user.id, now)
@@ -56,14 +53,15 @@ def case_document(case_id: int):
     if upload is None:
         raise InvalidInput("Send the legal process as a PDF in the multipart field 'file'.",
                            reasons=["file"], fields={"file": "No file was sent."})
-    document = documents.store(case_id, upload.stream, upload.filename, actor(), utcnow(), _folder())
+    document = disclosure.store_document(case_id, upload.stream, upload.filename, actor(), utcnow(),
+                                         _folder())
     return jsonify(case_json.document_json(document)), 201
 
 
 @bp.get(CASE)
 @allow(Role.INTAKE, Role.REVIEWER, Role.APPROVER, Role.AUDITOR)
 def case_detail(case_id: int):
-    case_file = casefile.view(case_id, current_user.role, current_user.id, actor(), utcnow())
+    case_file = cases.view(case_id, current_user.role, current_user.id, actor(), utcnow())
     return jsonify(case_json.case_file_json(case_file))
 
 
@@ -73,11 +71,11 @@ def case_detail(case_id: int):
 def case_transition(case_id: int):
     move = parse_move(request.get_json())
     now = utcnow()
-    case = case_machine.advance(case_id, move, caller(), now)
+    case = cases.advance(case_id, move, caller(), now)
     return jsonify(case_json.case_now(case, current_user.role, current_user.id, now))
 
 
-def parse_move(body) -> case_machine.Move:
+def parse_move(body) -> cases.Move:
     """A Move from the body; any other key (a `state`, say) is refused, not ignored."""
     if not isinstance(body, dict):
         raise InvalidInput("Send {trigger, note?, reason?, categories?, identifiers?, version?} as an "
@@ -91,7 +89,7 @@ def parse_move(body) -> case_machine.Move:
         errors["version"] = "version must be the case's version number, as last read."
     if errors:
         raise InvalidInput(" ".join(errors.values()), reasons=list(errors), fields=errors)
-    return case_machine.Move(**{key: body.get(key) for key in MOVE_KEYS})
+    return cases.Move(**{key: body.get(key) for key in MOVE_KEYS})
 
 
 @bp.post(CASE + "/production/link")

@@ -1,8 +1,8 @@
 """The OpenAPI 3.1 description of /api/v1. Each endpoint's entry lives here."""
 
 from models import Category, Channel, ProcessType, RejectReason, RequestType, State
-from workflows.cases.states import Trigger
-from workflows.legal.engine import DefectCode, Severity
+from workflows.cases import Trigger
+from workflows.legal import DefectCode, Severity
 
 ERROR = {
     "type": "object",

@@ -11,9 +11,8 @@ from views.errors import error_response, status_of
 from views.identity import Principal, client_ip
 from views.policy import json_body, public, signed_in
 from views.security import csrf
+from workflows import identity, reports
 from workflows.errors import InvalidCredentials, RateLimited
-from workflows.identity import auth
-from workflows.reports import transparency as transparency_workflow
 from workflows.text import storable
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -48,7 +47,7 @@ def session_create():
     email, password, code = given
     now = utcnow()
     try:
-        user = auth.check_password(email, password, client_ip(), now)
+        user = identity.check_password(email, password, client_ip(), now)
         if user.mfa_required and not user.mfa_enrolled:
             db.session.commit()
             return error_response(
@@ -56,13 +55,13 @@ def session_create():
                 "Set up your authenticator by signing in once in the browser.",
             )
         if user.mfa_required:
-            auth.check_code(user, code, client_ip(), now)
+            identity.check_code(user, code, client_ip(), now)
     except (InvalidCredentials, RateLimited) as exc:  # the workflow kept the failure
         return error_response(status_of(exc), exc.code, exc.message)
     if current_user.is_authenticated:  # signing in again replaces, never adds
-        auth.end_session(current_user.session, client_ip(), now)
+        identity.end_session(current_user.session, client_ip(), now)
     session.clear()
-    new = auth.start_session(user, client_ip(), request.user_agent.string, now)
+    new = identity.start_session(user, client_ip(), request.user_agent.string, now)
     db.session.commit()
     login_user(Principal(user, new.record, new.token))
     session.permanent = True
@@ -72,7 +71,7 @@ def session_create():
 @bp.delete("/session")
 @signed_in
 def session_delete():
-    auth.end_session(current_user.session, client_ip(), utcnow())
+    identity.end_session(current_user.session, client_ip(), utcnow())
     db.session.commit()
     logout_user()
     session.clear()
@@ -89,5 +88,5 @@ def openapi():
 @public
 def transparency(period: str):
     """A published report's JSON (DESIGN section 9), its newest revision."""
-    found = transparency_workflow.Period.parse(period)
-    return jsonify(transparency_workflow.latest(found).snapshot)
+    found = reports.Period.parse(period)
+    return jsonify(reports.latest(found).snapshot)

@@ -27,16 +27,13 @@ from models import (
     User,
     db,
 )
-from workflows import audit
+from workflows import audit, disclosure, legal, notices
 from workflows.audit import Actor
 from workflows.cases import intake, queue
 from workflows.cases import machine as case_machine
 from workflows.cases.states import Trigger
-from workflows.disclosure import documents
 from workflows.errors import Conflict, InvalidInput, NotFound, TooLarge
-from workflows.identity.users import ID_MAX
-from workflows.legal import engine as legal
-from workflows.notices import outbox as notices
+from workflows.identity import ID_MAX
 from workflows.text import whole_number
 
 REJECT_REASON_LABELS = {
@@ -274,7 +271,7 @@ def log_demand(body: dict, stream: BinaryIO | None, filename: str | None, actor:
     refusal = InvalidInput
     if stream is not None:
         try:
-            upload = documents.check_upload(stream, filename, folder)
+            upload = disclosure.check_upload(stream, filename, folder)
         except (InvalidInput, TooLarge) as exc:
             errors["file"] = exc.message
             refusal = type(exc)  # an oversize file is a 413, whatever else is wrong
@@ -286,7 +283,7 @@ def log_demand(body: dict, stream: BinaryIO | None, filename: str | None, actor:
     try:
         case = intake.create_case(draft, agency, actor, now, created_by_id=created_by_id)
         if upload is not None:
-            documents.attach(case, upload, actor, now, folder)
+            disclosure.attach_document(case, upload, actor, now, folder)
         db.session.commit()
     except BaseException:
         db.session.rollback()

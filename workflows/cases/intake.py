@@ -28,11 +28,10 @@ from models import (
     db,
 )
 from models.case import REFERENCE_PREFIX
-from workflows import audit
+from workflows import audit, legal
 from workflows.audit import Actor
 from workflows.errors import InvalidInput
-from workflows.identity.users import ID_MAX
-from workflows.legal import engine as legal
+from workflows.identity import ID_MAX
 from workflows.text import clean_text, whole_number
 
 IDENTIFIER_MAX = 254

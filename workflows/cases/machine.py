@@ -32,15 +32,11 @@ from models import (
     db,
 )
 from models.case import state_writer
-from workflows import audit
+from workflows import audit, disclosure, identity, legal, notices
 from workflows.audit import Actor
 from workflows.cases.intake import FieldReader, count_state, facts_of, parse_identifiers
 from workflows.cases.states import BY_TRIGGER, TRANSITIONS, Transition, Trigger, machine_table, outcome_of
-from workflows.disclosure import door as production
 from workflows.errors import Conflict, InvalidInput, NotAllowed, ReauthRequired
-from workflows.identity import auth
-from workflows.legal import engine as legal
-from workflows.notices import outbox as notices
 from workflows.rows import locked
 from workflows.text import clean_text
 
@@ -284,16 +280,16 @@ def _effects(transition: Transition, ctx: Context) -> dict:
     if trigger is Trigger.APPROVE:
         chosen = ctx.categories if ctx.categories is not None else [
             Category(c) for c in case.proposed_categories]
-        disclosure = Disclosure(
+        granted = Disclosure(
             case_id=case.id, categories=[c.value for c in chosen],
             account_ids=sorted(a.id for a, _ in ctx.accounts),
             identifiers=sorted(a.identifier for a, _ in ctx.accounts),
             proposed_by_id=case.proposed_by_id, approved_by_id=ctx.caller.user_id,
             approved_at=ctx.now, emergency_justification=case.emergency_justification,
         )
-        db.session.add(disclosure)
-        ctx.disclosure = disclosure
-        return {"categories": disclosure.categories, "account_ids": disclosure.account_ids}
+        db.session.add(granted)
+        ctx.disclosure = granted
+        return {"categories": granted.categories, "account_ids": granted.account_ids}
     return {}
 
 
@@ -378,7 +374,7 @@ def advance(case_id: int, move: Move, caller: Caller, now: datetime) -> Case:
             if case.proposed_by_id == caller.user_id:
                 raise NotAllowed("You proposed this disclosure; another approver must approve it.",
                                  code="own_proposal")
-            if not auth.recently_authenticated(caller.authenticated_at, now):
+            if not identity.recently_authenticated(caller.authenticated_at, now):
                 raise ReauthRequired("Confirm your password and code again to approve: approving needs "
                                      "a sign-in within the last 10 minutes.")
         ctx = Context(case=case, caller=caller, note=note, reason=reason, categories=categories,
@@ -396,7 +392,7 @@ def advance(case_id: int, move: Move, caller: Caller, now: datetime) -> Case:
             # cannot be written, nothing is disclosed and the case still awaits approval.
             # The package is written before any audit event, so the long write does not
             # hold the audit chain's lock.
-            package = production.produce(production.mint(ctx.disclosure, case), now)
+            package = disclosure.produce(disclosure.mint(ctx.disclosure, case), now)
         audit.record(AuditAction.CASE_TRANSITION, caller.actor, subject=("case", case.id), now=now, data=data)
         if package is not None:
             package.record(caller.actor, caller.user_id, now)
@@ -413,7 +409,7 @@ def advance(case_id: int, move: Move, caller: Caller, now: datetime) -> Case:
     return case
 
 
-def _discard(package: "production.Package | None") -> None:
+def _discard(package: "disclosure.Package | None") -> None:
     if package is not None:
         package.discard()
 

@@ -10,7 +10,7 @@ from sqlalchemy import select, tuple_
 
 from models import Agency, Case, CaseStateCount, ProcessType, State, db
 from workflows.errors import InvalidInput
-from workflows.identity.users import ID_MAX
+from workflows.identity import ID_MAX
 from workflows.text import whole_number
 
 PAGE_SIZE = 50

@@ -6,7 +6,7 @@ place, the `approve` transition, which mints a Capability bound to one case, its
 approved categories, the accounts its identifiers matched and its date range.
 produce() spends that capability, exactly once, reading exactly those records into
 a production package: a ZIP with a manifest of counts and SHA-256 hashes, written
-as a stream and sealed at rest (workflows.sealing) with a key kept outside the
+as a stream and sealed at rest (workflows.disclosure.sealing) with a key kept outside the
 database. The agency that sent the demand collects it once through an expiring
 link (collect()); a reviewer may issue a new link (reissue()). Staff see the
 manifest, never the records.

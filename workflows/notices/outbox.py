@@ -5,7 +5,7 @@ transition that causes them (redirect, propose_disclosure, approve), one per
 customer whose accounts the demand names. A notice under a non-disclosure order
 waits until the order ends; an indefinite order or an emergency disclosure holds
 it until a reviewer releases it. Once released, the customer sees it in the
-portal at once, and the relay (workflows.relay) e-mails it.
+portal at once, and the relay (workflows.notices.relay) e-mails it.
 
 Customers object to an intended disclosure here (file_objection); the approver
 must acknowledge every objection before approve passes (unacknowledged())."""
@@ -32,9 +32,8 @@ from models import (
     db,
 )
 from models.terms import PROCESS_LABELS
-from workflows import audit
+from workflows import audit, disclosure
 from workflows.audit import Actor
-from workflows.disclosure import documents
 from workflows.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from workflows.rows import locked
 from workflows.text import clean_text
@@ -304,7 +303,7 @@ def demand_copy(notice_id: int, customer_id: int, actor: Actor, now: datetime, f
     notice = customer_notice(notice_id, customer_id)
     if notice.document_id is None:
         raise NotFound("No copy of the demand was on file when this notice was written.")
-    return documents.fetch(notice.case_id, notice.document_id, actor, now, folder)
+    return disclosure.fetch_document(notice.case_id, notice.document_id, actor, now, folder)
 
 
 def may_object(notice: Notice) -> bool:

@@ -17,7 +17,7 @@ from types import SimpleNamespace
 from markupsafe import Markup, escape
 
 from models.terms import PROCESS_LABELS, ProcessType
-from workflows.cases.states import Outcome
+from workflows.cases import Outcome
 
 OUTCOME_LABELS = {
     Outcome.CONTENT_DISCLOSED: "Content disclosed",

@@ -45,7 +45,7 @@ from models import (
 )
 from workflows import audit
 from workflows.audit import Actor, canonical_json
-from workflows.cases.states import Outcome
+from workflows.cases import Outcome
 from workflows.errors import Conflict, InvalidInput, NotFound
 from workflows.reports import pdf
 from workflows.text import clean_text
