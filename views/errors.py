@@ -62,7 +62,11 @@ def _csrf_error(exc: CSRFError):
 def _http_error(exc: HTTPException):
     db.session.rollback()
     code = (exc.name or "error").lower().replace(" ", "_")
-    return error_response(exc.code or 500, code, exc.description or exc.name)
+    body, status = error_response(exc.code or 500, code, exc.description or exc.name)
+    # The exception's own headers stay: a 405 names the methods it allows in Allow
+    # (RFC 9110 section 15.5.6), as werkzeug's default page would.
+    headers = {name: value for name, value in exc.get_headers() if name.lower() != "content-type"}
+    return body, status, headers
 
 
 def init_app(app) -> None:
