@@ -317,7 +317,7 @@ def minted(app, make_case, make_customer, plant, case_staff, monkeypatch):
         caught.append(cap)
         return SimpleNamespace(record=lambda *args: None, discard=lambda: None)
 
-    monkeypatch.setattr(case_machine.production, "produce", catch)
+    monkeypatch.setattr(case_machine.disclosure, "produce", catch)
     approve(case, case_staff)
     monkeypatch.undo()
     return caught[0], db.session.get(Case, case.id)

@@ -138,7 +138,7 @@ def reports_publish(period, reason):
 def demo_command(no_serve, port):
     """Create the database, seed demo data (idempotent), print logins, serve."""
     upgrade()
-    logins = committed(demo.seed, utcnow())
+    logins = committed(demo.seed_demo, utcnow())
     demo_marker().touch()
     click.echo(demo.describe(logins, utcnow()))
     # One relay pass: notices reach the portal; without MAIL_SERVER their e-mail is
