@@ -79,10 +79,13 @@ def create_app(test_config: dict | None = None) -> Flask:
                  "MAIL_USERNAME", "MAIL_PASSWORD", "MAIL_FROM", "PUBLIC_URL"):
         if os.environ.get(name):
             app.config[name] = os.environ[name]
-    app.config.update(test_config)
-
     if app.config.get("DATABASE_URL"):
         app.config["SQLALCHEMY_DATABASE_URI"] = _database_url(app.config["DATABASE_URL"])
+    # What the caller passes wins over the files and the environment: a test run
+    # names its own database and never touches the one exported for the app.
+    app.config.update(test_config)
+    if test_config.get("DATABASE_URL"):
+        app.config["SQLALCHEMY_DATABASE_URI"] = _database_url(test_config["DATABASE_URL"])
     if not app.config["SQLALCHEMY_DATABASE_URI"]:
         app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance / 'due_process.sqlite3'}"
     if (instance / "DEMO").exists() and "DEMO" not in test_config:
