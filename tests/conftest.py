@@ -8,13 +8,17 @@ import os
 import re
 import shutil
 import uuid
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
 
 import pyotp
 import pytest
 import sqlalchemy as sa
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
+from jinja2 import BytecodeCache
+from werkzeug.routing import Rule
 
 from app import create_app
 from models import GENESIS_HASH, Case, Customer, Role, User, db, utcnow
@@ -37,6 +41,67 @@ def base_config(uri: str, instance) -> dict:
         "DEMO": False,
         "DEMO_LARGE_ACCOUNT_MB": 2,  # the demo's large account, kept small for tests
     }
+
+
+# ---- apps, cheaply made -----------------------------------------------------------
+# Every test makes an app of its own. Two things a new app does again each time
+# cost more than most tests: compiling every template (Jinja) and every URL rule's
+# builder (werkzeug). Both are shared across the run's apps; what they produce
+# depends only on the template's source and the rule's text, and what the app does
+# with it is unchanged.
+
+
+class SharedTemplateCache(BytecodeCache):
+    """Compiled templates kept across the apps of a run; Jinja checks each
+    template's source checksum before reusing it."""
+
+    def __init__(self):
+        self.compiled = {}
+
+    def load_bytecode(self, bucket):
+        if bucket.key in self.compiled:
+            bucket.bytecode_from_string(self.compiled[bucket.key])
+
+    def dump_bytecode(self, bucket):
+        self.compiled[bucket.key] = bucket.bytecode_to_string()
+
+
+TEMPLATE_CACHE = SharedTemplateCache()
+
+
+def make_app(uri: str, instance, **config):
+    """create_app with the test settings, sharing compiled templates with the run."""
+    app = create_app({**base_config(uri, instance), **config})
+    app.jinja_env.bytecode_cache = TEMPLATE_CACHE
+    return app
+
+
+def _shared_url_builders(compile_builder):
+    """werkzeug's Rule._compile_builder, remembered by what the builder is made of:
+    the rule's parsed parts, its defaults and its converters (the builder takes the
+    rule as its first argument, so one function serves every app's copy of it)."""
+    made = {}
+
+    def builder(rule, append_unknown=True):
+        key = (rule.rule, tuple(rule._trace), append_unknown,
+               tuple(sorted((k, repr(v)) for k, v in (rule.defaults or {}).items())),
+               tuple(sorted((k, type(c), getattr(c, "regex", None)) for k, c in rule._converters.items())))
+        if key not in made:
+            made[key] = compile_builder(rule, append_unknown)
+        return made[key]
+
+    return builder
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _shared_rule_builders():
+    original = getattr(Rule, "_compile_builder", None)
+    if original is None:  # another werkzeug: apps are made the slower way
+        yield
+        return
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Rule, "_compile_builder", _shared_url_builders(original))
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -66,39 +131,204 @@ def postgres_url(tmp_path_factory):
         upgrade()
         db.engine.dispose()
     yield url
+    _forget_postgres(url)
     with admin.connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
 
 
+_EMPTYING: dict[str, tuple[sa.Engine, str]] = {}
+
+
 def _empty_postgres(url: str) -> None:
-    engine = sa.create_engine(url)
+    """Every table emptied and every sequence restarted, in one round trip.
+
+    DELETE rather than TRUNCATE: a test leaves a few rows in a few tables, and
+    deleting them costs far less than the new files TRUNCATE makes for every table.
+    The engine and the statement are made once per database."""
+    if url not in _EMPTYING:
+        engine = sa.create_engine(url, poolclass=sa.pool.StaticPool)
+        with engine.connect() as conn:
+            tables = [t for t in sa.inspect(conn).get_table_names()
+                      if t not in ("alembic_version", "audit_head")]
+            sequences = conn.scalars(sa.text(
+                "SELECT quote_ident(relname) FROM pg_class"
+                " WHERE relkind = 'S' AND relnamespace = current_schema()::regnamespace"
+            )).all()
+        statement = ";\n".join([
+            # replica mode skips the append-only triggers (and the foreign keys'):
+            # only the test harness does this.
+            "SET LOCAL session_replication_role = replica",
+            *(f'DELETE FROM "{table}"' for table in tables),
+            *(f"ALTER SEQUENCE {sequence} RESTART" for sequence in sequences),
+            "DELETE FROM audit_head",
+            f"INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '{GENESIS_HASH}')",
+        ])
+        _EMPTYING[url] = engine, statement
+    engine, statement = _EMPTYING[url]
     with engine.begin() as conn:
-        tables = [
-            t for t in sa.inspect(conn).get_table_names() if t not in ("alembic_version", "audit_head")
-        ]
-        # replica mode skips the append-only triggers: only the test harness does this.
-        conn.execute(sa.text("SET LOCAL session_replication_role = replica"))
-        conn.execute(sa.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-        conn.execute(sa.text("DELETE FROM audit_head"))
-        conn.execute(sa.text("INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, :h)"), {"h": GENESIS_HASH})
-    engine.dispose()
+        conn.exec_driver_sql(statement)
+
+
+def _forget_postgres(url: str) -> None:
+    if url in _EMPTYING:
+        _EMPTYING.pop(url)[0].dispose()
 
 
 ENGINE_MARKERS = {"postgres_only": "postgresql", "sqlite_only": "sqlite"}
 
 
+def pytest_report_header(config):
+    if not os.environ.get("TEST_DATABASE_URL"):
+        return "engines: SQLite only (set TEST_DATABASE_URL to run every database test on PostgreSQL too)"
+    return "engines: SQLite and PostgreSQL"
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(config, items):
     """A test about one engine's behaviour (a PostgreSQL trigger, a SQLite pragma)
-    is not collected for the other engine, rather than skipped there."""
+    is not collected for the other engine, rather than skipped there; nor is a
+    PostgreSQL test when TEST_DATABASE_URL names no server (the header says so).
+
+    Tests that start from the same seeded demo run in one worker, which seeds it once."""
     keep, drop = [], []
+    postgres = bool(os.environ.get("TEST_DATABASE_URL"))
     for item in items:
         engine = getattr(item, "callspec", None) and item.callspec.params.get("engine_name")
-        wanted = {ENGINE_MARKERS[m.name] for m in item.iter_markers() if m.name in ENGINE_MARKERS}
-        (drop if engine and wanted and engine not in wanted else keep).append(item)
+        wanted = ({ENGINE_MARKERS[m.name] for m in item.iter_markers() if m.name in ENGINE_MARKERS}
+                  or set(ENGINES))
+        if not postgres:
+            wanted.discard("postgresql")
+        (drop if engine and engine not in wanted else keep).append(item)
+        seeded = item.get_closest_marker("seeded_demo")
+        if seeded:
+            item.add_marker(pytest.mark.slow)
+            item.add_marker(pytest.mark.xdist_group(f"demo-{DemoSeed.of(seeded).key}-{engine}"))
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
+
+
+# ---- the demo, seeded once ----------------------------------------------------
+
+@dataclass(frozen=True)
+class DemoSeed:
+    """How a seeded demo is made: `flask --app app demo --no-serve` (now), or
+    demo.seed(at) as the demo's own tests call it."""
+
+    at: datetime | None  # None: through the command line, at the current time
+
+    @classmethod
+    def of(cls, marker) -> "DemoSeed":
+        return cls(marker.kwargs.get("at"))
+
+    @property
+    def key(self) -> str:
+        return "cli" if self.at is None else self.at.strftime("%Y%m%dT%H%M")
+
+
+@dataclass(frozen=True)
+class SeededDemo:
+    """A test's own copy of a seeded demo: its database URL and, for a demo seeded
+    through the command line, that first run's result (logins and tokens are
+    printed only then)."""
+
+    url: str
+    first_run: object | None
+
+
+class DemoTemplates:
+    """Each kind of seeded demo made once per engine and worker (seeding takes
+    seconds), kept as a database and an instance folder that each test copies:
+    a SQLite file, or a PostgreSQL database used as a template."""
+
+    def __init__(self, tmp_path_factory, request):
+        self.tmp_path_factory, self.request = tmp_path_factory, request
+        self.made: dict[tuple[str, DemoSeed], tuple[str, Path, object]] = {}
+        self.copies: list[str] = []
+
+    def copy(self, engine_name: str, seed: DemoSeed, tmp_path: Path) -> SeededDemo:
+        if (engine_name, seed) not in self.made:
+            self.made[engine_name, seed] = self._make(engine_name, seed)
+        template, instance, first_run = self.made[engine_name, seed]
+        shutil.copytree(instance, tmp_path / "instance")
+        if engine_name == "sqlite":
+            path = tmp_path / "test.sqlite3"
+            shutil.copy(template, path)
+            return SeededDemo(f"sqlite:///{path}", first_run)
+        name = f"{template}_{len(self.copies)}"
+        self._admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+        self.copies.append(name)
+        return SeededDemo(self._url(name), first_run)
+
+    def drop_copies(self) -> None:
+        while self.copies:
+            self._admin(f'DROP DATABASE IF EXISTS "{self.copies.pop()}" WITH (FORCE)')
+
+    def _make(self, engine_name: str, seed: DemoSeed):
+        folder = self.tmp_path_factory.mktemp(f"demo-{seed.key}-{engine_name}")
+        if engine_name == "sqlite":
+            template = folder / "demo.sqlite3"
+            shutil.copy(self.request.getfixturevalue("sqlite_template"), template)
+            url = f"sqlite:///{template}"
+        else:
+            template = f"dp_demo_{uuid.uuid4().hex[:10]}"
+            self._admin(f'CREATE DATABASE "{template}"')
+            url = self._url(template)
+        app = make_app(url, folder / "instance")
+        with app.app_context():
+            if engine_name != "sqlite":
+                upgrade()
+            first_run = self._seed(app, seed)
+            db.session.remove()
+            db.engine.dispose()
+        return template, folder / "instance", first_run
+
+    @staticmethod
+    def _seed(app, seed: DemoSeed):
+        if seed.at is None:
+            result = app.test_cli_runner().invoke(args=["demo", "--no-serve"])
+            if result.exception and not isinstance(result.exception, SystemExit):
+                raise result.exception
+            return result
+        from demo import seed as demo
+
+        demo.seed(seed.at)
+        db.session.commit()
+        return None
+
+    def _url(self, name: str) -> str:
+        server = os.environ["TEST_DATABASE_URL"]
+        return sa.engine.make_url(server).set(database=name).render_as_string(hide_password=False)
+
+    def _admin(self, statement: str) -> None:
+        admin = sa.create_engine(os.environ["TEST_DATABASE_URL"], isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sa.text(statement))
+        admin.dispose()
+
+    def drop_templates(self) -> None:
+        for (engine_name, _), (template, _, _) in self.made.items():
+            if engine_name != "sqlite":
+                self._admin(f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def demo_templates(tmp_path_factory, request):
+    templates = DemoTemplates(tmp_path_factory, request)
+    yield templates
+    templates.drop_templates()
+
+
+@pytest.fixture
+def seeded_demo(request, engine_name, tmp_path, demo_templates):
+    """For a test marked seeded_demo(at=...) or seeded_demo(): its own copy of the
+    demo seeded at that moment, or through `flask --app app demo --no-serve`; the
+    `app` fixture opens it."""
+    marker = request.node.get_closest_marker("seeded_demo")
+    assert marker, "seeded_demo is for tests marked @pytest.mark.seeded_demo"
+    yield demo_templates.copy(engine_name, DemoSeed.of(marker), tmp_path)
+    demo_templates.drop_copies()
 
 
 @pytest.fixture(params=ENGINES)
@@ -110,6 +340,8 @@ def engine_name(request):
 
 @pytest.fixture
 def database_url(engine_name, tmp_path, request):
+    if request.node.get_closest_marker("seeded_demo"):
+        return request.getfixturevalue("seeded_demo").url
     if engine_name == "sqlite":
         path = tmp_path / "test.sqlite3"
         shutil.copy(request.getfixturevalue("sqlite_template"), path)
@@ -121,7 +353,7 @@ def database_url(engine_name, tmp_path, request):
 
 @pytest.fixture
 def app(database_url, tmp_path):
-    app = create_app(base_config(database_url, tmp_path / "instance"))
+    app = make_app(database_url, tmp_path / "instance")
     with app.app_context():
         yield app
         db.session.remove()

@@ -239,6 +239,7 @@ def in_threads(n: int, work) -> list:
     return results
 
 
+@pytest.mark.slow
 def test_workers_starting_at_once_on_a_fresh_folder_share_one_secret_key(tmp_path, no_configured_secrets):
     """Gunicorn workers are processes: start several at once on an empty instance folder."""
     instance = tmp_path / "instance"

@@ -29,6 +29,8 @@ from workflows.cases import intake
 from workflows.cases.machine import Move, advance
 from workflows.errors import Conflict
 
+pytestmark = pytest.mark.slow  # races: threads released at once
+
 ROUNDS = 5
 TARGET = {"approve": State.DISCLOSED, "withdraw": State.WITHDRAWN, "reject": State.REJECTED,
           "propose_disclosure": State.PENDING_APPROVAL}

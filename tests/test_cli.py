@@ -252,8 +252,9 @@ def test_audit_verify_reports_intact_then_first_bad_event(cli):
 # ---- demo ---------------------------------------------------------------------------------
 
 
-def test_demo_seeds_once_and_prints_logins(cli, app):
-    first = cli("demo", "--no-serve")
+@pytest.mark.seeded_demo()
+def test_demo_seeds_once_and_prints_logins(cli, app, seeded_demo):
+    first = seeded_demo.first_run  # the copy starts from the state that first run left
     assert first.exit_code == 0, first.output
     seeded = counts()
     assert seeded["User"] >= len(Role) and seeded["Agency"] >= 2
@@ -272,8 +273,8 @@ def test_demo_seeds_once_and_prints_logins(cli, app):
     assert cli("audit", "verify").exit_code == 0
 
 
+@pytest.mark.seeded_demo()
 def test_demo_code_prints_the_current_code(cli):
-    cli("demo", "--no-serve")
     user = db.session.scalar(sa.select(User).where(User.email == "approver@demo.example"))
     before = utcnow()
     result = cli("demo-code", "approver@demo.example")
@@ -284,8 +285,8 @@ def test_demo_code_prints_the_current_code(cli):
     assert 1 <= int(out["valid_for_seconds"]) <= 30
 
 
+@pytest.mark.seeded_demo()
 def test_demo_code_refuses_other_users(cli, make_user):
-    cli("demo", "--no-serve")
     outsider = make_user(Role.APPROVER)
     for email in (outsider.email, "counsel@contoso.example", "nobody@demo.example"):
         result = cli("demo-code", email)
@@ -351,6 +352,7 @@ def test_init_db_creates_a_fresh_sqlite_database_idempotently(tmp_path):
     assert head == [(1, 0, "0" * 64)]  # one head row, not one per run
 
 
+@pytest.mark.slow
 def test_demo_from_the_shell_marks_the_instance(tmp_path):
     instance = tmp_path / "instance"
     proc = flask_cmd(instance, "demo", "--no-serve")

@@ -1,10 +1,12 @@
 """The demo's cases: about two hundred, in every state, from every demo agency,
 under every process type, each lawful where it reached a proposal or a disclosure.
 
-Seeding takes a few seconds, so one test seeds and checks everything about the result."""
+Seeding takes seconds: the harness seeds the demo once per run and engine, and
+each test marked seeded_demo starts from a copy of it."""
 
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
 import sqlalchemy as sa
 
 from demo import cases as demo_cases
@@ -43,9 +45,8 @@ def matched_kinds(identifiers: list[str]) -> list[CustomerKind]:
         sa.select(Customer.kind).join(Account).where(Account.identifier.in_(identifiers))))
 
 
+@pytest.mark.seeded_demo(at=NOW)
 def test_demo_seeds_about_two_hundred_lawful_cases_once(app):
-    demo.seed(NOW)
-    db.session.commit()
     cases = seeded_cases()
     assert len(cases) == demo_cases.TOTAL
     events = count(AuditEvent)

@@ -12,10 +12,10 @@ import shutil
 import zipfile
 from datetime import UTC, datetime
 
+import pytest
 import sqlalchemy as sa
 
 from demo import people
-from demo import seed as demo
 from demo import vault as demo_vault
 from models import Account, Case, Disclosure, db
 from tests.conftest import TEST_ACTOR, _empty_postgres, caller_for
@@ -60,6 +60,7 @@ def fresh_database(app, request) -> None:
         _empty_postgres(url)
 
 
+@pytest.mark.slow
 def test_seeding_fills_each_demo_account_once_and_the_same_each_time(app, request, plant):
     accounts = demo_customers()
     plant("alice@contoso.example", content=["already here"], non_content=2)  # 4 records, no files
@@ -159,10 +160,8 @@ def test_every_demo_account_holds_realistic_records_in_all_three_categories(app,
     assert any(f["size"] >= MB for f in manifest["files"] if f["path"].startswith(f"{large}/files/"))
 
 
+@pytest.mark.seeded_demo(at=NOW)
 def test_demo_seed_fills_the_vault_before_its_cases_are_disclosed(app):
-    app.config["DEMO_LARGE_ACCOUNT_MB"] = LARGE_MB
-    demo.seed(NOW)
-    db.session.commit()
     manifests = db.session.scalars(sa.select(Disclosure.manifest)).all()
     assert manifests
     # Every disclosed demo case found records for the accounts it matched ...

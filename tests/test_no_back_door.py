@@ -386,6 +386,7 @@ def test_every_write_endpoint_has_a_plausible_body(app, world):
     assert writes == set(world.bodies())
 
 
+@pytest.mark.slow
 def test_the_canary_leaves_only_through_the_owners_one_download(app, world):
     canary = world.canary.encode()
     callers = world.callers()

@@ -6,37 +6,12 @@ or a changed policy, fails these tests until someone decides here who may call i
 
 import pytest
 from flask import Blueprint, url_for
-from jinja2 import BytecodeCache
 from sqlalchemy import func, select
 
 from models import AuditEvent, Case, CaseDocument, CaseTransition, ProductionLink, Role, User, db
 from tests.conftest import csrf_from, sign_in
 from views.policy import PUBLIC, policy_for
 from workflows import audit
-
-
-class SharedTemplateCache(BytecodeCache):
-    """Compiled templates kept across the many apps the matrix creates (one per
-    case); Jinja checks each template's source checksum before reusing it."""
-
-    def __init__(self):
-        self.compiled = {}
-
-    def load_bytecode(self, bucket):
-        if bucket.key in self.compiled:
-            bucket.bytecode_from_string(self.compiled[bucket.key])
-
-    def dump_bytecode(self, bucket):
-        self.compiled[bucket.key] = bucket.bytecode_to_string()
-
-
-TEMPLATE_CACHE = SharedTemplateCache()
-
-
-@pytest.fixture(autouse=True)
-def _shared_templates(app):
-    app.jinja_env.bytecode_cache = TEMPLATE_CACHE
-
 
 # ---- the expectation table --------------------------------------------------
 
@@ -254,6 +229,7 @@ def is_policy_redirect(resp) -> bool:
 # the matrix passes too) the cases cost twice as much and would more than double
 # this file's runtime for no extra coverage. The declaration tests above and the
 # separation-of-duties tests below run on both engines.
+@pytest.mark.slow
 @pytest.mark.parametrize("engine_name", ["sqlite"])
 @pytest.mark.parametrize("caller", CALLERS)
 @pytest.mark.parametrize("endpoint", ENDPOINTS)

@@ -361,6 +361,7 @@ def flask_env(app, smtp, database_url: str) -> dict:
     return environ
 
 
+@pytest.mark.slow
 def test_a_relay_killed_mid_batch_loses_nothing_and_makes_no_second_notice(app, mail, make_case,
                                                                           make_customer, database_url):
     customers = [make_customer() for _ in range(4)]
@@ -419,6 +420,7 @@ def test_a_relay_killed_mid_batch_loses_nothing_and_makes_no_second_notice(app, 
     assert max(len(m) for m in delivered.values()) == 2
 
 
+@pytest.mark.slow
 @pytest.mark.postgres_only
 def test_two_relays_at_once_deliver_each_notice_exactly_once(app, mail, make_case, make_customer):
     customers = [make_customer() for _ in range(30)]

@@ -417,6 +417,7 @@ def test_the_pages_verification_commands_check_a_real_checkpoint(app, tmp_path):
 # ---- the PDF -----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @only_sqlite
 @needs_poppler
 def test_pdf_of_sixty_countries_spans_pages_with_numbers_and_repeated_headers(app, tmp_path):

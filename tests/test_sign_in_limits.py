@@ -5,6 +5,7 @@ write lock, and verification reads one consistent snapshot."""
 import threading
 from collections import Counter
 
+import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import func, select
 
@@ -78,6 +79,7 @@ def test_a_successful_attempt_does_not_count(app, make_user):
     assert db.session.scalar(select(func.count()).select_from(SignInFailure)) == 0
 
 
+@pytest.mark.slow
 def test_parallel_guesses_stay_within_the_limit(app, make_user):
     """Twelve guesses at once: only five are ever checked."""
     app.extensions["password_hasher"] = PasswordHasher(**passwords.PROFILES["rfc9106"])

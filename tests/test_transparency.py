@@ -473,10 +473,12 @@ def test_a_case_redirected_to_a_customer_registered_after_intake_counts_as_enter
 
 # ---- the demo ----------------------------------------------------------------------------------
 
+DEMO_NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.seeded_demo(at=DEMO_NOW)
 def test_the_demo_publishes_the_half_years_that_have_ended(app, client):
-    now = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
-    demo.seed(now)
-    db.session.commit()
+    now = DEMO_NOW
     (row,) = transparency.all_published()
     assert (row.period, row.revision, row.published_by) == ("2026-H1", 1, demo.DEMO_ACTOR.label)
     assert Period.of(demo_cases.received_range(now)[0]) == Period(2026, 1)

@@ -19,9 +19,8 @@ from flask import Flask
 from playwright.sync_api import expect, sync_playwright
 from werkzeug.serving import make_server
 
-from app import create_app
 from models import Role, db
-from tests.conftest import base_config
+from tests.conftest import make_app
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -57,7 +56,7 @@ def live_server(sqlite_template, tmp_path):
     """The app on 127.0.0.1 and a free port, over a fresh copy of the migrated SQLite template."""
     path = tmp_path / "live.sqlite3"
     shutil.copy(sqlite_template, path)
-    app = create_app(base_config(f"sqlite:///{path}", tmp_path / "instance"))
+    app = make_app(f"sqlite:///{path}", tmp_path / "instance")
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
     thread.start()

@@ -22,7 +22,7 @@ from models import Case, CaseTransition, Disclosure, Role, State, UserSession, d
 from tests.conftest import PASSWORD, PDF_BYTES
 from workflows import audit
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 REFERENCE = re.compile(r"LE-\d{4}-\d{6}")
 

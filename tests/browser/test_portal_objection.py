@@ -18,7 +18,7 @@ from sqlalchemy import select
 from models import Case, Notice, NoticeKind, Objection, Role, State, db
 from tests.conftest import PASSWORD
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 WIDTHS = (1280, 390)
 STATEMENT = ("We object. The mailbox named is shared by our whole finance team, so its stored content "

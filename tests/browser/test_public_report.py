@@ -10,7 +10,7 @@ from models import db, utcnow
 from workflows.audit import Actor
 from workflows.reports import transparency
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 PERIOD = "2026-H1"
 

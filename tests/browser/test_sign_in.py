@@ -10,7 +10,7 @@ from models import Role, User, db
 from tests.conftest import PASSWORD
 from workflows.identity.auth import GENERIC_FAILURE
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 def submit_password(page: Page, email: str, password: str) -> None:
