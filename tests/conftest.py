@@ -1,7 +1,9 @@
 """Fixtures: a fresh database per test, on SQLite and (with TEST_DATABASE_URL) PostgreSQL.
 
+The suite runs in pytest-xdist workers; each has its own of everything below.
 SQLite: the schema is migrated once into a template file, copied for each test.
-PostgreSQL: a database of its own for the run, migrated once, emptied before each test.
+PostgreSQL: a database of the worker's own, migrated once, emptied before each test.
+A test marked seeded_demo starts instead from a copy of a demo seeded once.
 """
 
 import os
@@ -69,10 +71,24 @@ class SharedTemplateCache(BytecodeCache):
 TEMPLATE_CACHE = SharedTemplateCache()
 
 
-def make_app(uri: str, instance, **config):
-    """create_app with the test settings, sharing compiled templates with the run."""
+_ENGINES: dict[str, sa.Engine] = {}
+
+
+def make_app(uri: str, instance, share_engine: bool = False, **config):
+    """create_app with the test settings, sharing compiled templates with the run,
+    and the engine (its pool and its cache of compiled SQL) with the worker's
+    earlier apps on the same database: each test still gets the database emptied,
+    or a fresh copy of the SQLite file, and every connection it used is closed
+    when it ends."""
     app = create_app({**base_config(uri, instance), **config})
     app.jinja_env.bytecode_cache = TEMPLATE_CACHE
+    engines = getattr(db, "_app_engines", {}).get(app)
+    if share_engine and engines and None in engines:  # Flask-SQLAlchemy 3.1's engine per app
+        if uri in _ENGINES:
+            engines[None].dispose()
+            engines[None] = _ENGINES[uri]
+        else:
+            _ENGINES[uri] = engines[None]
     return app
 
 
@@ -113,6 +129,11 @@ def sqlite_template(tmp_path_factory):
         upgrade()
         db.engine.dispose()
     return path
+
+
+@pytest.fixture(scope="session")
+def sqlite_folder(tmp_path_factory):
+    return tmp_path_factory.mktemp("sqlite")
 
 
 @pytest.fixture(scope="session")
@@ -343,17 +364,25 @@ def database_url(engine_name, tmp_path, request):
     if request.node.get_closest_marker("seeded_demo"):
         return request.getfixturevalue("seeded_demo").url
     if engine_name == "sqlite":
-        path = tmp_path / "test.sqlite3"
+        # One path per worker, so its engine is reused: a fresh copy each test,
+        # under a new inode, after the last test's connections are closed.
+        path = request.getfixturevalue("sqlite_folder") / "test.sqlite3"
+        url = f"sqlite:///{path}"
+        if url in _ENGINES:
+            _ENGINES[url].dispose()
+        for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+            leftover.unlink(missing_ok=True)
         shutil.copy(request.getfixturevalue("sqlite_template"), path)
-        return f"sqlite:///{path}"
+        return url
     url = request.getfixturevalue("postgres_url")
     _empty_postgres(url)
     return url
 
 
 @pytest.fixture
-def app(database_url, tmp_path):
-    app = make_app(database_url, tmp_path / "instance")
+def app(database_url, tmp_path, request):
+    seeded = request.node.get_closest_marker("seeded_demo")  # a database of its own
+    app = make_app(database_url, tmp_path / "instance", share_engine=not seeded)
     with app.app_context():
         yield app
         db.session.remove()
