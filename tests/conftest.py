@@ -17,6 +17,7 @@ from pathlib import Path
 import pyotp
 import pytest
 import sqlalchemy as sa
+from cryptography.fernet import Fernet
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from jinja2 import BytecodeCache
@@ -25,15 +26,27 @@ from werkzeug.routing import Rule
 from app import create_app
 from models import GENESIS_HASH, Case, Customer, Role, User, db, utcnow
 from workflows.audit import Actor
+from workflows.disclosure import new_package_key
 from workflows.identity import directory, users
+from workflows.reports import new_key_pem
 
 PASSWORD = "correct horse battery"
 TEST_ACTOR = Actor.system("test")
 ENGINES = ["sqlite", "postgresql"]
 
 
+# Keys made once per worker, so no test's app generates and writes them again;
+# tests/test_bad_input.py covers the instance folder's own key files.
+TEST_KEYS = {
+    "FIELD_KEYS": Fernet.generate_key().decode(),
+    "PACKAGE_KEYS": new_package_key(),
+    "CHECKPOINT_KEY": new_key_pem(),
+}
+
+
 def base_config(uri: str, instance) -> dict:
     return {
+        **TEST_KEYS,
         "TESTING": True,
         "SQLALCHEMY_DATABASE_URI": uri,
         "SECRET_KEY": "test-secret-key",
