@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from app import _instance_secret
 from models import Account, Agency, AuditAction, AuditEvent, Customer, Role, User, UserSession, db, utcnow
-from tests.conftest import PASSWORD, TEST_ACTOR, post_form, sign_in
+from tests.conftest import PASSWORD, TEST_ACTOR, assert_error, post_form, sign_in
 from tests.test_auth import events, failure_count
 from workflows.errors import InvalidInput
 from workflows.identity import directory, users
@@ -304,3 +304,24 @@ def test_nobody_reads_a_secret_still_being_written(tmp_path):
     assert len(set(found)) == 1 and found[0].startswith("secret-")
     assert (tmp_path / "secret_key").read_text() == found[0]
     assert [p.name for p in tmp_path.iterdir()] == ["secret_key"]
+
+
+# ---- malformed forms ----------------------------------------------------------------
+
+NAMELESS_PARTS = {
+    "field": b"--b\r\nContent-Disposition: form-data\r\n\r\nvalue\r\n--b--\r\n",
+    "file": (b'--b\r\nContent-Disposition: form-data; filename="warrant.pdf"\r\n'
+             b"Content-Type: application/pdf\r\n\r\n%PDF-1.4\r\n--b--\r\n"),
+}
+
+
+@pytest.mark.parametrize("part", list(NAMELESS_PARTS))
+@pytest.mark.parametrize("url", ["/sign-in", "/api/v1/session", "/api/v1/cases"])
+def test_a_form_part_without_a_name_is_a_400_not_a_crash(client, url, part):
+    resp = client.post(url, data=NAMELESS_PARTS[part], content_type="multipart/form-data; boundary=b")
+    assert resp.status_code == 400, resp.get_data(as_text=True)[:300]
+    if url.startswith("/api/"):
+        body = assert_error(resp, 400, "bad_request")
+        assert "without a name" in body["message"]
+    else:
+        assert "without a name" in resp.get_data(as_text=True)

@@ -1,6 +1,7 @@
-"""Response headers of the security baseline, CSRF, and no caching of private pages."""
+"""Response headers of the security baseline, CSRF, malformed forms refused, and no
+caching of private pages."""
 
-from flask import request, session
+from flask import abort, request, session
 from flask_wtf.csrf import CSRFProtect
 
 csrf = CSRFProtect()
@@ -23,7 +24,19 @@ def _headers(response):
     return response
 
 
+FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+
+
+def _refuse_nameless_fields():
+    """A form part without a usable name (werkzeug reads it as None) is a malformed
+    body: refuse it with 400 before anything, the CSRF check included, reads the form."""
+    if request.mimetype in FORM_TYPES and (None in request.form or None in request.files):
+        abort(400, "The form has a field without a name.")
+
+
 def init_app(app) -> None:
+    # Before CSRF: before_request functions run in the order they are registered.
+    app.before_request(_refuse_nameless_fields)
     csrf.init_app(app)
     app.after_request(_headers)
     if app.config.get("TRUSTED_PROXIES"):
