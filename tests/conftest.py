@@ -87,13 +87,13 @@ TEMPLATE_CACHE = SharedTemplateCache()
 _ENGINES: dict[str, sa.Engine] = {}
 
 
-def make_app(uri: str, instance, share_engine: bool = False, **config):
+def make_app(uri: str, instance, share_engine: bool = False):
     """create_app with the test settings, sharing compiled templates with the run,
     and the engine (its pool and its cache of compiled SQL) with the worker's
     earlier apps on the same database: each test still gets the database emptied,
     or a fresh copy of the SQLite file, and every connection it used is closed
     when it ends."""
-    app = create_app({**base_config(uri, instance), **config})
+    app = create_app(base_config(uri, instance))
     app.jinja_env.bytecode_cache = TEMPLATE_CACHE
     engines = getattr(db, "_app_engines", {}).get(app)
     if share_engine and engines and None in engines:  # Flask-SQLAlchemy 3.1's engine per app
@@ -144,6 +144,20 @@ def sqlite_template(tmp_path_factory):
     return path
 
 
+def postgres_database(name: str) -> str:
+    """The URL of database `name` on the server TEST_DATABASE_URL names."""
+    server = os.environ["TEST_DATABASE_URL"]
+    return sa.engine.make_url(server).set(database=name).render_as_string(hide_password=False)
+
+
+def fresh_sqlite(template: Path, path: Path) -> None:
+    """`path` becomes a fresh copy of the template, under a new inode: a connection
+    left open on the old file cannot see or touch the new one."""
+    for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        leftover.unlink(missing_ok=True)
+    shutil.copy(template, path)
+
+
 @pytest.fixture(scope="session")
 def sqlite_folder(tmp_path_factory):
     return tmp_path_factory.mktemp("sqlite")
@@ -159,7 +173,7 @@ def postgres_url(tmp_path_factory):
     admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = sa.engine.make_url(server).set(database=name).render_as_string(hide_password=False)
+    url = postgres_database(name)
     app = create_app(base_config(url, tmp_path_factory.mktemp("pg-instance")))
     with app.app_context():
         upgrade()
@@ -293,7 +307,7 @@ class DemoTemplates:
         name = f"{template}_{len(self.copies)}"
         self._admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
         self.copies.append(name)
-        return SeededDemo(self._url(name), first_run)
+        return SeededDemo(postgres_database(name), first_run)
 
     def drop_copies(self) -> None:
         while self.copies:
@@ -308,7 +322,7 @@ class DemoTemplates:
         else:
             template = f"dp_demo_{uuid.uuid4().hex[:10]}"
             self._admin(f'CREATE DATABASE "{template}"')
-            url = self._url(template)
+            url = postgres_database(template)
         app = make_app(url, folder / "instance")
         with app.app_context():
             if engine_name != "sqlite":
@@ -330,10 +344,6 @@ class DemoTemplates:
         demo.seed(seed.at)
         db.session.commit()
         return None
-
-    def _url(self, name: str) -> str:
-        server = os.environ["TEST_DATABASE_URL"]
-        return sa.engine.make_url(server).set(database=name).render_as_string(hide_password=False)
 
     def _admin(self, statement: str) -> None:
         admin = sa.create_engine(os.environ["TEST_DATABASE_URL"], isolation_level="AUTOCOMMIT")
@@ -378,14 +388,12 @@ def database_url(engine_name, tmp_path, request):
         return request.getfixturevalue("seeded_demo").url
     if engine_name == "sqlite":
         # One path per worker, so its engine is reused: a fresh copy each test,
-        # under a new inode, after the last test's connections are closed.
+        # after the last test's connections are closed.
         path = request.getfixturevalue("sqlite_folder") / "test.sqlite3"
         url = f"sqlite:///{path}"
         if url in _ENGINES:
             _ENGINES[url].dispose()
-        for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
-            leftover.unlink(missing_ok=True)
-        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        fresh_sqlite(request.getfixturevalue("sqlite_template"), path)
         return url
     url = request.getfixturevalue("postgres_url")
     _empty_postgres(url)

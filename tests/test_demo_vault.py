@@ -6,11 +6,10 @@ collected as the agency collects it."""
 import io
 import ipaddress
 import json
-import os
 import re
-import shutil
 import zipfile
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -18,7 +17,7 @@ import sqlalchemy as sa
 from demo import people
 from demo import vault as demo_vault
 from models import Account, Case, Disclosure, db
-from tests.conftest import TEST_ACTOR, _empty_postgres, caller_for
+from tests.conftest import TEST_ACTOR, _empty_postgres, caller_for, fresh_sqlite
 from workflows.audit import Actor
 from workflows.cases import machine as case_machine
 from workflows.disclosure import door as disclosure
@@ -51,11 +50,7 @@ def fresh_database(app, request) -> None:
     db.session.remove()
     db.engine.dispose()
     if url.startswith("sqlite"):
-        path = sa.engine.make_url(url).database
-        for leftover in (f"{path}-wal", f"{path}-shm"):
-            if os.path.exists(leftover):
-                os.remove(leftover)
-        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        fresh_sqlite(request.getfixturevalue("sqlite_template"), Path(sa.engine.make_url(url).database))
     else:
         _empty_postgres(url)
 
