@@ -43,7 +43,7 @@ from demo import cases as demo_cases  # noqa: E402
 from demo.vault import MB, Holder, fill_account  # noqa: E402
 from models import Agency, CustomerKind, Disclosure, Role, db, utcnow  # noqa: E402
 from workflows.audit import Actor  # noqa: E402
-from workflows.cases import intake  # noqa: E402
+from workflows.cases import demand, intake  # noqa: E402
 from workflows.cases import machine as case_machine  # noqa: E402
 from workflows.cases.machine import Caller, Move  # noqa: E402
 from workflows.disclosure import documents  # noqa: E402
@@ -144,7 +144,7 @@ def pending_case(identifier: str, agency_id: int, staff: Staff, folder: Path) ->
         "date_range": None, "ndo": {"present": False, "statute": "", "ends_on": None},
         "emergency_justification": None,
     }
-    case = intake.create_case(intake.parse_case(body, now), db.session.get(Agency, agency_id), ACTOR, now)
+    case = intake.create_case(demand.parse_case(body, now), db.session.get(Agency, agency_id), ACTOR, now)
     db.session.commit()
     case_id = case.id
     pdf = demo_cases.minimal_pdf(["Search warrant", f"Account: {identifier}"])

@@ -614,7 +614,7 @@ def make_case(app, make_agency, make_customer, case_staff):
     logged through intake and driven through advance() to `state`. Identifiers
     default to an account of a fresh enterprise customer (so redirect and
     disclosure have something to match); state no_data gets an unknown one."""
-    from workflows.cases import intake
+    from workflows.cases import demand, intake
     from workflows.cases import machine as case_machine
     from workflows.disclosure import documents
 
@@ -633,7 +633,7 @@ def make_case(app, make_agency, make_customer, case_staff):
             agency.id, identifiers=list(identifiers), categories=list(categories),
             legal_process={"type": process, **overrides.pop("legal_process", {})}, **overrides,
         )
-        created = intake.create_case(intake.parse_case(payload, now), agency, TEST_ACTOR, now)
+        created = intake.create_case(demand.parse_case(payload, now), agency, TEST_ACTOR, now)
         db.session.commit()
         if document:
             from io import BytesIO
@@ -717,7 +717,9 @@ def assert_error(resp, status: int, code: str, reasons: list[str] | None = None)
     """A JSON API error of the DESIGN section 9 shape, with at least `reasons`."""
     assert resp.status_code == status, resp.get_data(as_text=True)
     body = resp.get_json()
-    assert set(body) == {"error", "message", "reasons"}
+    # fields, where the refusal concerns fields: each one with what is wrong with it
+    assert set(body) - {"fields"} == {"error", "message", "reasons"}
+    assert all(isinstance(v, str) and v for v in body.get("fields", {"-": "-"}).values())
     assert body["error"] == code and body["message"]
     if reasons is not None:
         assert set(reasons) <= set(body["reasons"]), body

@@ -25,7 +25,7 @@ from models import (
 from tests.conftest import TEST_ACTOR, caller_for, case_body
 from views.errors import status_of
 from workflows import audit
-from workflows.cases import intake
+from workflows.cases import demand, intake
 from workflows.cases.machine import Move, advance
 from workflows.errors import Conflict
 
@@ -137,7 +137,7 @@ def test_cases_created_at_once_get_distinct_consecutive_references(app, make_age
 
     def create():
         agency = db.session.get(Agency, agency_id)
-        case = intake.create_case(intake.parse_case(case_body(agency_id), now), agency, TEST_ACTOR, now)
+        case = intake.create_case(demand.parse_case(case_body(agency_id), now), agency, TEST_ACTOR, now)
         db.session.commit()
         return case.reference
 

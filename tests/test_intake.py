@@ -24,7 +24,7 @@ from models import (
 )
 from tests.conftest import TEST_ACTOR
 from workflows import audit
-from workflows.cases import intake
+from workflows.cases import demand, intake
 from workflows.errors import InvalidInput
 
 RECEIVED = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
@@ -63,7 +63,7 @@ def body(**changes) -> dict:
 
 
 def test_the_design_example_parses():
-    draft = intake.parse_case(EXAMPLE, NOW)
+    draft = demand.parse_case(EXAMPLE, NOW)
     assert draft.agency_id == 3
     assert draft.received_at == RECEIVED
     assert (draft.channel, draft.request_type, draft.process_type) == (
@@ -80,12 +80,12 @@ def test_the_design_example_parses():
 
 
 def test_channel_defaults_to_the_door_and_can_be_named():
-    assert intake.parse_case(EXAMPLE, NOW, default_channel=Channel.API).channel is Channel.API
-    assert intake.parse_case(body(channel="fax"), NOW).channel is Channel.FAX
+    assert demand.parse_case(EXAMPLE, NOW, default_channel=Channel.API).channel is Channel.API
+    assert demand.parse_case(body(channel="fax"), NOW).channel is Channel.FAX
 
 
 def test_the_agency_api_body_has_no_agency_id():
-    draft = intake.parse_case(body(agency_id=DROP), NOW, agency_id_allowed=False)
+    draft = demand.parse_case(body(agency_id=DROP), NOW, agency_id_allowed=False)
     assert draft.agency_id is None
 
 
@@ -105,6 +105,7 @@ BAD = [
     ("no identifiers key", body(identifiers=DROP), "identifiers"),
     ("empty identifiers", body(identifiers=[]), "identifiers"),
     ("blank identifiers", body(identifiers=["  ", ""]), "identifiers"),
+    ("a blank identifier among others", body(identifiers=["alice@contoso.example", " "]), "identifiers"),
     ("identifiers not a list", body(identifiers="alice@contoso.example"), "identifiers"),
     ("non-string identifier", body(identifiers=["alice@contoso.example", 42]), "identifiers"),
     ("nested identifier", body(identifiers=[["alice@contoso.example"]]), "identifiers"),
@@ -151,7 +152,7 @@ KNOCK_ON = {"no legal process", "body not an object"}
 @pytest.mark.parametrize(("name", "bad", "field"), [pytest.param(*case, id=case[0]) for case in BAD])
 def test_bad_input_is_refused_by_field(name, bad, field):
     with pytest.raises(InvalidInput) as refused:
-        intake.parse_case(bad, NOW)
+        demand.parse_case(bad, NOW)
     assert field in refused.value.fields, refused.value.fields
     assert refused.value.fields[field] in refused.value.message
     assert set(refused.value.reasons) == set(refused.value.fields)
@@ -162,14 +163,14 @@ def test_bad_input_is_refused_by_field(name, bad, field):
 def test_agency_id_is_refused_where_the_agency_is_known():
     """The agency API knows who is calling; a body naming an agency is refused, not obeyed."""
     with pytest.raises(InvalidInput) as refused:
-        intake.parse_case(EXAMPLE, NOW, agency_id_allowed=False)
+        demand.parse_case(EXAMPLE, NOW, agency_id_allowed=False)
     assert set(refused.value.fields) == {"agency_id"}
 
 
 def test_every_problem_is_reported_at_once():
     bad = body(received_at="yesterday", identifiers=[], categories=["everything"], state="disclosed")
     with pytest.raises(InvalidInput) as refused:
-        intake.parse_case(bad, NOW)
+        demand.parse_case(bad, NOW)
     assert set(refused.value.fields) == {"received_at", "identifiers", "categories", "state"}
 
 
@@ -180,7 +181,7 @@ def test_nothing_is_stored_for_a_refused_body(app, make_agency):
     events = audit.verify().events
     for _, bad, _ in BAD:
         with pytest.raises(InvalidInput):
-            intake.create_case(intake.parse_case(bad, NOW), agency, TEST_ACTOR, NOW)
+            intake.create_case(demand.parse_case(bad, NOW), agency, TEST_ACTOR, NOW)
         db.session.commit()
     for model in (Case, CaseReferenceCounter, CaseStateCount):
         assert db.session.scalar(sa.select(sa.func.count()).select_from(model)) == 0, model
@@ -188,21 +189,21 @@ def test_nothing_is_stored_for_a_refused_body(app, make_agency):
 
 
 def test_identifiers_are_lower_cased_and_de_duplicated():
-    draft = intake.parse_case(body(identifiers=[
+    draft = demand.parse_case(body(identifiers=[
         "Alice@Contoso.example", "alice@contoso.example", "  BOB@contoso.example ", "bob@contoso.example",
-        "", "carol",
+        "carol",
     ]), NOW)
     assert draft.identifiers == ["alice@contoso.example", "bob@contoso.example", "carol"]
 
 
 def test_categories_are_kept_in_a_fixed_order_without_repeats():
-    draft = intake.parse_case(body(categories=["content", "subscriber", "content"]), NOW)
+    draft = demand.parse_case(body(categories=["content", "subscriber", "content"]), NOW)
     assert draft.categories == [Category.SUBSCRIBER, Category.CONTENT]
 
 
 def test_received_at_without_a_zone_is_utc_and_other_zones_are_converted():
-    assert intake.parse_case(body(received_at="2026-03-02T10:00:00"), NOW).received_at == RECEIVED
-    assert intake.parse_case(body(received_at="2026-03-02T11:00:00+01:00"), NOW).received_at == RECEIVED
+    assert demand.parse_case(body(received_at="2026-03-02T10:00:00"), NOW).received_at == RECEIVED
+    assert demand.parse_case(body(received_at="2026-03-02T11:00:00+01:00"), NOW).received_at == RECEIVED
 
 
 # ---- storing: reference, deadline, priority -----------------------------------------------
@@ -212,7 +213,7 @@ REFERENCE = re.compile(r"LE-(\d{4})-(\d{6})")
 
 
 def create(draft_body, agency, now=NOW) -> Case:
-    case = intake.create_case(intake.parse_case(draft_body, now), agency, TEST_ACTOR, now)
+    case = intake.create_case(demand.parse_case(draft_body, now), agency, TEST_ACTOR, now)
     db.session.commit()
     return case
 

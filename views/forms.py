@@ -85,7 +85,7 @@ def _day(label: str, description: str = "") -> StringField:
 
 
 class CaseForm(FlaskForm):
-    """The intake desk's form for one demand. The checks are intake.parse_case's,
+    """The intake desk's form for one demand. The checks are cases.parse_case's,
     the same as the APIs'; this form only gathers the fields. body() takes the
     known fields alone, so nothing else posted (a state, an id) reaches the case."""
 
@@ -140,8 +140,12 @@ class CaseForm(FlaskForm):
         def text(f):
             return (f.data or "").strip() or None
 
+        agency = text(self.agency_id)
         return {
-            "agency_id": text(self.agency_id), "received_at": text(self.received_at),
+            # A choice from the list is a number; anything else is refused beside the field.
+            "agency_id": int(agency) if agency and agency.isascii() and agency.isdigit() and len(agency) < 12
+            else agency,
+            "received_at": text(self.received_at),
             "channel": text(self.channel), "request_type": text(self.request_type),
             "legal_process": {
                 "type": text(self.process_type), "issuing_authority": text(self.issuing_authority),
@@ -149,7 +153,7 @@ class CaseForm(FlaskForm):
                 "expires_on": text(self.expires_on), "signed": self.signed.data,
                 "case_number": text(self.case_number), "response_due": text(self.response_due),
             },
-            "identifiers": (self.identifiers.data or "").splitlines(),
+            "identifiers": [line for line in (self.identifiers.data or "").splitlines() if line.strip()],
             "categories": list(self.categories.data or []),
             "date_range": {"from": text(self.date_from), "to": text(self.date_to)},
             "ndo": {"present": self.ndo_present.data, "statute": text(self.ndo_statute),

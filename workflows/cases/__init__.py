@@ -15,8 +15,17 @@ from workflows.cases.casefile import (
     size_label,
     view,
 )
-from workflows.cases.intake import Draft, create_case, facts_of, parse_case, recount_states
-from workflows.cases.machine import Caller, Move, advance, allowed_from, available_triggers
+from workflows.cases.demand import (
+    IDENTIFIERS_MAX,
+    AgencyRequest,
+    CaseRequest,
+    Draft,
+    Identifier,
+    draft_of,
+    parse_case,
+)
+from workflows.cases.intake import create_case, facts_of, recount_states
+from workflows.cases.machine import NOTE_MAX, Caller, Move, advance, allowed_from, available_triggers
 from workflows.cases.queue import Cursor, Filters, deadline_status, page, parse_filters, state_counts
 from workflows.cases.states import (
     BY_TRIGGER,
@@ -31,10 +40,46 @@ from workflows.cases.states import (
 )
 
 __all__ = [
-    "BY_TRIGGER", "CHANNEL_LABELS", "OPEN_STATES", "REJECT_REASON_LABELS", "REQUEST_TYPE_LABELS",
-    "TRANSITIONS", "Caller", "CaseFile", "Cursor", "Draft", "Filters", "Move", "Outcome", "Transition",
-    "Trigger", "advance", "agencies", "allowed_from", "available_triggers", "categories_text",
-    "create_case", "deadline_status", "facts_of", "log_demand", "machine_table", "mermaid", "move_for",
-    "outcome_of", "page", "parse_case", "parse_filters", "queue_choices", "recount_states", "size_label",
-    "state_counts", "view",
+    "BY_TRIGGER",
+    "CHANNEL_LABELS",
+    "IDENTIFIERS_MAX",
+    "NOTE_MAX",
+    "OPEN_STATES",
+    "REJECT_REASON_LABELS",
+    "REQUEST_TYPE_LABELS",
+    "TRANSITIONS",
+    "AgencyRequest",
+    "Caller",
+    "CaseFile",
+    "CaseRequest",
+    "Cursor",
+    "Draft",
+    "Filters",
+    "Identifier",
+    "Move",
+    "Outcome",
+    "Transition",
+    "Trigger",
+    "advance",
+    "agencies",
+    "allowed_from",
+    "available_triggers",
+    "categories_text",
+    "create_case",
+    "deadline_status",
+    "draft_of",
+    "facts_of",
+    "log_demand",
+    "machine_table",
+    "mermaid",
+    "move_for",
+    "outcome_of",
+    "page",
+    "parse_case",
+    "parse_filters",
+    "queue_choices",
+    "recount_states",
+    "size_label",
+    "state_counts",
+    "view",
 ]

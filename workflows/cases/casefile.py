@@ -29,7 +29,7 @@ from models import (
 )
 from workflows import audit, disclosure, legal, notices
 from workflows.audit import Actor
-from workflows.cases import intake, queue
+from workflows.cases import demand, intake, queue
 from workflows.cases import machine as case_machine
 from workflows.cases.states import Trigger
 from workflows.errors import Conflict, InvalidInput, NotFound, TooLarge
@@ -253,15 +253,18 @@ def move_for(case_id: int, trigger: str, version: str | None, note: str | None, 
 
 # ---- logging a demand at the intake desk ------------------------------------------
 
-def log_demand(body: dict, stream: BinaryIO | None, filename: str | None, actor: Actor, now: datetime,
-               folder: Path, created_by_id: int | None) -> Case:
-    """Check the demand and its document together, then store both in one
-    transaction (committed). InvalidInput.fields names every problem, the
-    document's under "file"."""
+def log_demand(body: dict | demand.CaseRequest, stream: BinaryIO | None, filename: str | None, actor: Actor,
+               now: datetime, folder: Path, created_by_id: int | None) -> Case:
+    """Check the demand (a body as sent, or as its schema read it) and its document
+    together, then store both in one transaction (committed). InvalidInput.fields
+    names every problem, the document's under "file"."""
     errors: dict[str, str] = {}
     draft = agency = upload = None
     try:
-        draft = intake.parse_case(body, now)
+        if isinstance(body, demand.CaseRequest):
+            draft = demand.draft_of(body, now)
+        else:
+            draft = demand.parse_case(body, now)
     except InvalidInput as exc:
         errors.update(exc.fields or {"body": exc.message})
     if draft is not None:

@@ -34,7 +34,8 @@ from models import (
 from models.case import state_writer
 from workflows import audit, disclosure, identity, legal, notices
 from workflows.audit import Actor
-from workflows.cases.intake import FieldReader, count_state, facts_of, parse_identifiers
+from workflows.cases.demand import narrowed_identifiers
+from workflows.cases.intake import count_state, facts_of
 from workflows.cases.states import BY_TRIGGER, TRANSITIONS, Transition, Trigger, machine_table, outcome_of
 from workflows.errors import Conflict, InvalidInput, NotAllowed, ReauthRequired
 from workflows.rows import locked
@@ -325,9 +326,10 @@ def _parse(move: Move, transition: Transition) -> tuple[str, RejectReason | None
                 errors["categories"] = ("Unknown category; use " + ", ".join(c.value for c in Category) + ".")
     identifiers = None
     if move.identifiers is not None and transition.trigger is Trigger.CHALLENGE_LOST:
-        reader = FieldReader()
-        identifiers = parse_identifiers(move.identifiers, reader)
-        errors.update(reader.errors)
+        try:
+            identifiers = narrowed_identifiers(move.identifiers)
+        except InvalidInput as exc:
+            errors.update(exc.fields)
     if errors:
         raise InvalidInput(" ".join(errors.values()), reasons=list(errors), fields=errors)
     return note, reason, categories, identifiers
