@@ -259,7 +259,7 @@ def test_openapi_describes_the_agency_api(client):
     assert {"post"} <= set(spec["paths"]["/agency/requests"])
     assert {"get"} <= set(spec["paths"]["/agency/requests/{case_id}"])
     assert spec["components"]["securitySchemes"]["agencyToken"] == {
-        "type": "http", "scheme": "bearer", "description": "the token from `flask agencies create`"}
+        "type": "http", "scheme": "bearer", "description": "the agency's token from `flask agencies create`"}
     assert set(spec["components"]["schemas"]["AgencyCase"]["properties"]) == AGENCY_KEYS
     request_schema = spec["components"]["schemas"]["AgencyRequest"]
     assert "agency_id" not in request_schema["properties"]

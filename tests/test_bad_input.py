@@ -59,11 +59,13 @@ def auditor_client(new_client, make_user):
     return signed_in_as(new_client, make_user, Role.AUDITOR)
 
 
-def assert_json_error(resp, status: int, code: str) -> dict:
+def assert_json_error(resp, status: int, code: str, fields: list[str] | None = None) -> dict:
+    """The error, naming exactly `fields` (none unless given)."""
     assert resp.status_code == status
     body = resp.get_json()
-    assert set(body) == {"error", "message", "reasons"}
-    assert body["error"] == code and body["message"] and body["reasons"] == []
+    assert set(body) == {"error", "message", "reasons"} | ({"fields"} if fields else set())
+    assert body["error"] == code and body["message"] and body["reasons"] == (fields or [])
+    assert set(body.get("fields", {})) == set(fields or [])
     return body
 
 
@@ -117,12 +119,12 @@ def test_session_body_that_cannot_be_parsed_is_a_400(client, make_user, raw):
 
 @pytest.mark.parametrize("field", ["email", "password", "totp"])
 @pytest.mark.parametrize("bad", [BAD_TEXT["nul"], BAD_TEXT["lone-surrogate"]], ids=["nul", "lone-surrogate"])
-def test_session_strings_no_database_can_store_are_a_400_unchecked(client, make_user, field, bad):
+def test_session_strings_no_database_can_store_are_a_422_unchecked(client, make_user, field, bad):
     user = make_user(Role.REVIEWER, email="someone@provider.example")
     body = {"email": user.email, "password": PASSWORD, "totp": "123456", field: bad}
     # json.dumps writes "\ud800" and "\u0000" as escapes, as a client could.
     resp = client.post(SESSION_URL, data=json.dumps(body), content_type="application/json")
-    assert_json_error(resp, 400, "invalid_body")
+    assert_json_error(resp, 422, "invalid_input", [field])
     assert count(UserSession) == 0 and failure_count() == 0
     assert events(AuditAction.SIGN_IN_FAILED) == []
 
@@ -130,7 +132,7 @@ def test_session_strings_no_database_can_store_are_a_400_unchecked(client, make_
 def test_session_totp_must_be_a_string(client, make_user):
     user = make_user(Role.REVIEWER, email="someone@provider.example")
     resp = client.post(SESSION_URL, json={"email": user.email, "password": PASSWORD, "totp": [1, 2]})
-    assert_json_error(resp, 400, "invalid_body")
+    assert_json_error(resp, 422, "invalid_input", ["totp"])
 
 
 # ---- text given to workflows ------------------------------------------------------

@@ -44,7 +44,9 @@ def assert_error(resp, status: int, code: str, message: str | None = None) -> di
     assert resp.status_code == status
     assert resp.is_json
     body = resp.get_json()
-    assert set(body) == {"error", "message", "reasons"}
+    # fields, where the refusal concerns fields: each one with what is wrong with it
+    assert set(body) - {"fields"} == {"error", "message", "reasons"}
+    assert all(isinstance(v, str) and v for v in body.get("fields", {"-": "-"}).values())
     assert body["error"] == code
     assert isinstance(body["message"], str) and body["message"]
     assert isinstance(body["reasons"], list)
@@ -217,19 +219,26 @@ def test_body_must_be_json(client, make_user, sent_as):
     assert failure_count() == 0
 
 
-@pytest.mark.parametrize("raw", [
-    "{not json",
-    "[]",
-    '"a string"',
-    '{"email": "someone@provider.example"}',
-    '{"email": 42, "password": "correct horse battery"}',
-    '{"email": "someone@provider.example", "password": null}',
-], ids=["broken", "list", "string", "no-password", "number-email", "null-password"])
-def test_malformed_body_is_refused_unchecked(client, make_user, raw):
+@pytest.mark.parametrize(("raw", "status", "code"), [
+    ("{not json", 400, "invalid_body"),
+    ("[]", 422, "invalid_input"),
+    ('"a string"', 422, "invalid_input"),
+    ('{"email": "someone@provider.example"}', 422, "invalid_input"),
+    ('{"email": 42, "password": "correct horse battery"}', 422, "invalid_input"),
+    ('{"email": "someone@provider.example", "password": null}', 422, "invalid_input"),
+    ('{"email": "someone@provider.example", "password": "a\\u0000b"}', 422, "invalid_input"),
+    ('{"email": "someone@provider.example", "password": "a\\ud800b"}', 422, "invalid_input"),
+    ('{"email": "someone@provider.example", "password": "x", "totp": "twelve"}', 422, "invalid_input"),
+    ('{"email": "someone@provider.example", "password": "x", "remember": true}', 422, "invalid_input"),
+], ids=["broken", "list", "string", "no-password", "number-email", "null-password", "nul-password",
+        "surrogate-password", "letters-for-code", "unknown-key"])
+def test_malformed_body_is_refused_unchecked(client, make_user, raw, status, code):
+    """Only a well-formed body reaches the password check: nothing else counts as
+    a failed sign-in or leaves an event."""
     make_user(Role.REVIEWER, email="someone@provider.example")
 
     resp = client.post(URL, data=raw, content_type="application/json")
-    assert_error(resp, 400, "invalid_body")
+    assert_error(resp, status, code)
     assert no_sessions()
     assert failure_count() == 0
     assert events(AuditAction.SIGN_IN_FAILED) == []

@@ -37,9 +37,13 @@ def status_of(exc: WorkflowError) -> int:
     return next((code for cls, code in STATUS.items() if isinstance(exc, cls)), 400)
 
 
-def error_response(status: int, code: str, message: str, reasons: list[str] | None = None):
+def error_response(status: int, code: str, message: str, reasons: list[str] | None = None,
+                   fields: dict[str, str] | None = None):
     if request.path.startswith("/api/"):
-        return jsonify(error=code, message=message, reasons=reasons or []), status
+        body = {"error": code, "message": message, "reasons": reasons or []}
+        if fields:
+            body["fields"] = fields
+        return jsonify(body), status
     return render_template(
         "errors/error.html", status=status, message=message, reasons=reasons or []
     ), status
@@ -47,7 +51,7 @@ def error_response(status: int, code: str, message: str, reasons: list[str] | No
 
 def _workflow_error(exc: WorkflowError):
     db.session.rollback()
-    return error_response(status_of(exc), exc.code, exc.message, exc.reasons)
+    return error_response(status_of(exc), exc.code, exc.message, exc.reasons, exc.fields)
 
 
 def _csrf_error(exc: CSRFError):

@@ -2,11 +2,9 @@
 endpoint without one is refused (fail closed), and a test walks the URL map."""
 
 from dataclasses import dataclass
-from functools import wraps
 
 from flask import current_app, g, make_response, redirect, request, url_for
 from flask_login import current_user
-from werkzeug.exceptions import BadRequest
 
 from models import STAFF_ROLES, Agency, Role, db, utcnow
 from workflows import identity
@@ -130,28 +128,6 @@ def enforce():
             return _refuse(403, "password_change_required", "Change your password first.")
         return redirect(url_for("auth.change_password"))
     return None
-
-
-def json_body(view):
-    """JSON endpoints accept only application/json bodies (415 otherwise), which
-    also keeps cross-site HTML forms from reaching them. The body is parsed here,
-    once (the view's get_json() returns it): text that is not JSON, not UTF-8, or
-    nested too deep for the parser is a 400, never a 500."""
-
-    @wraps(view)
-    def wrapper(*args, **kwargs):
-        if not request.is_json:
-            return _refuse(415, "unsupported_media_type", "Send the body as application/json.")
-        try:
-            request.get_json()
-        except (BadRequest, RecursionError):
-            return _refuse(
-                400, "invalid_body",
-                "The body is not valid JSON: send UTF-8 text nested at most a few hundred levels deep.",
-            )
-        return view(*args, **kwargs)
-
-    return wrapper
 
 
 def init_app(app) -> None:

@@ -4,12 +4,13 @@ their own requests only, and never the provider's internal review."""
 
 import base64
 
-from flask import Blueprint, Response, jsonify, request, url_for
+from flask import Blueprint, Response, request, url_for
 
 from models import Channel, db, utcnow
-from views.api import case_json
+from views.api.case_bodies import AgencyCase, agency_case, load_for_agency
+from views.api.contract import Reply, operation, reply
 from views.identity import client_ip
-from views.policy import agency_token, current_agency, json_body
+from views.policy import agency_token, current_agency
 from views.security import csrf
 from workflows import cases, disclosure
 from workflows.audit import Actor
@@ -34,25 +35,37 @@ def _private(response):
 
 @bp.post("/requests")
 @agency_token
-@json_body
-def request_create():
+@operation("Submit a demand", body=cases.AgencyRequest, replies={
+    201: Reply("Received; Location names the request", AgencyCase, headers=("Location",)),
+    422: "A field is missing, malformed or not allowed here (agency_id, state, ...), or contradicts "
+         "another (an NSL on a criminal request); nothing was stored"})
+def request_create(body: cases.AgencyRequest):
     now = utcnow()
-    draft = cases.parse_case(request.get_json(), now, agency_id_allowed=False, default_channel=Channel.API)
+    draft = cases.draft_of(body, now, default_channel=Channel.API)
     case = cases.create_case(draft, current_agency(), agency_actor(), now)
     db.session.commit()
     location = url_for("agency_api.request_detail", case_id=case.id)
-    return jsonify(case_json.agency_case(case, now)), 201, {"Location": location}
+    return reply(agency_case(case, now), 201, {"Location": location})
 
 
 @bp.get(REQUEST)
 @agency_token
+@operation("Follow one of your agency's requests", replies={
+    200: Reply("The request", AgencyCase),
+    404: "No such request for your agency (the same answer for another agency's)"})
 def request_detail(case_id: int):
-    case = case_json.load_for_agency(case_id, current_agency().id)
-    return jsonify(case_json.agency_case(case, utcnow()))
+    return reply(agency_case(load_for_agency(case_id, current_agency().id), utcnow()))
 
 
 @bp.get(REQUEST + "/production/<token>")
 @agency_token
+@operation("Collect the production, once: the download_url of the request", replies={
+    200: Reply("The ZIP: manifest.json and the records; Repr-Digest carries its SHA-256. The download is "
+               "audited. HEAD learns the size and hash without spending the link.", media="application/zip",
+               schema={"type": "string", "format": "binary"}, headers=("Repr-Digest", "Content-Disposition")),
+    404: "No such link for your agency: unknown, altered, or another agency's",
+    410: "Already collected (link_collected), expired (link_expired) or replaced by a newer link "
+         "(link_replaced); ask the provider for a new link"})
 def production_download(case_id: int, token: str):
     """The production, once: a ZIP streamed from its sealed file. Repr-Digest (RFC
     9530) carries its SHA-256, also given in the request's `production`. A HEAD

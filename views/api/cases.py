@@ -1,23 +1,50 @@
 """The staff JSON API for cases: log a demand, attach its process document, read a
-case, fire a trigger. Sessions come from POST /api/v1/session; writes carry
-X-CSRFToken. Every state change goes through cases.advance()."""
+case, fire a trigger, issue a new collection link. Sessions come from POST
+/api/v1/session; writes carry X-CSRFToken. Every state change goes through
+cases.advance()."""
 
-from flask import Blueprint, current_app, jsonify, request, url_for
+from typing import Annotated, ClassVar
+
+from flask import Blueprint, current_app, request, url_for
 from flask_login import current_user
+from pydantic import Field
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from models import Role, db, utcnow
-from views.api import case_json
+from models import Category, RejectReason, Role, db, utcnow
+from views.api.case_bodies import Case, Document, Link, case_file_body, case_now, document_body, link_body
+from views.api.contract import Reply, operation, reply
 from views.errors import error_response
 from views.identity import actor, caller
-from views.policy import allow, json_body
+from views.policy import allow
 from workflows import cases, disclosure
 from workflows.errors import InvalidInput
 from workflows.identity import ID_MAX
+from workflows.schema import Body, text, whole
 
 bp = Blueprint("cases_api", __name__, url_prefix="/api/v1")
 CASE = f"/cases/<int(max={ID_MAX}):case_id>"
-MOVE_KEYS = ("trigger", "note", "reason", "categories", "identifiers", "version")
+DOCUMENT_MB = disclosure.DOCUMENT_MAX_BYTES // (1024 * 1024)
+
+
+class Move(Body):
+    """Fire one trigger. Any other key (a `state`, say) is refused, never applied."""
+
+    WHAT: ClassVar[str] = "a transition"
+    trigger: cases.Trigger
+    note: text(cases.NOTE_MAX, multiline=True, description=(
+        "required by agency_returns, challenge (the grounds), send_back, withdraw, and reject with reason "
+        "other")) | None = None
+    reason: RejectReason | None = Field(None, description="reject: why")
+    categories: list[Category] | None = Field(None, description=(
+        "propose_disclosure (required), approve, challenge_lost (narrowing only)"))
+    identifiers: Annotated[list[cases.Identifier], Field(min_length=1, max_length=cases.IDENTIFIERS_MAX)] \
+        | None = Field(None, description="challenge_lost (narrowing only)")
+    version: whole(1, ID_MAX, description="the version last read; 409 if it changed") | None = None
+
+
+class NewLink(Body):
+    WHAT: ClassVar[str] = "{note}"
+    note: text(disclosure.NOTE_MAX, filled=True, multiline=True, description="why a new link is issued")
 
 
 @bp.errorhandler(RequestEntityTooLarge)
@@ -25,8 +52,7 @@ def _too_large(exc):
     # A body past MAX_CONTENT_LENGTH never reaches disclosure.store_document(); answer it as
     # that check does, so a client sees one error for one problem.
     db.session.rollback()
-    return error_response(413, "too_large", f"The document is larger than "
-                          f"{disclosure.DOCUMENT_MAX_BYTES // (1024 * 1024)} MB.", ["file"])
+    return error_response(413, "too_large", f"The document is larger than {DOCUMENT_MB} MB.", ["file"])
 
 
 def _folder():
@@ -35,19 +61,31 @@ def _folder():
 
 @bp.post("/cases")
 @allow(Role.INTAKE)
-@json_body
-def case_create():
+@operation("Log a demand (intake)", body=cases.CaseRequest, replies={
+    201: Reply("Logged in state received; Location names the case", Case, headers=("Location",)),
+    422: "A field is missing, malformed or unknown (reasons name the fields, e.g. agency_id, received_at, "
+         "identifiers, categories, legal_process.type, state), or contradicts another; nothing was stored"})
+def case_create(body: cases.CaseRequest):
     now = utcnow()
     # The intake desk's own door, without a file: the document follows on /document.
-    case = cases.log_demand(request.get_json(), None, None, actor(), now, _folder(),
-                               created_by_id=current_user.id)
+    case = cases.log_demand(body, None, None, actor(), now, _folder(), created_by_id=current_user.id)
     location = url_for("cases_api.case_detail", case_id=case.id)
-    body = case_json.case_now(case, current_user.role, current_user.id, now)
-    return jsonify(body), 201, {"Location": location}
+    return reply(case_now(case, current_user.role, current_user.id, now), 201, {"Location": location})
+
+
+UPLOAD = {"type": "object", "required": ["file"], "properties": {"file": {
+    "type": "string", "format": "binary", "contentMediaType": "application/pdf",
+    "description": f"the legal process as a PDF (checked by its content), at most {DOCUMENT_MB} MB"}}}
 
 
 @bp.post(CASE + "/document")
 @allow(Role.INTAKE, Role.REVIEWER, Role.APPROVER)
+@operation("Attach the legal process as a PDF (intake, reviewer, approver)", upload=UPLOAD, replies={
+    201: Reply("Stored", Document),
+    404: "No such case",
+    409: "The case is closed",
+    413: f"Larger than {DOCUMENT_MB} MB (too_large)",
+    422: "No `file` field, not a PDF, or a file name that is a path"})
 def case_document(case_id: int):
     upload = request.files.get("file")
     if upload is None:
@@ -55,51 +93,47 @@ def case_document(case_id: int):
                            reasons=["file"], fields={"file": "No file was sent."})
     document = disclosure.store_document(case_id, upload.stream, upload.filename, actor(), utcnow(),
                                          _folder())
-    return jsonify(case_json.document_json(document)), 201
+    return reply(document_body(document), 201)
 
 
 @bp.get(CASE)
 @allow(Role.INTAKE, Role.REVIEWER, Role.APPROVER, Role.AUDITOR)
+@operation("Read a case (intake, reviewer, approver, auditor); the view is audited", replies={
+    200: Reply("The case", Case), 404: "No such case"})
 def case_detail(case_id: int):
-    case_file = cases.view(case_id, current_user.role, current_user.id, actor(), utcnow())
-    return jsonify(case_json.case_file_json(case_file))
+    return reply(case_file_body(cases.view(case_id, current_user.role, current_user.id, actor(), utcnow())))
 
 
 @bp.post(CASE + "/transitions")
 @allow(Role.INTAKE, Role.REVIEWER, Role.APPROVER)  # the transition table decides per trigger
-@json_body
-def case_transition(case_id: int):
-    move = parse_move(request.get_json())
+@operation("Fire a trigger (the transition table decides who may fire which)", body=Move, replies={
+    200: Reply("The case after the transition", Case),
+    401: "Not signed in (unauthenticated), or approving without a sign-in in the last 10 minutes "
+         "(reauth_required)",
+    403: "Role may not fire this trigger (forbidden), or approving your own proposal (own_proposal)",
+    404: "No such case",
+    409: "Illegal in this state (illegal_transition), stale `version` (stale_version), or a concurrent "
+         "change (concurrent_change)",
+    422: "A malformed or unknown field (invalid_input), or a guard failed (guard_failed; reasons such as "
+         "note_required, reason_required, categories_required, category_not_authorised)"})
+def case_transition(case_id: int, body: Move):
+    move = cases.Move(trigger=body.trigger.value, note=body.note, version=body.version,
+                      reason=body.reason.value if body.reason else None,
+                      categories=[c.value for c in body.categories] if body.categories is not None else None,
+                      identifiers=body.identifiers)
     now = utcnow()
     case = cases.advance(case_id, move, caller(), now)
-    return jsonify(case_json.case_now(case, current_user.role, current_user.id, now))
-
-
-def parse_move(body) -> cases.Move:
-    """A Move from the body; any other key (a `state`, say) is refused, not ignored."""
-    if not isinstance(body, dict):
-        raise InvalidInput("Send {trigger, note?, reason?, categories?, identifiers?, version?} as an "
-                           "object.", reasons=["body"])
-    errors = {key: f"{key!r} is not a field of a transition." for key in sorted(set(body) - set(MOVE_KEYS))}
-    if not isinstance(body.get("trigger"), str):
-        errors["trigger"] = "trigger is required: the name of the transition to fire."
-    version = body.get("version")
-    if version is not None and (not isinstance(version, int) or isinstance(version, bool)
-                                or not 0 < version <= ID_MAX):
-        errors["version"] = "version must be the case's version number, as last read."
-    if errors:
-        raise InvalidInput(" ".join(errors.values()), reasons=list(errors), fields=errors)
-    return cases.Move(**{key: body.get(key) for key in MOVE_KEYS})
+    return reply(case_now(case, current_user.role, current_user.id, now))
 
 
 @bp.post(CASE + "/production/link")
 @allow(Role.REVIEWER, Role.APPROVER)
-@json_body
-def production_link(case_id: int):
-    """Issue the agency a new collection link (the current one stops working)."""
-    body = request.get_json()
-    if not isinstance(body, dict) or set(body) - {"note"}:
-        raise InvalidInput("Send {note}: why a new link is issued.", reasons=["body"])
+@operation("Issue the agency a new collection link (reviewer, approver); the current one stops working. "
+           "Audited.", body=NewLink, replies={
+               201: Reply("The new link (its token goes to the agency only)", Link),
+               404: "No such case",
+               409: "The case has no production (no_production)"})
+def production_link(case_id: int, body: NewLink):
     now = utcnow()
-    link = disclosure.reissue(case_id, current_user.role, actor(), current_user.id, body.get("note"), now)
-    return jsonify(case_json.link_json(link, now)), 201
+    link = disclosure.reissue(case_id, current_user.role, actor(), current_user.id, body.note, now)
+    return reply(link_body(link, now), 201)

@@ -1,53 +1,62 @@
 """JSON API under /api/v1: the session, published transparency reports, and the
 OpenAPI description."""
 
-from flask import Blueprint, jsonify, request, session
+from typing import Annotated, ClassVar
+
+from flask import Blueprint, current_app, jsonify, request, session
 from flask_login import current_user, login_user, logout_user
 from flask_wtf.csrf import generate_csrf
+from pydantic import AfterValidator, BaseModel, Field
 
-from models import db, utcnow
-from views.api.openapi import spec
+from models import Role, db, utcnow
+from views.api.contract import Reply, operation, reply
+from views.api.openapi import document
 from views.errors import error_response, status_of
 from views.identity import Principal, client_ip
-from views.policy import json_body, public, signed_in
+from views.policy import public, signed_in
 from views.security import csrf
 from workflows import identity, reports
 from workflows.errors import InvalidCredentials, RateLimited
-from workflows.text import storable
+from workflows.schema import Body, unicode_text
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+# What every engine and the password hasher can take: valid Unicode, no NUL.
+NO_NUL = "^[^\x00]*$"
+TOTP = "^(?: *[0-9]{3} ?[0-9]{3} *)?$"
 
 
-def credentials(body) -> tuple[str, str, str] | None:
-    """(email, password, totp) from the body, or None unless each is a string every
-    engine and the password hasher can take (UTF-8, no NUL); totp may be left out."""
-    if not isinstance(body, dict):
-        return None
-    values = (body.get("email"), body.get("password"), body.get("totp") or "")
-    if not all(isinstance(v, str) and storable(v) for v in values):
-        return None
-    return values
+class SessionRequest(Body):
+    WHAT: ClassVar[str] = "{email, password, totp}"
+    email: Annotated[str, Field(max_length=254, pattern=NO_NUL), AfterValidator(unicode_text)]
+    password: Annotated[str, Field(max_length=1024, pattern=NO_NUL), AfterValidator(unicode_text)]
+    totp: Annotated[str, Field(pattern=TOTP, description="the authenticator's 6 digits; staff only")] | None \
+        = None
 
 
-def user_json(principal) -> dict:
-    return {"id": principal.id, "email": principal.email, "role": principal.role.value}
+class SessionUser(BaseModel):
+    id: int
+    email: str
+    role: Role
+
+
+class Session(BaseModel):
+    csrf_token: str = Field(description="send it as X-CSRFToken on every later call that changes something")
+    user: SessionUser
 
 
 @bp.post("/session")
 @public
 @csrf.exempt  # no session exists yet; JSON-only (415 otherwise) keeps forms out
-@json_body
-def session_create():
-    given = credentials(request.get_json())
-    if given is None:
-        return error_response(
-            400, "invalid_body",
-            "Send {email, password, totp} as JSON strings of valid Unicode without NUL characters.",
-        )
-    email, password, code = given
+@operation("Sign in with e-mail, password and TOTP code", body=SessionRequest, replies={
+    200: Reply("Signed in; the session cookie is set", Session),
+    401: "Wrong e-mail, password or code (invalid_credentials, one message for all)",
+    403: "A staff user who has not yet set up an authenticator (mfa_enrolment_required)",
+    429: "Too many failed attempts in the last minute (rate_limited)",
+})
+def session_create(body: SessionRequest):
     now = utcnow()
     try:
-        user = identity.check_password(email, password, client_ip(), now)
+        user = identity.check_password(body.email, body.password, client_ip(), now)
         if user.mfa_required and not user.mfa_enrolled:
             db.session.commit()
             return error_response(
@@ -55,7 +64,7 @@ def session_create():
                 "Set up your authenticator by signing in once in the browser.",
             )
         if user.mfa_required:
-            identity.check_code(user, code, client_ip(), now)
+            identity.check_code(user, body.totp or "", client_ip(), now)
     except (InvalidCredentials, RateLimited) as exc:  # the workflow kept the failure
         return error_response(status_of(exc), exc.code, exc.message)
     if current_user.is_authenticated:  # signing in again replaces, never adds
@@ -65,11 +74,14 @@ def session_create():
     db.session.commit()
     login_user(Principal(user, new.record, new.token))
     session.permanent = True
-    return jsonify(csrf_token=generate_csrf(), user=user_json(current_user))
+    principal = current_user
+    return reply(Session(csrf_token=generate_csrf(),
+                            user=SessionUser(id=principal.id, email=principal.email, role=principal.role)))
 
 
 @bp.delete("/session")
 @signed_in
+@operation("Sign out (the server-side session is revoked)", replies={204: "Signed out"})
 def session_delete():
     identity.end_session(current_user.session, client_ip(), utcnow())
     db.session.commit()
@@ -80,12 +92,19 @@ def session_delete():
 
 @bp.get("/openapi.json")
 @public
+@operation("This document", replies={200: Reply("The OpenAPI 3.1 description of this API", schema={
+    "type": "object"})})
 def openapi():
-    return jsonify(spec(request.host_url.rstrip("/") + "/api/v1"))
+    return jsonify(document(current_app, request.host_url.rstrip("/") + "/api/v1"))
 
 
 @bp.get("/transparency/<period>")
 @public
+@operation("A published transparency report (its newest revision), public", params={
+    "period": {"type": "string", "pattern": reports.PERIOD_PATTERN, "example": "2026-H1"}}, replies={
+    200: Reply("The report: period, revision, published_at, totals, by_country, by_process, enterprise, "
+               "national_security, checkpoint (DESIGN 9)", schema={"type": "object"}),
+    404: "Not a period (2026-H3, abc), or not published yet"})
 def transparency(period: str):
     """A published report's JSON (DESIGN section 9), its newest revision."""
     found = reports.Period.parse(period)

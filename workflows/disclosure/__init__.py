@@ -11,6 +11,7 @@ from workflows.disclosure.documents import folder_for as document_folder
 from workflows.disclosure.documents import store as store_document
 from workflows.disclosure.door import (
     LINK_ROLES,
+    NOTE_MAX,
     Capability,
     CapabilityError,
     Collected,
@@ -31,7 +32,7 @@ from workflows.disclosure.door import (
 from workflows.disclosure.sealing import new_key as new_package_key
 
 __all__ = [
-    "DOCUMENT_MAX_BYTES", "LINK_ROLES", "Capability", "CapabilityError", "Collected", "Deposit",
+    "DOCUMENT_MAX_BYTES", "LINK_ROLES", "NOTE_MAX", "Capability", "CapabilityError", "Collected", "Deposit",
     "Package", "attach_document", "check_upload", "collect", "current_link", "deposit",
     "document_download_name", "document_folder", "fetch_document", "init_app", "inspect", "link_status",
     "mint", "new_package_key", "open_for_upload", "produce", "reissue", "store_document", "stream",

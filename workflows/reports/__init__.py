@@ -6,6 +6,7 @@ from workflows.reports.charts import outcome_bars, outcome_shares, percent, proc
 from workflows.reports.transparency import (
     FIGURES,
     NATIONAL_SECURITY,
+    PERIOD_PATTERN,
     Period,
     aggregate,
     all_published,
@@ -26,7 +27,8 @@ from workflows.reports.transparency import (
 )
 
 __all__ = [
-    "FIGURES", "NATIONAL_SECURITY", "Period", "aggregate", "all_published", "band", "draft", "history",
+    "FIGURES", "NATIONAL_SECURITY", "PERIOD_PATTERN", "Period", "aggregate", "all_published", "band", "draft",
+    "history",
     "init_app", "init_charts", "key_id", "latest", "new_key_pem", "outcome_bars", "outcome_shares",
     "percent", "process_label", "process_mix", "public_key_pem", "publish", "publish_past", "render_pdf",
     "to_csv", "trend", "verify_all", "verify_checkpoint",

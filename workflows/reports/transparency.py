@@ -57,7 +57,8 @@ FIGURES = ("requests", "accounts_specified", *[o.value for o in Outcome], "emerg
            "customer_notified", "challenged", "challenges_won")
 ENTERPRISE_FIGURES = ("requests", "redirected", "resolved_by_customer", "customer_notified",
                       "content_disclosed", "non_content_disclosed")
-PERIOD = re.compile(r"(\d{4})-H([12])")
+PERIOD_PATTERN = "^[0-9]{4}-H[12]$"  # 2026-H1: the first half of 2026
+PERIOD = re.compile(r"([0-9]{4})-H([12])")
 REASON_MAX = 2000
 
 

@@ -1,0 +1,317 @@
+"""The case as the API writes it (DESIGN section 9): the whole case for staff and
+the narrower view an agency gets of its own request, each declared once as a
+model that serialises it and describes it in the OpenAPI document. Enums come
+from the domain, so a new state or category reaches the document by itself."""
+
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Literal
+
+from flask import url_for
+from pydantic import BaseModel, Field, PlainSerializer, WithJsonSchema
+
+from models import Case as CaseRow
+from models import (
+    CaseDocument,
+    Category,
+    Channel,
+    ProcessType,
+    ProductionLink,
+    RequestType,
+    Role,
+    State,
+    User,
+    db,
+)
+from models import Disclosure as DisclosureRow
+from workflows import cases, disclosure, legal
+from workflows.cases import CaseFile, Outcome, Trigger, available_triggers, facts_of, outcome_of
+from workflows.errors import NotFound
+from workflows.legal import DefectCode, Severity
+
+
+def moment(value: datetime) -> str:
+    """ISO 8601 in UTC with a Z, the form every time in the API takes."""
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+Time = Annotated[datetime, PlainSerializer(moment, return_type=str), WithJsonSchema(
+    {"type": "string", "format": "date-time", "description": "UTC, ending in Z"})]
+Sha256 = Annotated[str, Field(pattern="^[0-9a-f]{64}$")]
+LinkStatus = Literal["available", "collected", "expired", "replaced"]
+
+
+class Person(BaseModel):
+    id: int
+    name: str
+    email: str
+
+
+def person(user: User | None) -> Person | None:
+    return None if user is None else Person(id=user.id, name=user.name, email=user.email)
+
+
+class Document(BaseModel):
+    """The legal process as stored: its name, size and SHA-256."""
+
+    id: int
+    filename: str
+    sha256: Sha256
+    size: int
+    uploaded_at: Time
+
+
+def document_body(document: CaseDocument) -> Document:
+    return Document(id=document.id, filename=document.filename, sha256=document.sha256, size=document.size,
+                    uploaded_at=document.uploaded_at)
+
+
+class Link(BaseModel):
+    """A collection link as staff see it (never its token)."""
+
+    id: int
+    status: LinkStatus
+    issued_at: Time
+    issued_by: str
+    note: str | None
+    expires_at: Time
+    collected_at: Time | None
+
+
+def link_body(link: ProductionLink, now: datetime) -> Link:
+    return Link(id=link.id, status=disclosure.link_status(link, now), issued_at=link.issued_at,
+                issued_by=link.issued_by, note=link.note, expires_at=link.expires_at,
+                collected_at=link.used_at)
+
+
+class Production(BaseModel):
+    """The production package: its hash, size and manifest (record counts and each
+    file's SHA-256), never a record."""
+
+    sha256: Sha256
+    size: int
+    packaged_at: Time
+    manifest: dict[str, Any]
+    downloads: int
+    links: list[Link]
+
+
+class Disclosure(BaseModel):
+    categories: list[Category]
+    identifiers: list[str]
+    approved_by: Person | None
+    approved_at: Time
+    emergency_justification: str | None
+    production: Production | None
+
+
+def _disclosure(d: DisclosureRow | None, now: datetime) -> Disclosure | None:
+    if d is None:
+        return None
+    production = None
+    if d.package_name is not None:
+        production = Production(sha256=d.package_sha256, size=d.package_size, packaged_at=d.packaged_at,
+                                manifest=d.manifest,
+                                downloads=sum(1 for k in d.links if k.used_at is not None),
+                                links=[link_body(k, now) for k in d.links])
+    return Disclosure(categories=d.categories, identifiers=d.identifiers,
+                          approved_by=person(db.session.get(User, d.approved_by_id)),
+                          approved_at=d.approved_at,
+                          emergency_justification=d.emergency_justification, production=production)
+
+
+class Defect(BaseModel):
+    code: DefectCode
+    severity: Severity
+    message: str
+    category: Category | None
+    source: str = Field(description="the law or rule the defect comes from")
+
+
+class LegalCheck(BaseModel):
+    sufficient: bool = Field(description="no blocking defect")
+    authorised_categories: list[Category]
+    defects: list[Defect]
+
+
+class LegalProcessBody(BaseModel):
+    type: ProcessType
+    issuing_authority: str
+    judicial: bool
+    issued_on: date | None
+    expires_on: date | None
+    signed: bool
+    case_number: str
+    response_due: date | None
+
+
+class DateRangeBody(BaseModel):
+    start: date | None = Field(serialization_alias="from")
+    end: date | None = Field(serialization_alias="to")
+
+
+class NdoBody(BaseModel):
+    present: bool
+    statute: str
+    ends_on: date | None
+
+
+class AgencySummary(BaseModel):
+    id: int
+    name: str
+    country: str
+    verified: bool
+
+
+class Proposal(BaseModel):
+    categories: list[Category]
+    proposed_by: Person | None
+
+
+class Transition(BaseModel):
+    seq: int = Field(description="the case version this change produced")
+    trigger: Trigger
+    from_state: State = Field(serialization_alias="from")
+    to_state: State = Field(serialization_alias="to")
+    actor: str
+    at: Time
+    note: str | None
+    data: dict[str, Any] | None
+
+
+class Case(BaseModel):
+    """Everything about a case a member of staff may see, with the legal check and
+    the deadline as they stand now and the triggers this reader may fire."""
+
+    id: int
+    reference: str = Field(pattern="^LE-[0-9]{4}-[0-9]{6}$")
+    state: State
+    outcome: Outcome
+    version: int = Field(description="send it back as `version` to detect changes")
+    agency: AgencySummary
+    received_at: Time
+    channel: Channel
+    request_type: RequestType
+    legal_process: LegalProcessBody
+    identifiers: list[str]
+    categories: list[Category]
+    date_range: DateRangeBody
+    ndo: NdoBody
+    emergency: bool
+    emergency_justification: str | None
+    legal_check: LegalCheck
+    available_triggers: list[Trigger] = Field(description="what the caller may fire now")
+    due_at: Time
+    due_status: Literal["overdue", "due_soon"] | None
+    assignee: Person | None
+    proposal: Proposal | None
+    disclosure: Disclosure | None
+    document: Document | None
+    transitions: list[Transition]
+
+
+def outcome(case: CaseRow) -> Outcome:
+    return outcome_of(case.state, case.disclosure.categories if case.disclosure else ())
+
+
+def _legal_process(case: CaseRow) -> LegalProcessBody:
+    return LegalProcessBody(
+        type=case.process_type, issuing_authority=case.issuing_authority, judicial=case.judicial,
+        issued_on=case.issued_on, expires_on=case.expires_on, signed=case.signed,
+        case_number=case.case_number,
+        response_due=case.response_due)
+
+
+def staff_case(case: CaseRow, check: legal.LegalCheck, deadline: str | None, triggers: list[Trigger],
+               now: datetime) -> Case:
+    proposal = None
+    if case.proposed_categories is not None:
+        proposal = Proposal(categories=case.proposed_categories, proposed_by=person(case.proposed_by))
+    agency = case.agency
+    return Case(
+        id=case.id, reference=case.reference, state=case.state, outcome=outcome(case), version=case.version,
+        agency=AgencySummary(id=agency.id, name=agency.name, country=agency.country,
+                             verified=agency.verified),
+        received_at=case.received_at, channel=case.channel, request_type=case.request_type,
+        legal_process=_legal_process(case), identifiers=case.identifiers, categories=case.categories,
+        date_range=DateRangeBody(start=case.date_from, end=case.date_to),
+        ndo=NdoBody(present=case.ndo_present, statute=case.ndo_statute, ends_on=case.ndo_ends_on),
+        emergency=case.emergency, emergency_justification=case.emergency_justification,
+        legal_check=LegalCheck.model_validate(check.as_json()), available_triggers=triggers,
+        due_at=case.due_at, due_status=deadline, assignee=person(case.assignee), proposal=proposal,
+        disclosure=_disclosure(case.disclosure, now),
+        document=document_body(case.document) if case.document else None,
+        transitions=[Transition(seq=t.seq, trigger=t.trigger, from_state=t.from_state,
+                                    to_state=t.to_state, actor=t.actor, at=t.at, note=t.note, data=t.data)
+                     for t in case.transitions],
+    )
+
+
+def case_file_body(case_file: CaseFile) -> Case:
+    """The case as casefile.view() read it (an audited reading)."""
+    return staff_case(case_file.case, case_file.check, case_file.deadline, case_file.triggers, case_file.now)
+
+
+def case_now(case: CaseRow, role: Role, user_id: int, now: datetime) -> Case:
+    """The case as a write left it, for the caller who made the write."""
+    return staff_case(case, legal.check(facts_of(case), now), cases.deadline_status(case, now),
+                      available_triggers(case, role, user_id), now)
+
+
+# ---- the agency's view --------------------------------------------------------------------
+
+class AgencyProcess(BaseModel):
+    type: ProcessType
+    case_number: str
+
+
+class AgencyProduction(BaseModel):
+    sha256: Sha256 = Field(description="SHA-256 of the ZIP, to check the download against")
+    size: int
+    generated_at: Time
+    link_status: LinkStatus
+    link_expires_at: Time
+
+
+class AgencyCase(BaseModel):
+    """What the agency that sent a demand may see of it: where it stands, never the
+    provider's internal notes, reviewers or legal analysis."""
+
+    id: int
+    reference: str
+    state: State
+    outcome: Outcome
+    received_at: Time
+    due_at: Time
+    request_type: RequestType
+    legal_process: AgencyProcess
+    identifiers: list[str]
+    categories: list[Category]
+    download_url: str | None = Field(description="once disclosed, while its link is open (7 days): a "
+                                                 "one-time link to the production, called with the same "
+                                                 "bearer token")
+    production: AgencyProduction | None
+
+
+def agency_case(case: CaseRow, now: datetime) -> AgencyCase:
+    d = case.disclosure
+    url = package = None
+    if d is not None and d.package_name is not None:
+        link, token = disclosure.current_link(d, now)
+        if token:
+            url = url_for("agency_api.production_download", case_id=case.id, token=token, _external=True)
+        package = AgencyProduction(sha256=d.package_sha256, size=d.package_size, generated_at=d.packaged_at,
+                                   link_status=disclosure.link_status(link, now),
+                                   link_expires_at=link.expires_at)
+    return AgencyCase(
+        id=case.id, reference=case.reference, state=case.state, outcome=outcome(case),
+        received_at=case.received_at, due_at=case.due_at, request_type=case.request_type,
+        legal_process=AgencyProcess(type=case.process_type, case_number=case.case_number),
+        identifiers=case.identifiers, categories=case.categories, download_url=url, production=package)
+
+
+def load_for_agency(case_id: int, agency_id: int) -> CaseRow:
+    """An agency's own request; any other id reads exactly as one that does not exist."""
+    case = db.session.get(CaseRow, case_id)
+    if case is None or case.agency_id != agency_id:
+        raise NotFound("No such request for your agency.")
+    return case
