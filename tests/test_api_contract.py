@@ -65,3 +65,22 @@ def test_a_method_the_document_does_not_name_is_405_with_allow(client, spec):
             resp = client.open(url, method=method)
             assert resp.status_code == 405, (method, path)
             assert set(resp.headers["Allow"].replace(" ", "").split(",")) == allowed, (method, path)
+
+
+PYDANTIC_WORDS = {"ge", "le", "gt", "lt", "max_length", "min_length", "multiple_of", "strict"}
+
+
+def test_every_constraint_is_written_in_json_schema_words(spec):
+    """A bound the server enforces but the document names in pydantic's words
+    (ge, max_length) is a bound no client sees."""
+    def walk(node, where):
+        if isinstance(node, dict):
+            if "type" in node or "anyOf" in node or "$ref" in node:
+                assert not PYDANTIC_WORDS & set(node), (where, node)
+            for key, value in node.items():
+                walk(value, f"{where}/{key}")
+        elif isinstance(node, list):
+            for n, value in enumerate(node):
+                walk(value, f"{where}/{n}")
+
+    walk(spec, "#")

@@ -84,7 +84,9 @@ def _whole(value):
 
 
 def whole(minimum: int, maximum: int, **extra) -> Any:
-    return Annotated[int, BeforeValidator(_whole), Field(ge=minimum, le=maximum, **extra)]
+    # The bounds come first: after a BeforeValidator they would reach the document
+    # under pydantic's own names (ge, le), which JSON Schema does not know.
+    return Annotated[int, Field(ge=minimum, le=maximum, **extra), BeforeValidator(_whole)]
 
 
 def _day(value):
