@@ -42,12 +42,12 @@ import seed  # noqa: E402
 from demo import cases as demo_cases  # noqa: E402
 from demo.vault import MB, Holder, fill_account  # noqa: E402
 from models import Agency, CustomerKind, Disclosure, Role, db, utcnow  # noqa: E402
+from workflows import disclosure  # noqa: E402
 from workflows.audit import Actor  # noqa: E402
 from workflows.cases import demand, intake  # noqa: E402
 from workflows.cases import machine as case_machine  # noqa: E402
 from workflows.cases.machine import Caller, Move  # noqa: E402
 from workflows.disclosure import documents  # noqa: E402
-from workflows.disclosure import door as disclosure  # noqa: E402
 from workflows.identity import directory, users  # noqa: E402
 
 ACTOR = Actor.system("bench")

@@ -18,9 +18,10 @@ from demo import people
 from demo import vault as demo_vault
 from models import Account, Case, Disclosure, db
 from tests.conftest import TEST_ACTOR, _empty_postgres, caller_for, fresh_sqlite
+from workflows import disclosure
 from workflows.audit import Actor
 from workflows.cases import machine as case_machine
-from workflows.disclosure import door as disclosure
+from workflows.disclosure import door
 from workflows.identity import directory
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -145,7 +146,7 @@ def test_every_demo_account_holds_realistic_records_in_all_three_categories(app,
                 assert r["data"]["subject"] and len(r["data"]["body"].split()) > 5
             else:
                 stored = files[r["file"]]
-                assert 0 < len(stored) < disclosure.BLOB_MAX and r["data"]["name"]
+                assert 0 < len(stored) < door.BLOB_MAX and r["data"]["name"]
                 if r["data"]["content_type"] == "text/csv":
                     assert stored.startswith(b"date,category,vendor,amount,currency\n")
 

@@ -14,11 +14,10 @@ import sqlalchemy as sa
 
 from models import AuditAction, AuditEvent, Case, Disclosure, ProductionLink, Role, State, db, utcnow
 from tests.conftest import PASSWORD, assert_error, caller_for, fresh_code, post_form, sign_in
-from workflows import audit
+from workflows import audit, disclosure
 from workflows.cases import machine as case_machine
-from workflows.disclosure import door as disclosure
-from workflows.disclosure import sealing
-from workflows.errors import Gone, NotFound, PackageFailed
+from workflows.disclosure import links, sealing, settings
+from workflows.errors import Conflict, Gone, InvalidInput, NotAllowed, NotFound, PackageFailed
 
 
 def bearer(token: str) -> dict:
@@ -46,7 +45,7 @@ def approve(case, case_staff, **fields):
 
 
 def production_files(app) -> list:
-    folder = disclosure._folder()
+    folder = settings.folder()
     return sorted(p.name for p in folder.iterdir())
 
 
@@ -73,7 +72,7 @@ def test_approve_packages_and_the_agency_collects_once(app, client, make_case, m
     d = db.session.scalar(sa.select(Disclosure).where(Disclosure.case_id == case.id))
     assert d.package_name and d.capability_spent_at is not None
     # sealed at rest: the stored file is not the ZIP and does not contain the text
-    stored = (disclosure._folder() / d.package_name).read_bytes()
+    stored = (settings.folder() / d.package_name).read_bytes()
     assert stored.startswith(sealing.MAGIC) and b"usual place" not in stored and b"PK" not in stored[:64]
 
     detail = client.get(f"/api/v1/agency/requests/{case.id}", headers=bearer(issued.token)).get_json()
@@ -242,16 +241,16 @@ def test_reissue_is_for_reviewers_and_approvers_with_a_reason(app, disclosed, ma
     case, _, _ = disclosed
     actor = audit.Actor("x", None)
     for role in (Role.INTAKE, Role.ADMIN, Role.AUDITOR, Role.CUSTOMER):
-        with pytest.raises(disclosure.NotAllowed):
+        with pytest.raises(NotAllowed):
             disclosure.reissue(case.id, role, actor, 1, "because", utcnow())
-    with pytest.raises(disclosure.InvalidInput):
+    with pytest.raises(InvalidInput):
         disclosure.reissue(case.id, Role.REVIEWER, actor, 1, "   ", utcnow())
     assert db.session.scalar(sa.select(sa.func.count()).select_from(ProductionLink)) == 1
 
 
 def test_reissue_on_a_case_without_a_production_is_409(app, make_case, make_user):
     case = make_case("legal_review")
-    with pytest.raises(disclosure.Conflict):
+    with pytest.raises(Conflict):
         disclosure.reissue(case.id, Role.REVIEWER, audit.Actor("x", None), 1, "why", utcnow())
     with pytest.raises(NotFound):
         disclosure.reissue(10**6, Role.REVIEWER, audit.Actor("x", None), 1, "why", utcnow())
@@ -436,13 +435,13 @@ def test_a_failed_package_is_a_503_in_the_api(app, client, make_case, make_custo
 def test_a_package_altered_at_rest_does_not_open_and_does_not_spend_the_link(client, disclosed):
     case, issued, token = disclosed
     d = db.session.get(Case, case.id).disclosure
-    path = disclosure._folder() / d.package_name
+    path = settings.folder() / d.package_name
     kept = path.read_bytes()
     data = bytearray(kept)
     data[-1] ^= 0x01  # the last chunk: everything before it would stream out fine
     path.write_bytes(bytes(data))
     with pytest.raises(sealing.SealError):
-        b"".join(sealing.open_sealed(path, disclosure._settings().keys))
+        b"".join(sealing.open_sealed(path, settings.settings().keys))
     url = f"/api/v1/agency/requests/{case.id}/production/{token}"
     assert_error(client.get(url, headers=bearer(issued.token)), 503, "package_failed")
     assert db.session.scalars(sa.select(ProductionLink.used_at)).one() is None
@@ -477,7 +476,7 @@ def test_leftovers_of_a_crashed_approval_are_swept(app, make_case, make_customer
     import os
     import time
 
-    folder = disclosure._folder()
+    folder = settings.folder()
     old_part, fresh_part = folder / ".production-x.part", folder / ".production-y.part"
     orphan = folder / ("f" * 32 + ".sealed")
     for path in (old_part, orphan, fresh_part):
@@ -502,7 +501,7 @@ def test_a_failure_after_the_package_is_written_leaves_no_file(app, make_case, m
     def broken(*args, **kwargs):
         raise OperationalError("INSERT INTO production_links", {}, Exception("disk I/O error"))
 
-    monkeypatch.setattr(disclosure, "_issue_link", broken)
+    monkeypatch.setattr(links, "issue", broken)
     with pytest.raises(Exception, match="disk I/O error"):
         approve(case, case_staff)
     db.session.expire_all()
@@ -535,7 +534,7 @@ def test_undated_records_stay_out_of_a_dated_demand_except_the_profile(app, make
 def test_a_missing_package_file_does_not_spend_the_link(client, disclosed):
     case, issued, token = disclosed
     d = db.session.get(Case, case.id).disclosure
-    path = disclosure._folder() / d.package_name
+    path = settings.folder() / d.package_name
     kept = path.read_bytes()
     path.unlink()
     url = f"/api/v1/agency/requests/{case.id}/production/{token}"

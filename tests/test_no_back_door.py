@@ -45,9 +45,9 @@ from models import (
     utcnow,
 )
 from tests.conftest import PASSWORD, PDF_BYTES, caller_for, case_body, csrf_from, fresh_code, sign_in
+from workflows import disclosure
 from workflows.cases import machine as case_machine
 from workflows.cases.states import BY_TRIGGER, Trigger
-from workflows.disclosure import door as disclosure
 from workflows.errors import NotAllowed
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -4,6 +4,7 @@ unpaired surrogate (JSON allows "\\ud800"), and a control character in a name is
 a mistake or a trick. Refused here, it is a message beside the field, not a 500."""
 
 import unicodedata
+from datetime import UTC, datetime
 
 from workflows.errors import InvalidInput
 
@@ -53,3 +54,8 @@ def clean_text(
     if len(text) > max_length:
         raise InvalidInput(f"{label} have at most {max_length} characters.", reasons=[field])
     return text
+
+
+def iso_utc(value: datetime | None) -> str | None:
+    """A time as every JSON we write or store holds it: ISO 8601 in UTC, ending in Z."""
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None

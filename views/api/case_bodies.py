@@ -3,7 +3,7 @@ the narrower view an agency gets of its own request, each declared once as a
 model that serialises it and describes it in the OpenAPI document. Enums come
 from the domain, so a new state or category reaches the document by itself."""
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from flask import url_for
@@ -27,14 +27,10 @@ from workflows import cases, disclosure, legal
 from workflows.cases import CaseFile, Outcome, Trigger, available_triggers, facts_of, outcome_of
 from workflows.errors import NotFound
 from workflows.legal import DefectCode, Severity
+from workflows.text import iso_utc
 
-
-def moment(value: datetime) -> str:
-    """ISO 8601 in UTC with a Z, the form every time in the API takes."""
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-Time = Annotated[datetime, PlainSerializer(moment, return_type=str), WithJsonSchema(
+# Every time in the API: ISO 8601 in UTC, ending in Z.
+Time = Annotated[datetime, PlainSerializer(iso_utc, return_type=str), WithJsonSchema(
     {"type": "string", "format": "date-time", "description": "UTC, ending in Z"})]
 Sha256 = Annotated[str, Field(pattern="^[0-9a-f]{64}$")]
 LinkStatus = Literal["available", "collected", "expired", "replaced"]

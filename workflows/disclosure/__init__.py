@@ -10,26 +10,28 @@ from workflows.disclosure.documents import fetch as fetch_document
 from workflows.disclosure.documents import folder_for as document_folder
 from workflows.disclosure.documents import store as store_document
 from workflows.disclosure.door import (
-    LINK_ROLES,
-    NOTE_MAX,
     Capability,
     CapabilityError,
-    Collected,
     Deposit,
     Package,
-    collect,
-    current_link,
     deposit,
-    init_app,
-    inspect,
-    link_status,
     mint,
     produce,
-    reissue,
-    stream,
     vault_size,
 )
+from workflows.disclosure.links import (
+    LINK_ROLES,
+    NOTE_MAX,
+    Collected,
+    collect,
+    current_link,
+    inspect,
+    link_status,
+    reissue,
+    stream,
+)
 from workflows.disclosure.sealing import new_key as new_package_key
+from workflows.disclosure.settings import init_app
 
 __all__ = [
     "DOCUMENT_MAX_BYTES", "LINK_ROLES", "NOTE_MAX", "Capability", "CapabilityError", "Collected", "Deposit",

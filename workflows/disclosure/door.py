@@ -8,12 +8,11 @@ produce() spends that capability, exactly once, reading exactly those records in
 a production package: a ZIP with a manifest of counts and SHA-256 hashes, written
 as a stream and sealed at rest (workflows.disclosure.sealing) with a key kept outside the
 database. The agency that sent the demand collects it once through an expiring
-link (collect()); a reviewer may issue a new link (reissue()). Staff see the
-manifest, never the records.
+link (workflows.disclosure.links); a reviewer may issue a new link. Staff see
+the manifest, never the records.
 
 Every step is an audit event in the same transaction as the change it records."""
 
-import base64
 import hashlib
 import hmac
 import json
@@ -26,8 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
-from flask import Flask, current_app
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from models import (
@@ -36,57 +34,24 @@ from models import (
     Case,
     Category,
     Disclosure,
-    ProductionLink,
-    Role,
     State,
     db,
 )
 from models.vault import CustomerRecord
 from workflows import audit
 from workflows.audit import Actor
-from workflows.disclosure import sealing
-from workflows.errors import Conflict, Gone, InvalidInput, NotAllowed, NotFound, PackageFailed
-from workflows.rows import locked
-from workflows.text import clean_text
+from workflows.disclosure import links, sealing
+from workflows.disclosure.settings import folder, settings
+from workflows.errors import InvalidInput, PackageFailed
+from workflows.text import iso_utc
 
-LINK_LIFETIME = timedelta(days=7)
 FORMAT = "due-process-production/1"
 ROWS_PER_FETCH = 500
 BLOB_MAX = 16 * 1024 * 1024  # one stored file's bytes; larger files arrive in parts
-TOKEN_LENGTH = 43  # base64url of a SHA-256 HMAC, unpadded
-LINK_ROLES = frozenset({Role.REVIEWER, Role.APPROVER})
-NOTE_MAX = 2000
 
 
 class CapabilityError(Exception):
     """A capability that is forged, widened, meant for another case, or spent."""
-
-
-# ---- configuration -----------------------------------------------------------
-
-@dataclass(frozen=True)
-class Settings:
-    folder: Path
-    keys: list[sealing.Key]
-
-    def derived(self, key: sealing.Key, purpose: bytes) -> bytes:
-        return hmac.new(key.secret, purpose, hashlib.sha256).digest()
-
-
-def init_app(app: Flask) -> None:
-    """Read PACKAGE_KEYS (refusing a malformed one at start-up) and name the folder."""
-    folder = Path(app.instance_path) / "productions"
-    app.extensions["disclosure"] = Settings(folder, sealing.parse_keys(app.config["PACKAGE_KEYS"]))
-
-
-def _settings() -> Settings:
-    return current_app.extensions["disclosure"]
-
-
-def _folder() -> Path:
-    folder = _settings().folder
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    return folder
 
 
 # ---- the vault's one writer: demo data and connectors deposit here ---------------
@@ -155,7 +120,7 @@ def _binding(cap: Capability) -> bytes:
 
 
 def _digest(cap: Capability, key: sealing.Key) -> str:
-    mac = hmac.new(_settings().derived(key, b"due-process capability"), _binding(cap), hashlib.sha256)
+    mac = hmac.new(settings().derived(key, b"due-process capability"), _binding(cap), hashlib.sha256)
     mac.update(b"\0" + cap.secret.encode())
     return mac.hexdigest()
 
@@ -170,7 +135,7 @@ def mint(disclosure: Disclosure, case: Case) -> Capability:
         account_ids=tuple(disclosure.account_ids), date_from=case.date_from, date_to=case.date_to,
         secret=secrets.token_urlsafe(32),
     )
-    disclosure.capability_digest = _digest(cap, _settings().keys[0])
+    disclosure.capability_digest = _digest(cap, settings().keys[0])
     db.session.flush()
     return cap
 
@@ -191,7 +156,7 @@ def _redeem(cap: Capability, now: datetime) -> tuple[Disclosure, Case]:
     if _binding(on_record) != _binding(cap):
         raise CapabilityError("This capability is bound to another case, categories, accounts or dates.")
     if not any(hmac.compare_digest(_digest(cap, key), disclosure.capability_digest)
-               for key in _settings().keys):
+               for key in settings().keys):
         raise CapabilityError("This capability was not minted by an approval.")
     if disclosure.capability_spent_at is not None:
         raise CapabilityError("This capability has been used.")
@@ -270,10 +235,6 @@ class _HashingEntry:
         return {"path": self.path, "sha256": self.sha256.hexdigest(), "size": self.size, "records": records}
 
 
-def _moment(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
-
-
 def _write_zip(zf: zipfile.ZipFile, cap: Capability, case: Case, accounts: list[Account],
                now: datetime) -> dict:
     files, counts = [], {}
@@ -286,7 +247,7 @@ def _write_zip(zf: zipfile.ZipFile, cap: Capability, case: Case, accounts: list[
                 continue
             entry, n, stored = _HashingEntry(zf, f"{folder}/{category.value}.jsonl", stamp), 0, []
             for row in _rows(cap, account.id, category):
-                line = {"record_id": row.id, "kind": row.kind, "recorded_at": _moment(row.recorded_at),
+                line = {"record_id": row.id, "kind": row.kind, "recorded_at": iso_utc(row.recorded_at),
                         "data": row.data}
                 if row.has_blob:
                     line["file"] = f"{folder}/files/{row.id}"
@@ -310,7 +271,7 @@ def _write_zip(zf: zipfile.ZipFile, cap: Capability, case: Case, accounts: list[
                        "to": cap.date_to.isoformat() if cap.date_to else None},
         "record_counts": counts,
         "files": files,
-        "generated_at": _moment(now),
+        "generated_at": iso_utc(now),
     }
     if case.emergency_justification:
         manifest["emergency_justification"] = case.emergency_justification
@@ -356,7 +317,7 @@ class Package:
             "records": sum(sum(c.values()) for c in manifest["record_counts"].values()),
             "emergency_justification": case.emergency_justification,
         })
-        _issue_link(d, case, actor, user_id, None, now)
+        links.issue(d, case, actor, user_id, None, now)
 
     def discard(self) -> None:
         self.path.unlink(missing_ok=True)
@@ -372,13 +333,13 @@ def produce(cap: Capability, now: datetime) -> Package:
     accounts = db.session.execute(
         select(Account).where(Account.id.in_(cap.account_ids)).order_by(Account.id)
     ).scalars().all()
-    settings, folder = _settings(), _folder()
-    _sweep_leftovers(folder, now)
-    fd, part = tempfile.mkstemp(prefix=".production-", suffix=".part", dir=folder)
-    final = folder / f"{secrets.token_hex(16)}.sealed"
+    keys, place = settings().keys, folder()
+    _sweep_leftovers(place, now)
+    fd, part = tempfile.mkstemp(prefix=".production-", suffix=".part", dir=place)
+    final = place / f"{secrets.token_hex(16)}.sealed"
     try:
         with os.fdopen(fd, "wb") as raw:
-            sealed = sealing.SealedWriter(raw, settings.keys[0])
+            sealed = sealing.SealedWriter(raw, keys[0])
             with zipfile.ZipFile(sealed, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
                 manifest = _write_zip(zf, cap, case, list(accounts), now)
             sealed.close()
@@ -400,184 +361,3 @@ def produce(cap: Capability, now: datetime) -> Package:
         final.unlink(missing_ok=True)
         raise
     return Package(final, disclosure, case)
-
-
-# ---- collection links --------------------------------------------------------------
-
-def _token(link: ProductionLink, case: Case, key: sealing.Key) -> str:
-    """Derived from the link's nonce, its case, the case's agency and its expiry,
-    under a key outside the database: editing any of those rows voids the token."""
-    bound = f"{link.nonce}|{case.id}|{case.agency_id}|{int(link.expires_at.timestamp())}".encode()
-    mac = hmac.new(_settings().derived(key, b"due-process production link"), bound, hashlib.sha256)
-    return base64.urlsafe_b64encode(mac.digest()).decode().rstrip("=")
-
-
-def _token_for(link: ProductionLink, case: Case) -> str | None:
-    """The link's token if it is intact (under any configured key), else None."""
-    for key in _settings().keys:  # the newest key first; older ones after a rotation
-        token = _token(link, case, key)
-        if hmac.compare_digest(_token_hash(token), link.token_hash):
-            return token
-    return None
-
-
-def _token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def _issue_link(disclosure: Disclosure, case: Case, actor: Actor, user_id: int | None, note: str | None,
-                now: datetime) -> ProductionLink:
-    db.session.execute(
-        update(ProductionLink).where(ProductionLink.disclosure_id == disclosure.id,
-                                     ProductionLink.superseded_at.is_(None))
-        .values(superseded_at=now)
-    )
-    link = ProductionLink(disclosure_id=disclosure.id, nonce=secrets.token_hex(16), issued_at=now,
-                          expires_at=(now + LINK_LIFETIME).replace(microsecond=0), issued_by=actor.label,
-                          issued_by_id=user_id, note=note)
-    link.token_hash = _token_hash(_token(link, case, _settings().keys[0]))
-    db.session.add(link)
-    db.session.flush()
-    audit.record(AuditAction.PRODUCTION_LINK_ISSUED, actor, subject=("case", case.id), now=now, data={
-        "reference": case.reference, "link_id": link.id, "expires_at": _moment(link.expires_at),
-        "reissue": note is not None, "note": note,
-    })
-    return link
-
-
-def link_status(link: ProductionLink, now: datetime) -> str:
-    if link.used_at is not None:
-        return "collected"
-    if link.superseded_at is not None:
-        return "replaced"
-    if now >= link.expires_at:
-        return "expired"
-    return "available"
-
-
-def current_link(disclosure: Disclosure | None, now: datetime) -> tuple[ProductionLink, str | None] | None:
-    """The newest link and, while it can still be used, its token (for the agency
-    that owns the case, and for no one else)."""
-    if disclosure is None or not disclosure.links:
-        return None
-    link = disclosure.links[-1]
-    if link_status(link, now) != "available":
-        return link, None
-    return link, _token_for(link, disclosure.case)
-
-
-@dataclass(frozen=True)
-class Collected:
-    """A production the agency may now receive: its file is open, and stream()
-    yields its bytes."""
-
-    reference: str
-    size: int
-    sha256: str
-    chunks: Iterator[bytes]
-
-    @property
-    def filename(self) -> str:
-        return f"{self.reference}-production.zip"
-
-
-GONE = {
-    "collected": "This link has been used: a production is collected once. Ask the provider to issue a "
-                 "new link.",
-    "expired": "This link has expired. Ask the provider to issue a new link.",
-    "replaced": "This link was replaced by a newer one.",
-}
-
-
-def _find_link(case_id: int, agency_id: int, token: str) -> tuple[ProductionLink, Disclosure, Case]:
-    """This case's link for this token, locked; anything else is one 404, whoever asks."""
-    if len(token) != TOKEN_LENGTH:
-        raise NotFound("No such production link.")
-    row = db.session.execute(
-        select(ProductionLink, Disclosure, Case)
-        .join(Disclosure, ProductionLink.disclosure_id == Disclosure.id)
-        .join(Case, Disclosure.case_id == Case.id)
-        .where(ProductionLink.token_hash == _token_hash(token))
-        .with_for_update(of=ProductionLink)
-    ).one_or_none()
-    if row is None or row.Case.id != case_id or row.Case.agency_id != agency_id \
-            or not hmac.compare_digest(_token_for(row.ProductionLink, row.Case) or "", token):
-        db.session.rollback()
-        raise NotFound("No such production link.")
-    return row.ProductionLink, row.Disclosure, row.Case
-
-
-def inspect(case_id: int, agency_id: int, token: str, now: datetime) -> Collected:
-    """What a download would give (size, hash), without spending the link: the
-    answer to a HEAD request."""
-    link, disclosure, case = _find_link(case_id, agency_id, token)
-    status = link_status(link, now)
-    db.session.rollback()
-    if status != "available":
-        raise Gone(GONE[status], code=f"link_{status}")
-    return Collected(case.reference, disclosure.package_size, disclosure.package_sha256, iter(()))
-
-
-def collect(case_id: int, agency_id: int, token: str, actor: Actor, now: datetime) -> Collected:
-    """The agency's one download. Any token that is not this case's own link is a
-    404 (whoever asks); a used, expired or replaced link is 410, and the refusal is
-    audited. Two downloads at once: the link row is locked, one wins. The whole
-    package is checked before the link is spent, so a damaged or missing file does
-    not cost the agency its link."""
-    link, disclosure, case = _find_link(case_id, agency_id, token)
-    status = link_status(link, now)
-    if status != "available":
-        audit.record(AuditAction.PRODUCTION_REFUSED, actor, subject=("case", case.id), now=now,
-                     data={"reference": case.reference, "link_id": link.id, "status": status})
-        db.session.commit()
-        raise Gone(GONE[status], code=f"link_{status}")
-    path, keys = _folder() / disclosure.package_name, _settings().keys
-    try:
-        for _ in sealing.open_sealed(path, keys):  # every chunk's tag, before anything is spent
-            pass
-        chunks = sealing.open_sealed(path, keys)
-    except (OSError, sealing.SealError) as exc:
-        db.session.rollback()
-        raise PackageFailed("The production cannot be read just now; your link has not been used. "
-                            "Try again later, or contact the provider.") from exc
-    link.used_at = now
-    audit.record(AuditAction.PRODUCTION_COLLECTED, actor, subject=("case", case.id), now=now, data={
-        "reference": case.reference, "link_id": link.id, "package_sha256": disclosure.package_sha256,
-        "size": disclosure.package_size,
-    })
-    try:
-        db.session.commit()
-    except BaseException:
-        chunks.close()
-        raise
-    return Collected(case.reference, disclosure.package_size, disclosure.package_sha256, chunks)
-
-
-def stream(collected: Collected) -> Iterator[bytes]:
-    """The package's bytes, chunk by chunk as the response goes out (never whole
-    in memory), each authenticated before it is released."""
-    return collected.chunks
-
-
-def reissue(case_id: int, role: Role, actor: Actor, user_id: int, note: str | None,
-            now: datetime) -> ProductionLink:
-    """A reviewer gives the agency a new link (the old one stops working)."""
-    if role not in LINK_ROLES:
-        raise NotAllowed(f"A {role.value} may not issue production links.")
-    text = clean_text(note, field="note", label="Notes", max_length=NOTE_MAX, multiline=True) \
-        if isinstance(note, str) else ""
-    if not text:
-        raise InvalidInput("Write why a new link is issued.", reasons=["note_required"],
-                           fields={"note": "Write why a new link is issued."})
-    try:
-        case = locked(Case, case_id, "No such case.")
-        disclosure = case.disclosure
-        if case.state is not State.DISCLOSED or disclosure is None or disclosure.package_name is None:
-            raise Conflict("Only a disclosed case with a production package has a link to issue.",
-                           code="no_production")
-        link = _issue_link(disclosure, case, actor, user_id, text, now)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
-    return link

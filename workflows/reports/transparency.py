@@ -48,7 +48,7 @@ from workflows.audit import Actor, canonical_json
 from workflows.cases import Outcome
 from workflows.errors import Conflict, InvalidInput, NotFound
 from workflows.reports import pdf
-from workflows.text import clean_text
+from workflows.text import clean_text, iso_utc
 
 NATIONAL_SECURITY = (ProcessType.NSL, ProcessType.FISA_ORDER)
 NS_DELAY = timedelta(days=180)  # national-security figures only for periods ended this long ago
@@ -343,7 +343,7 @@ def publish(period: Period, actor: Actor, reason: str | None, now: datetime,
                                fields={"reason": "State why the report is corrected."})
         revision = len(earlier) + 1
         report = {**aggregate(period, now), "revision": revision,
-                  "published_at": now.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+                  "published_at": iso_utc(now),
                   "reason": text or None}
         event = audit.record(AuditAction.REPORT_PUBLISHED, actor, subject=("report", str(period)), now=now,
                              data={"period": str(period), "revision": revision, "reason": text or None,
