@@ -25,9 +25,9 @@ from models import (
     utcnow,
 )
 from tests.conftest import PDF_BYTES, caller_for, case_body, case_count, csrf_from, fresh_code, sign_in
+from workflows import legal
 from workflows.cases import intake
 from workflows.cases import machine as case_machine
-from workflows.legal import engine as legal
 
 # ---- helpers ------------------------------------------------------------------
 

@@ -23,10 +23,9 @@ from models import (
     State,
     db,
 )
-from workflows import audit
+from workflows import audit, legal
 from workflows.cases.intake import facts_of
 from workflows.disclosure import documents
-from workflows.legal import engine as legal
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 

@@ -12,8 +12,8 @@ import pytest
 from flask import Flask
 
 from models.terms import Category, ProcessType, RequestType
-from workflows.legal import engine as legal
-from workflows.legal.engine import DefectCode, Facts, RulesError, Severity, check, due_at, load_rules
+from workflows import legal
+from workflows.legal import DefectCode, Facts, RulesError, Severity, check, due_at, load_rules
 
 SUB, NON, CON = Category.SUBSCRIBER, Category.NON_CONTENT, Category.CONTENT
 ALL = (SUB, NON, CON)

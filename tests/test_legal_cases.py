@@ -9,8 +9,8 @@ import pytest
 
 from models import Case, Role, db, utcnow
 from tests.conftest import sign_in
+from workflows import legal
 from workflows.cases import intake
-from workflows.legal import engine as legal
 
 TODAY = utcnow().date()
 
