@@ -34,9 +34,12 @@ from models import AuditAction, Case, CaseTransition, Role, State, User, db, utc
 from views.policy import PUBLIC  # noqa: E402
 from workflows import audit  # noqa: E402
 from workflows.audit import Actor  # noqa: E402
+from workflows.cases import (  # noqa: E402
+    Caller,
+    Move,
+    queue,
+)
 from workflows.cases import machine as case_machine  # noqa: E402
-from workflows.cases import queue  # noqa: E402
-from workflows.cases.machine import Caller, Move  # noqa: E402
 from workflows.identity import auth  # noqa: E402
 
 BARE = '{% extends "base.html" %}{% block content %}<p>Bare page.</p>{% endblock %}'

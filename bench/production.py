@@ -44,9 +44,8 @@ from demo.vault import MB, Holder, fill_account  # noqa: E402
 from models import Agency, CustomerKind, Disclosure, Role, db, utcnow  # noqa: E402
 from workflows import disclosure  # noqa: E402
 from workflows.audit import Actor  # noqa: E402
-from workflows.cases import demand, intake  # noqa: E402
+from workflows.cases import Caller, Move, demand, intake  # noqa: E402  # noqa: E402
 from workflows.cases import machine as case_machine  # noqa: E402
-from workflows.cases.machine import Caller, Move  # noqa: E402
 from workflows.disclosure import documents  # noqa: E402
 from workflows.identity import directory, users  # noqa: E402
 

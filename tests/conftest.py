@@ -603,7 +603,7 @@ def case_staff(make_user):
 
 
 def caller_for(user: User, authenticated_at=None):
-    from workflows.cases.machine import Caller
+    from workflows.cases import Caller
 
     return Caller(user.id, user.role, authenticated_at or utcnow(), Actor(user.email, user.id))
 

@@ -24,8 +24,9 @@ from workflows.cases.demand import (
     draft_of,
     parse_case,
 )
+from workflows.cases.guards import Caller
 from workflows.cases.intake import create_case, facts_of, recount_states
-from workflows.cases.machine import NOTE_MAX, Caller, Move, advance, allowed_from, available_triggers
+from workflows.cases.machine import NOTE_MAX, Move, advance, allowed_from, available_triggers
 from workflows.cases.queue import Cursor, Filters, deadline_status, page, parse_filters, state_counts
 from workflows.cases.states import (
     BY_TRIGGER,

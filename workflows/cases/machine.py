@@ -10,20 +10,17 @@ concurrent or stale change ends in Conflict (409), never in a double effect."""
 
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cached_property
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from transitions import Machine, MachineError
 
 from models import (
-    Account,
     AuditAction,
     Case,
     CaseTransition,
     Category,
-    Customer,
     CustomerKind,
     Disclosure,
     RejectReason,
@@ -32,27 +29,16 @@ from models import (
     db,
 )
 from models.case import state_writer
-from workflows import audit, disclosure, identity, legal, notices
-from workflows.audit import Actor
+from workflows import audit, disclosure, identity, notices
 from workflows.cases.demand import narrowed_identifiers
-from workflows.cases.intake import count_state, facts_of
+from workflows.cases.guards import GUARDS, Caller, Context
+from workflows.cases.intake import count_state
 from workflows.cases.states import BY_TRIGGER, TRANSITIONS, Transition, Trigger, machine_table, outcome_of
 from workflows.errors import Conflict, InvalidInput, NotAllowed, ReauthRequired
 from workflows.rows import locked
 from workflows.text import clean_text
 
 NOTE_MAX = 4000
-
-
-@dataclass(frozen=True)
-class Caller:
-    """Who fires a trigger: their user id and role, when their session last
-    proved password and code, and how the audit log names them."""
-
-    user_id: int
-    role: Role
-    authenticated_at: datetime
-    actor: Actor
 
 
 @dataclass(frozen=True)
@@ -65,39 +51,6 @@ class Move:
     categories: list | None = None
     identifiers: list | None = None
     version: int | None = None
-
-
-@dataclass(frozen=True)
-class Reason:
-    """Why a guard refused: a stable code, the form field it concerns, plain words."""
-
-    code: str
-    field: str
-    message: str
-
-
-@dataclass
-class Context:
-    """Everything the guards look at. Guards are pure functions of it; the legal
-    check and the matched accounts are read once, and only by the triggers that
-    look at them (start_review needs neither)."""
-
-    case: Case
-    caller: Caller
-    note: str
-    reason: RejectReason | None
-    categories: list[Category] | None
-    identifiers: list[str] | None
-    now: datetime
-    disclosure: Disclosure | None = None  # made by approve
-
-    @cached_property
-    def check(self) -> legal.LegalCheck:
-        return legal.check(facts_of(self.case), self.now)
-
-    @cached_property
-    def accounts(self) -> list[tuple[Account, CustomerKind]]:
-        return _matched_accounts(self.case.identifiers)
 
 
 class _Machine:
@@ -126,124 +79,6 @@ def available_triggers(case: Case, role: Role, user_id: int) -> list[Trigger]:
         if role in BY_TRIGGER[trigger].roles
         and not (trigger is Trigger.APPROVE and case.proposed_by_id == user_id)
     ]
-
-
-# ---- guards: pure, each returns the reasons it refuses (none: it passes) -----
-
-def _note_required(ctx: Context, what: str) -> list[Reason]:
-    return [] if ctx.note else [Reason("note_required", "note", f"Write {what}.")]
-
-
-def _redirect(ctx: Context) -> list[Reason]:
-    reasons = []
-    if ctx.case.emergency:
-        reasons.append(Reason("emergency", "trigger",
-                              "An emergency is answered, not redirected: lives may be at stake."))
-    enterprise = {a.identifier for a, kind in ctx.accounts if kind is CustomerKind.ENTERPRISE}
-    others = [i for i in ctx.case.identifiers if i not in enterprise]
-    if others:
-        reasons.append(Reason(
-            "not_enterprise", "identifiers",
-            "Only demands for an enterprise customer's accounts go to the customer; these are not: "
-            + ", ".join(others) + ".",
-        ))
-    return reasons
-
-
-def _challenge_lost(ctx: Context) -> list[Reason]:
-    reasons = []
-    if ctx.categories is not None:
-        wider = [c.value for c in ctx.categories if c.value not in ctx.case.categories]
-        if wider or not ctx.categories:
-            reasons.append(Reason("not_narrower", "categories",
-                                  "After a lost challenge the categories may only be narrowed."))
-    if ctx.identifiers is not None:
-        wider = [i for i in ctx.identifiers if i not in ctx.case.identifiers]
-        if wider or not ctx.identifiers:
-            reasons.append(Reason("not_narrower", "identifiers",
-                                  "After a lost challenge the identifiers may only be narrowed."))
-    return reasons
-
-
-def _within_check(ctx: Context, chosen: list[Category] | None) -> list[Reason]:
-    if not chosen:
-        return [Reason("categories_required", "categories", "Choose the categories to disclose.")]
-    outside = [c for c in chosen if c not in ctx.check.authorised_categories]
-    if not outside:
-        return []
-    allowed = ", ".join(c.value for c in ctx.check.authorised_categories) or "none"
-    blocking = [d.code.value for d in ctx.check.defects
-                if d.severity is legal.Severity.BLOCKING and d.category is None]
-    because = f"; blocking defects: {', '.join(blocking)}" if blocking else ""
-    return [Reason(
-        "category_not_authorised", "categories",
-        "The legal process does not authorise " + ", ".join(c.value for c in outside)
-        + f" (the legal check authorises: {allowed}{because}).",
-    )]
-
-
-def _something_to_disclose(ctx: Context) -> list[Reason]:
-    if ctx.accounts:
-        return []
-    return [Reason("no_matching_account", "identifiers",
-                   "No identifier matches an account, so there is nothing to disclose: "
-                   "answer with no data found instead.")]
-
-
-def _propose(ctx: Context) -> list[Reason]:
-    return _within_check(ctx, ctx.categories) + _something_to_disclose(ctx)
-
-
-def _approve(ctx: Context) -> list[Reason]:
-    proposed = [Category(c) for c in ctx.case.proposed_categories or []]
-    chosen = ctx.categories if ctx.categories is not None else proposed
-    reasons = _within_check(ctx, chosen)  # re-run now: the process may have expired since
-    reasons += _something_to_disclose(ctx)
-    beyond = [c.value for c in chosen if c not in proposed]
-    if beyond:
-        reasons.append(Reason("beyond_proposal", "categories",
-                              "Approve at most what was proposed; not proposed: " + ", ".join(beyond) + "."))
-    waiting = notices.unacknowledged(ctx.case.id)
-    if waiting:
-        plural = "s" if waiting > 1 else ""
-        reasons.append(Reason("objection_unacknowledged", "trigger",
-                              f"The customer objected ({waiting} objection{plural} not yet acknowledged): "
-                              "read and acknowledge each objection before approving."))
-    return reasons
-
-
-def _no_data_found(ctx: Context) -> list[Reason]:
-    if not ctx.accounts:
-        return []
-    return [Reason("accounts_match", "identifiers", "These identifiers match accounts: "
-                   + ", ".join(a.identifier for a, _ in ctx.accounts) + ".")]
-
-
-def _reject(ctx: Context) -> list[Reason]:
-    reasons = []
-    if ctx.reason is None:
-        reasons.append(Reason("reason_required", "reason", "Choose the reason for the rejection."))
-    elif ctx.reason is RejectReason.QUASHED:
-        reasons.append(Reason("quashed_needs_challenge", "reason",
-                              "A demand is quashed only by a won challenge: challenge it first, "
-                              "or choose another reason."))
-    elif ctx.reason is RejectReason.OTHER and not ctx.note:
-        reasons.append(Reason("note_required", "note", "Explain the rejection in a note."))
-    return reasons
-
-
-GUARDS = {
-    Trigger.REDIRECT: _redirect,
-    Trigger.AGENCY_RETURNS: lambda ctx: _note_required(ctx, "what the agency said when it came back"),
-    Trigger.CHALLENGE: lambda ctx: _note_required(ctx, "the grounds of the challenge"),
-    Trigger.CHALLENGE_LOST: _challenge_lost,
-    Trigger.PROPOSE_DISCLOSURE: _propose,
-    Trigger.SEND_BACK: lambda ctx: _note_required(ctx, "why the proposal goes back"),
-    Trigger.APPROVE: _approve,
-    Trigger.NO_DATA_FOUND: _no_data_found,
-    Trigger.REJECT: _reject,
-    Trigger.WITHDRAW: lambda ctx: _note_required(ctx, "how the agency withdrew the demand"),
-}
 
 
 # ---- effects: what a transition writes besides the state ----------------------
@@ -333,16 +168,6 @@ def _parse(move: Move, transition: Transition) -> tuple[str, RejectReason | None
     if errors:
         raise InvalidInput(" ".join(errors.values()), reasons=list(errors), fields=errors)
     return note, reason, categories, identifiers
-
-
-def _matched_accounts(identifiers: list[str]) -> list[tuple[Account, CustomerKind]]:
-    if not identifiers:
-        return []
-    rows = db.session.execute(
-        select(Account, Customer.kind).join(Customer, Account.customer_id == Customer.id)
-        .where(Account.identifier.in_(identifiers)).order_by(Account.id)
-    ).all()
-    return [(account, kind) for account, kind in rows]
 
 
 def load_for_update(case_id: int) -> Case:
