@@ -43,6 +43,7 @@ import seed  # noqa: E402
 from models import Case, ProcessType, db, utcnow  # noqa: E402
 from models.base import UTCDateTime  # noqa: E402
 from workflows.cases.states import Outcome  # noqa: E402
+from workflows.reports import checkpoint as signing  # noqa: E402
 from workflows.reports import transparency  # noqa: E402
 from workflows.reports.transparency import Period  # noqa: E402
 
@@ -273,7 +274,7 @@ def synthetic_report(countries: tuple[str, ...], seed_value: int = 6) -> tuple[d
                               "fisa_non_content": band},
         "checkpoint": {"audit_seq": 1_234_567, "audit_hash": hashlib.sha256(b"head").hexdigest(),
                        "signed_at": "2026-11-28T22:30:00Z", "algorithm": "Ed25519",
-                       "key_id": transparency.key_id(),
+                       "key_id": signing.key_id(),
                        "signature": base64.b64encode(rng.randbytes(64)).decode()},
     }
     history = [{"revision": n, "published_at": f"2026-11-{n + 10}T09:00:00Z",

@@ -24,6 +24,7 @@ from jinja2 import ChoiceLoader, DictLoader
 from tests.conftest import TEST_ACTOR
 from workflows.cases.states import Outcome
 from workflows.reports import charts, pdf, transparency
+from workflows.reports import checkpoint as signing
 
 SVG = "{http://www.w3.org/2000/svg}"
 OUTCOMES = [o.value for o in Outcome]
@@ -396,7 +397,7 @@ def test_the_pages_verification_commands_check_a_real_checkpoint(app, tmp_path):
     """The commands the page prints verify a revision really published, and fail on a changed figure."""
     period = transparency.Period.parse("2026-H1")
     row = transparency.publish(period, TEST_ACTOR, None, datetime(2026, 11, 28, 22, 30, tzinfo=UTC))
-    key = transparency.public_key_pem()
+    key = signing.public_key_pem()
     page = render_period(app, row.snapshot, history=transparency.history(period), public_key_pem=key)
     script = unescape(re.search(r'<pre class="command"[^>]*><code>(.*?)</code></pre>', page, re.S).group(1))
     (tmp_path / "checkpoint-key.pem").write_text(key)

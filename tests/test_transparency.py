@@ -33,6 +33,7 @@ from tests.conftest import assert_error, caller_for, csrf_from, pairs, post_form
 from workflows import audit
 from workflows.audit import Actor
 from workflows.cases import machine as case_machine
+from workflows.reports import checkpoint as signing
 from workflows.reports import transparency
 from workflows.reports.transparency import Period
 
@@ -258,23 +259,23 @@ def test_checkpoint_is_signed_and_is_the_publication_event(app, client, cli, per
     row = transparency.publish(PERIOD, ACTOR, None, utcnow(), render=stub_pdf)
     report = client.get(f"/transparency/{PERIOD}.json").get_json()
     key = client.get("/transparency/checkpoint-key.pem")
-    assert key.status_code == 200 and key.get_data(as_text=True) == transparency.public_key_pem()
-    assert transparency.verify_checkpoint(report, key.get_data(as_text=True))
+    assert key.status_code == 200 and key.get_data(as_text=True) == signing.public_key_pem()
+    assert signing.verify_checkpoint(report, key.get_data(as_text=True))
 
     altered = json.loads(json.dumps(report))
     altered["totals"]["requests"] += 1
-    assert not transparency.verify_checkpoint(altered, transparency.public_key_pem())
+    assert not signing.verify_checkpoint(altered, signing.public_key_pem())
     altered = json.loads(json.dumps(report))
     altered["by_country"]["DE"]["rejected"] = 0
-    assert not transparency.verify_checkpoint(altered, transparency.public_key_pem())
+    assert not signing.verify_checkpoint(altered, signing.public_key_pem())
     other = Ed25519PrivateKey.generate().public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
-    assert not transparency.verify_checkpoint(report, other)
+    assert not signing.verify_checkpoint(report, other)
 
     (event,) = published_events()
     checkpoint = report["checkpoint"]
     assert (checkpoint["audit_seq"], checkpoint["audit_hash"]) == (event.seq, event.hash)
-    assert checkpoint["algorithm"] == "Ed25519" and checkpoint["key_id"] == transparency.key_id()
+    assert checkpoint["algorithm"] == "Ed25519" and checkpoint["key_id"] == signing.key_id()
     assert event.data["revision"] == 1 and event.data["totals"] == report["totals"] == row.snapshot["totals"]
 
     result = cli("audit", "verify")
@@ -488,8 +489,8 @@ def test_the_demo_publishes_the_half_years_that_have_ended(app, client):
     expected = counted_in_sql(start, end)
     assert report["by_country"] == expected and report["totals"] == summed(expected)
     assert report["totals"]["requests"] > 50
-    assert transparency.verify_checkpoint(report, transparency.public_key_pem())
-    assert transparency.verify_all(transparency.public_key_pem()) == (1, [])
+    assert signing.verify_checkpoint(report, signing.public_key_pem())
+    assert transparency.verify_all(signing.public_key_pem()) == (1, [])
     assert client.get("/transparency").status_code == 200
     assert client.get("/transparency/2026-H1.pdf").data.startswith(b"%PDF")
     assert client.get("/transparency/2026-H2").status_code == 404

@@ -3,7 +3,9 @@ their PDF, CSV and signed audit checkpoint, and the charts drawn for them."""
 
 from workflows.reports.charts import init_app as init_charts
 from workflows.reports.charts import outcome_bars, outcome_shares, percent, process_label, process_mix, trend
+from workflows.reports.checkpoint import init_app, key_id, new_key_pem, public_key_pem, verify_checkpoint
 from workflows.reports.transparency import (
+    ENTERPRISE_FIGURES,
     FIGURES,
     NATIONAL_SECURITY,
     PERIOD_PATTERN,
@@ -13,23 +15,18 @@ from workflows.reports.transparency import (
     band,
     draft,
     history,
-    init_app,
-    key_id,
     latest,
-    new_key_pem,
-    public_key_pem,
     publish,
     publish_past,
     render_pdf,
     to_csv,
     verify_all,
-    verify_checkpoint,
 )
 
 __all__ = [
-    "FIGURES", "NATIONAL_SECURITY", "PERIOD_PATTERN", "Period", "aggregate", "all_published", "band", "draft",
-    "history",
-    "init_app", "init_charts", "key_id", "latest", "new_key_pem", "outcome_bars", "outcome_shares",
-    "percent", "process_label", "process_mix", "public_key_pem", "publish", "publish_past", "render_pdf",
-    "to_csv", "trend", "verify_all", "verify_checkpoint",
+    "ENTERPRISE_FIGURES", "FIGURES", "NATIONAL_SECURITY", "PERIOD_PATTERN", "Period", "aggregate",
+    "all_published", "band", "draft", "history", "init_app", "init_charts", "key_id", "latest",
+    "new_key_pem", "outcome_bars", "outcome_shares", "percent", "process_label", "process_mix",
+    "public_key_pem", "publish", "publish_past", "render_pdf", "to_csv", "trend", "verify_all",
+    "verify_checkpoint",
 ]

@@ -14,7 +14,6 @@ SHA-256, and a checkpoint of the audit chain's head signed with an Ed25519 key
 kept in instance/ (never in the database). A correction is a new revision with a
 stated reason; published revisions never change (the database refuses)."""
 
-import base64
 import csv
 import hashlib
 import io
@@ -25,10 +24,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from flask import Flask, current_app
 from sqlalchemy import bindparam, func, select
 from sqlalchemy import case as when
 
@@ -44,10 +39,10 @@ from models import (
     db,
 )
 from workflows import audit
-from workflows.audit import Actor, canonical_json
+from workflows.audit import Actor
 from workflows.cases import Outcome
 from workflows.errors import Conflict, InvalidInput, NotFound
-from workflows.reports import pdf
+from workflows.reports import checkpoint, pdf
 from workflows.text import clean_text, iso_utc
 
 NATIONAL_SECURITY = (ProcessType.NSL, ProcessType.FISA_ORDER)
@@ -208,56 +203,6 @@ def draft(period: Period, now: datetime) -> dict:
             "checkpoint": None}
 
 
-# ---- the signing key -----------------------------------------------------------------------
-
-def init_app(app: Flask, key_pem: str) -> None:
-    """The checkpoint key (PEM, from instance/checkpoint_key or CHECKPOINT_KEY)."""
-    key = serialization.load_pem_private_key(key_pem.encode(), password=None)
-    if not isinstance(key, Ed25519PrivateKey):
-        raise ValueError("CHECKPOINT_KEY must be an Ed25519 private key in PEM.")
-    app.extensions["checkpoint_key"] = key
-
-
-def new_key_pem() -> str:
-    return Ed25519PrivateKey.generate().private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
-
-
-def _key() -> Ed25519PrivateKey:
-    return current_app.extensions["checkpoint_key"]
-
-
-def public_key_pem() -> str:
-    return _key().public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
-
-
-def key_id(public: Ed25519PublicKey | None = None) -> str:
-    raw = (public or _key().public_key()).public_bytes(serialization.Encoding.Raw,
-                                                       serialization.PublicFormat.Raw)
-    return hashlib.sha256(raw).hexdigest()[:16]
-
-
-def _signed_part(report: dict) -> bytes:
-    """What the signature covers: the figures (without the checkpoint itself) and
-    the head of the audit chain when they were frozen."""
-    body = {k: v for k, v in report.items() if k != "checkpoint"}
-    checkpoint = report["checkpoint"]
-    return canonical_json({"report_sha256": hashlib.sha256(canonical_json(body)).hexdigest(),
-                           "audit_seq": checkpoint["audit_seq"], "audit_hash": checkpoint["audit_hash"],
-                           "signed_at": checkpoint["signed_at"]})
-
-
-def verify_checkpoint(report: dict, public_pem: str) -> bool:
-    """Whether a published report's checkpoint is signed by this key."""
-    public = serialization.load_pem_public_key(public_pem.encode())
-    try:
-        public.verify(base64.b64decode(report["checkpoint"]["signature"]), _signed_part(report))
-    except (InvalidSignature, KeyError, TypeError, ValueError):
-        return False
-    return True
-
-
 # ---- publication ----------------------------------------------------------------------------
 
 CSV_COLUMNS = ("country", *FIGURES)
@@ -320,7 +265,7 @@ def all_published() -> list[TransparencyReport]:
 
 def render_pdf(report: dict, history: list[dict]) -> bytes:
     return pdf.render("reports/report_pdf.html", report=report, history=history,
-                      public_key_pem=public_key_pem(), generated_by="Due Process")
+                      public_key_pem=checkpoint.public_key_pem(), generated_by="Due Process")
 
 
 def publish(period: Period, actor: Actor, reason: str | None, now: datetime,
@@ -350,8 +295,8 @@ def publish(period: Period, actor: Actor, reason: str | None, now: datetime,
                                    "totals": report["totals"]})
         report["checkpoint"] = {"audit_seq": event.seq, "audit_hash": event.hash,
                                 "signed_at": report["published_at"], "algorithm": "Ed25519",
-                                "key_id": key_id(), "signature": ""}
-        report["checkpoint"]["signature"] = base64.b64encode(_key().sign(_signed_part(report))).decode()
+                                "key_id": checkpoint.key_id(), "signature": ""}
+        report["checkpoint"]["signature"] = checkpoint.sign(report)
         history = [_history(r) for r in earlier]
         document = render(report, history)
         text_json = json.dumps(report, indent=2, sort_keys=True)
@@ -386,13 +331,13 @@ def verify_all(public_pem: str) -> tuple[int, list[str]]:
     were checked and what is wrong."""
     problems, rows = [], db.session.scalars(select(TransparencyReport).order_by(TransparencyReport.id)).all()
     for row in rows:
-        checkpoint = row.snapshot.get("checkpoint") or {}
+        signed = row.snapshot.get("checkpoint") or {}
         name = f"{row.period} revision {row.revision}"
-        if not verify_checkpoint(row.snapshot, public_pem):
+        if not checkpoint.verify_checkpoint(row.snapshot, public_pem):
             problems.append(f"{name}: the signature does not verify")
-        seq = checkpoint.get("audit_seq")
+        seq = signed.get("audit_seq")
         found = db.session.scalar(select(AuditEvent.hash).where(AuditEvent.seq == seq))
-        if found != checkpoint.get("audit_hash"):
+        if found != signed.get("audit_hash"):
             problems.append(f"{name}: audit event {seq} no longer has the signed hash")
     return len(rows), problems
 
