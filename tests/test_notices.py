@@ -22,11 +22,11 @@ from models import (
     utcnow,
 )
 from tests.conftest import caller_for
+from workflows import notices
 from workflows.audit import Actor
 from workflows.cases import machine as case_machine
 from workflows.disclosure import sealing
 from workflows.errors import Conflict, InvalidInput, NotAllowed, NotFound, PackageFailed
-from workflows.notices import outbox as notices
 
 STATUTE = "18 U.S.C. 2705(b)"
 RELAY = Actor.system("relay under test")

@@ -14,8 +14,8 @@ import sqlalchemy as sa
 
 from models import AuditAction, AuditEvent, Delivery, Notice, NoticeKind, Objection, Role, User, db, utcnow
 from tests.conftest import PASSWORD, PDF_BYTES, csrf_from, fresh_code, post_form, sign_in
+from workflows import notices
 from workflows.audit import Actor
-from workflows.notices import outbox as notices
 from workflows.notices import relay
 
 STATUTE = "18 U.S.C. 2705(b)"

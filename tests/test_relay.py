@@ -21,10 +21,10 @@ from flask import current_app
 
 from models import AuditAction, AuditEvent, Delivery, HoldReason, Notice, NoticeKind, Role, db, utcnow
 from tests.smtp_server import SmtpServer
+from workflows import notices
 from workflows.audit import Actor
 from workflows.errors import Conflict
 from workflows.identity import directory
-from workflows.notices import outbox as notices
 from workflows.notices import relay
 
 ROOT = Path(__file__).resolve().parent.parent

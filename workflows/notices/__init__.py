@@ -1,21 +1,25 @@
 """Customer notices: who is told what and when (an outbox written with each
 transition), holds and releases, objections, and the relay that e-mails them."""
 
-from workflows.notices.outbox import (
+from workflows.notices.objections import (
     ACKNOWLEDGERS,
-    KIND_OF_TRIGGER,
-    LAST_TIME_ZONE,
-    RELEASERS,
     acknowledge,
     customer_notice,
     demand_copy,
-    extend_ndo,
-    failed,
     file_objection,
     for_customer,
+    may_object,
+    unacknowledged,
+    view,
+)
+from workflows.notices.outbox import (
+    KIND_OF_TRIGGER,
+    LAST_TIME_ZONE,
+    RELEASERS,
+    extend_ndo,
+    failed,
     held,
     hold_for,
-    may_object,
     of_case,
     on_transition,
     parse_end,
@@ -23,8 +27,6 @@ from workflows.notices.outbox import (
     release_due,
     retry,
     today,
-    unacknowledged,
-    view,
 )
 from workflows.notices.relay import RELAY_ACTOR, MailSettings, Pass, message_id, run, send_pass
 from workflows.notices.relay import Policy as RelayPolicy
