@@ -39,7 +39,7 @@ sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
 
 import seed  # noqa: E402
 
-from demo import cases as demo_cases  # noqa: E402
+from demo.documents import minimal_pdf  # noqa: E402
 from demo.vault import MB, Holder, fill_account  # noqa: E402
 from models import Agency, CustomerKind, Disclosure, Role, db, utcnow  # noqa: E402
 from workflows import disclosure  # noqa: E402
@@ -146,7 +146,7 @@ def pending_case(identifier: str, agency_id: int, staff: Staff, folder: Path) ->
     case = intake.create_case(demand.parse_case(body, now), db.session.get(Agency, agency_id), ACTOR, now)
     db.session.commit()
     case_id = case.id
-    pdf = demo_cases.minimal_pdf(["Search warrant", f"Account: {identifier}"])
+    pdf = minimal_pdf(["Search warrant", f"Account: {identifier}"])
     documents.store(case_id, io.BytesIO(pdf), "warrant.pdf", ACTOR, now,
                     documents.folder_for(str(folder / "instance")))
     reviewer = staff.reviewer

@@ -18,6 +18,7 @@ from pathlib import Path
 from flask import current_app
 from sqlalchemy import select
 
+from demo.documents import minimal_pdf
 from models import Account, Agency, Case, Category, Customer, CustomerKind, ProcessType, Role, State, User, db
 from workflows import cases, disclosure, legal
 from workflows.audit import Actor
@@ -392,32 +393,6 @@ def demo_pdf(plan: Plan, reference: str) -> bytes:
              "Categories: " + ", ".join(plan.body["categories"]),
              "Invented for the demo: no real person, agency or court."]
     return minimal_pdf(lines)
-
-
-def minimal_pdf(lines: list[str]) -> bytes:
-    """A valid single-page PDF (Helvetica, ASCII text) with a correct cross-reference table."""
-    def escape(text: str) -> str:
-        text = text.encode("ascii", "replace").decode()
-        return text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
-
-    content = "BT /F1 12 Tf 72 720 Td 16 TL " + " ".join(f"({escape(line)}) Tj T*" for line in lines) + " ET"
-    objects = [
-        "<< /Type /Catalog /Pages 2 0 R >>",
-        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
-        "/Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>",
-        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-        f"<< /Length {len(content)} >>\nstream\n{content}\nendstream",
-    ]
-    out, offsets = b"%PDF-1.4\n", []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += f"{number} 0 obj\n{body}\nendobj\n".encode("ascii")
-    xref = len(out)
-    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode("ascii")
-    out += "".join(f"{offset:010d} 00000 n \n" for offset in offsets).encode("ascii")
-    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode("ascii")
-    return out
 
 
 def received_range(now: datetime) -> tuple[date, date]:

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from demo import cases as demo_cases
 from demo import seed as demo
+from demo.documents import minimal_pdf
 from models import (
     Account,
     Agency,
@@ -112,7 +113,7 @@ def test_demo_seeds_about_two_hundred_lawful_cases_once(app):
 
 
 def test_demo_pdf_is_a_pdf_a_reader_can_walk():
-    pdf = demo_cases.minimal_pdf(["Demo legal process", "Case (2:26-mj-00123) \\ sealed"])
+    pdf = minimal_pdf(["Demo legal process", "Case (2:26-mj-00123) \\ sealed"])
     assert pdf.startswith(b"%PDF-1.4\n") and pdf.endswith(b"%%EOF\n")
     assert b"(Demo legal process) Tj" in pdf
     assert b"(Case \\(2:26-mj-00123\\) \\\\ sealed) Tj" in pdf
