@@ -14,6 +14,7 @@ Path parameters are pinned to cases that exist (an id drawn at random would
 only ever meet 404), so the requests reach the handlers."""
 
 from collections.abc import Callable
+from datetime import timedelta
 
 import pytest
 import schemathesis
@@ -29,9 +30,10 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from models import Role
-from tests.conftest import PASSWORD, fresh_code
+from models import Role, utcnow
+from tests.conftest import PASSWORD, TEST_ACTOR, fresh_code
 from views.api.contract import PREFIX
+from workflows import reports
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance,
           response_schema_conformance]
@@ -76,6 +78,11 @@ def world(app, make_agency, make_case, make_user, new_client):
     issued = make_agency()
     cases = [make_case("received", agency=issued.agency), make_case("legal_review", agency=issued.agency),
              make_case("pending_approval", agency=issued.agency)]
+    # One report with its national-security bands out, one with them still deferred.
+    last = reports.Period.of(reports.Period.of(utcnow().date()).starts_on - timedelta(days=1))
+    periods = [reports.Period.of(last.starts_on - timedelta(days=1)), last]
+    for period in periods:
+        reports.publish(period, TEST_ACTOR, None, utcnow())
 
     def become(name: str) -> Caller:
         if name == "nobody":
@@ -90,16 +97,17 @@ def world(app, make_agency, make_case, make_user, new_client):
         cookie = client.get_cookie(app.config["SESSION_COOKIE_NAME"])
         return Caller({cookie.key: cookie.value}, {"X-CSRFToken": resp.get_json()["csrf_token"]})
 
-    return {"ids": [c.id for c in cases], "become": become}
+    return {"ids": [c.id for c in cases], "periods": [str(p) for p in periods], "become": become}
 
 
-def loaded(app, client, ids: list[int]):
+def loaded(app, client, world):
     spec = client.get(PREFIX + "/openapi.json").get_json()
+    pinned = {"case_id": world["ids"], "period": world["periods"]}
     for item in spec["paths"].values():
         for op in item.values():
             for param in op.get("parameters", []):
-                if param["name"] == "case_id":
-                    param["schema"] = {**param["schema"], "enum": ids}
+                if param["name"] in pinned:
+                    param["schema"] = {**param["schema"], "enum": pinned[param["name"]]}
     schema = schemathesis.openapi.from_dict(spec)
     schema.app = app
     return schema
@@ -123,7 +131,7 @@ def run(operation, caller: Caller, app, mode: GenerationMode, extra: Callable) -
 @pytest.mark.parametrize("who", CALLERS)
 def test_the_server_keeps_to_its_document(app, client, world, who):
     caller = world["become"](who)
-    schema = loaded(app, client, world["ids"])
+    schema = loaded(app, client, world)
     operations = [result.ok() for result in schema.get_all_operations()]
     # Signing out last, so the caller's session serves every other operation first.
     operations.sort(key=lambda op: (op.path == "/session" and op.method == "delete", op.path, op.method))

@@ -11,6 +11,7 @@ from pydantic import AfterValidator, BaseModel, Field
 from models import Role, db, utcnow
 from views.api.contract import Reply, operation, reply
 from views.api.openapi import document
+from views.api.report_bodies import Report
 from views.errors import error_response, status_of
 from views.identity import Principal, client_ip
 from views.policy import public, signed_in
@@ -102,10 +103,9 @@ def openapi():
 @public
 @operation("A published transparency report (its newest revision), public", params={
     "period": {"type": "string", "pattern": reports.PERIOD_PATTERN, "example": "2026-H1"}}, replies={
-    200: Reply("The report: period, revision, published_at, totals, by_country, by_process, enterprise, "
-               "national_security, checkpoint (DESIGN 9)", schema={"type": "object"}),
+    200: Reply("The report's newest revision (DESIGN 9)", Report),
     404: "Not a period (2026-H3, abc), or not published yet"})
 def transparency(period: str):
     """A published report's JSON (DESIGN section 9), its newest revision."""
     found = reports.Period.parse(period)
-    return jsonify(reports.latest(found).snapshot)
+    return reply(Report.model_validate(reports.latest(found).snapshot))
