@@ -370,12 +370,29 @@ def test_posted_state_is_refused_never_applied(staff, make_case):
     ({"trigger": 5}, "trigger"),
     ({"trigger": "challenge", "note": "x", "version": "1"}, "version"),
     ({"trigger": "challenge", "note": "x", "version": True}, "version"),
+    ({"trigger": "challenge", "note": "x", "version": -2}, "version"),
+    ({"trigger": "challenge", "note": "x", "version": 2.5}, "version"),
+    ({"trigger": "challenge", "note": "bell\x07"}, "note"),
+    ({"trigger": "challenge", "note": "x" * 4001}, "note"),
+    ({"trigger": "reject", "reason": "bored"}, "reason"),
+    ({"trigger": "approve", "categories": ["everything"]}, "categories"),
+    ({"trigger": "challenge_lost", "identifiers": []}, "identifiers"),
     (["challenge"], "body"),
-], ids=["unknown-trigger", "number-trigger", "text-version", "bool-version", "list-body"])
+], ids=["unknown-trigger", "number-trigger", "text-version", "bool-version", "negative-version",
+        "fraction-version", "control-in-note", "long-note", "unknown-reason", "unknown-category",
+        "no-identifiers", "list-body"])
 def test_malformed_move_is_refused(staff, make_case, body, reason):
     case = make_case("legal_review")
     resp = staff(Role.REVIEWER).post(f"/api/v1/cases/{case.id}/transitions", body)
     assert_error(resp, 422, "invalid_input", [reason])
+
+
+def test_a_version_written_with_a_point_is_the_same_version(staff, make_case):
+    case = make_case("legal_review")
+    resp = staff(Role.REVIEWER).post(f"/api/v1/cases/{case.id}/transitions",
+                                     {"trigger": "challenge", "note": "Overbroad.", "version": 2.0})
+    assert resp.status_code == 200, resp.get_json()
+    assert resp.get_json()["state"] == "challenged"
 
 
 @pytest.mark.parametrize("role, trigger, state", [

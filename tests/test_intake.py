@@ -79,6 +79,11 @@ def test_the_design_example_parses():
     assert draft.emergency_justification is None and not draft.emergency
 
 
+def test_a_whole_number_written_with_a_point_is_a_whole_number():
+    """JSON has one kind of number, and JSON Schema counts 3.0 as the integer 3."""
+    assert demand.parse_case(body(agency_id=3.0), NOW).agency_id == 3
+
+
 def test_channel_defaults_to_the_door_and_can_be_named():
     assert demand.parse_case(EXAMPLE, NOW, default_channel=Channel.API).channel is Channel.API
     assert demand.parse_case(body(channel="fax"), NOW).channel is Channel.FAX
@@ -134,6 +139,13 @@ BAD = [
     ("unknown process field", body(**{"legal_process.approved": True}), "legal_process.approved"),
     ("unknown channel", body(channel="pigeon"), "channel"),
     ("agency_id not a number", body(agency_id="three"), "agency_id"),
+    ("agency_id as digits in text", body(agency_id="3"), "agency_id"),
+    ("agency_id false", body(agency_id=False), "agency_id"),
+    ("agency_id a fraction", body(agency_id=3.5), "agency_id"),
+    ("agency_id zero", body(agency_id=0), "agency_id"),
+    ("agency_id past the column", body(agency_id=2**31), "agency_id"),
+    ("received_at without a day", body(received_at="2026-03"), "received_at"),
+    ("received_at with hour 24", body(received_at="2026-03-02T24:00:00Z"), "received_at"),
     ("agency_id missing", body(agency_id=DROP), "agency_id"),
     ("NSL with a criminal request type", body(**{"legal_process.type": "nsl"}), "request_type"),
     ("national security with a warrant", body(request_type="national_security"), "request_type"),
