@@ -90,10 +90,10 @@ def test_posted_internal_fields_are_refused_never_applied(client, make_agency, e
 
 @pytest.mark.parametrize("field, override", [
     ("received_at", {"received_at": (utcnow() + timedelta(hours=2)).isoformat()}),
-    ("identifiers", {"identifiers": []}),
+    ("identifiers", {"identifiers": ["alice@contoso.example", "\u0007"]}),
     ("categories", {"categories": ["everything"]}),
     ("legal_process.type", {"legal_process": {"type": "pretty_please"}}),
-], ids=["future-received", "no-identifiers", "unknown-category", "unknown-process"])
+], ids=["future-received", "bell-identifier", "unknown-category", "unknown-process"])
 def test_bad_demand_is_refused_and_nothing_is_stored(client, make_agency, field, override):
     issued = make_agency()
     assert_error(client.post(URL, json=case_body(**override), headers=bearer(issued.token)), 422,

@@ -46,6 +46,8 @@ ROWS = [
     (T.CHALLENGE, State.LEGAL_REVIEW, State.CHALLENGED, {"note": "The date range is overbroad."}),
     (T.CHALLENGE_LOST, State.CHALLENGED, State.LEGAL_REVIEW, {}),
     (T.CHALLENGE_WON, State.CHALLENGED, State.REJECTED, {}),
+    (T.AMEND, State.LEGAL_REVIEW, State.LEGAL_REVIEW,
+     {"note": "The agency named the account by letter.", "identifiers": ["named@contoso.example"]}),
     (T.PROPOSE_DISCLOSURE, State.LEGAL_REVIEW, State.PENDING_APPROVAL, {"categories": ["content"]}),
     (T.SEND_BACK, State.PENDING_APPROVAL, State.LEGAL_REVIEW, {"note": "Check the date range again."}),
     (T.APPROVE, State.PENDING_APPROVAL, State.DISCLOSED, {}),
@@ -58,7 +60,8 @@ SOURCE = {trigger: source for trigger, source, _, _ in ROWS}
 
 # Who: the reviewer's triggers may also be fired by an approver; withdraw by intake too.
 REVIEWER_TRIGGERS = [T.START_REVIEW, T.REDIRECT, T.AGENCY_RETURNS, T.RESOLVE_BY_CUSTOMER, T.CHALLENGE,
-                     T.CHALLENGE_LOST, T.CHALLENGE_WON, T.PROPOSE_DISCLOSURE, T.NO_DATA_FOUND, T.REJECT]
+                     T.CHALLENGE_LOST, T.CHALLENGE_WON, T.AMEND, T.PROPOSE_DISCLOSURE, T.NO_DATA_FOUND,
+                     T.REJECT]
 WHO = {
     **{t: {REVIEWER, APPROVER} for t in REVIEWER_TRIGGERS},
     T.SEND_BACK: {APPROVER},
@@ -69,8 +72,8 @@ WHO = {
 # Where each trigger may start.
 FROM = {
     State.RECEIVED: {T.START_REVIEW, T.WITHDRAW},
-    State.LEGAL_REVIEW: {T.REDIRECT, T.CHALLENGE, T.PROPOSE_DISCLOSURE, T.NO_DATA_FOUND, T.REJECT,
-                         T.WITHDRAW},
+    State.LEGAL_REVIEW: {T.REDIRECT, T.CHALLENGE, T.AMEND, T.PROPOSE_DISCLOSURE, T.NO_DATA_FOUND,
+                         T.REJECT, T.WITHDRAW},
     State.REDIRECTED: {T.AGENCY_RETURNS, T.RESOLVE_BY_CUSTOMER, T.WITHDRAW},
     State.CHALLENGED: {T.CHALLENGE_LOST, T.CHALLENGE_WON, T.WITHDRAW},
     State.PENDING_APPROVAL: {T.SEND_BACK, T.APPROVE, T.WITHDRAW},

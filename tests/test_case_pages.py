@@ -323,7 +323,8 @@ def tomorrow() -> str:
 
 @pytest.mark.parametrize("changes, document, field, message", [
     ({"received_at": "FUTURE"}, (PDF_BYTES, "warrant.pdf"), "received_at", "is in the future"),
-    ({"identifiers": " \r\n "}, (PDF_BYTES, "warrant.pdf"), "identifiers", "Name at least one account"),
+    ({"identifiers": "alice@contoso.example\r\nal\x07ice"}, (PDF_BYTES, "warrant.pdf"), "identifiers",
+     "may not be blank, nor contain control characters"),
     ({"process_type": "royal_decree"}, (PDF_BYTES, "warrant.pdf"), "process_type", "is not one of"),
     ({"agency_id": ""}, (PDF_BYTES, "warrant.pdf"), "agency_id", "Choose the agency"),
     ({"agency_id": "999999"}, (PDF_BYTES, "warrant.pdf"), "agency_id", "Choose the agency that sent"),
@@ -331,7 +332,7 @@ def tomorrow() -> str:
     ({"categories": []}, (PDF_BYTES, "warrant.pdf"), "categories", "Choose at least one category"),
     ({}, (b"GIF89a not a pdf at all", "warrant.pdf"), "document", "is not a PDF"),
     ({}, (PDF_BYTES, "../x.pdf"), "document", "looks like a path"),
-], ids=["future", "no-identifiers", "unknown-process", "no-agency", "unknown-agency", "bad-date",
+], ids=["future", "bell-in-identifier", "unknown-process", "no-agency", "unknown-agency", "bad-date",
         "no-categories", "not-a-pdf", "path-name"])
 def test_intake_refuses_bad_input_and_saves_nothing(app, staff, make_agency, changes, document, field,
                                                     message):
@@ -562,7 +563,7 @@ def test_challenge_lost_records_only_what_it_narrows(staff, make_case):
     last = narrowed.transitions[-1]
     assert set(last.data) == {"identifiers"}
     page = html(client.get(f"/cases/{case.id}"))
-    assert ("Identifiers narrowed from alice@contoso.example, bob@contoso.example "
+    assert ("Identifiers changed from alice@contoso.example, bob@contoso.example "
             "to alice@contoso.example") in page
 
 

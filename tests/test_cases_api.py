@@ -113,12 +113,12 @@ def test_intake_logs_a_demand_and_gets_the_case_json(staff, make_agency):
 
 @pytest.mark.parametrize("field, override", [
     ("received_at", {"received_at": (utcnow() + timedelta(days=1)).isoformat()}),
-    ("identifiers", {"identifiers": []}),
+    ("identifiers", {"identifiers": ["alice@contoso.example", "  "]}),
     ("categories", {"categories": ["content", "thoughts"]}),
     ("legal_process.type", {"legal_process": {"type": "royal_decree"}}),
     ("state", {"state": "disclosed"}),
     ("version", {"version": 7}),
-], ids=["future-received", "no-identifiers", "unknown-category", "unknown-process", "state", "version"])
+], ids=["future-received", "blank-identifier", "unknown-category", "unknown-process", "state", "version"])
 def test_bad_demand_is_refused_and_nothing_is_stored(staff, make_agency, field, override):
     agency = make_agency().agency
     intake = staff(Role.INTAKE)
@@ -235,7 +235,8 @@ def test_upload_needs_a_case_working_role(staff, make_case, role):
 
 @pytest.mark.parametrize("role, triggers", [
     (Role.INTAKE, ["withdraw"]),
-    (Role.REVIEWER, ["redirect", "challenge", "propose_disclosure", "no_data_found", "reject", "withdraw"]),
+    (Role.REVIEWER, ["redirect", "challenge", "amend", "propose_disclosure", "no_data_found", "reject",
+                     "withdraw"]),
     (Role.AUDITOR, []),
 ])
 def test_available_triggers_are_the_callers(staff, make_case, role, triggers):

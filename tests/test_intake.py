@@ -108,7 +108,6 @@ BAD = [
     ("date range from not a date", body(**{"date_range.from": "soon"}), "date_range.from"),
     ("ndo ends_on not a date", body(**{"ndo.ends_on": "2026-13-01"}), "ndo.ends_on"),
     ("no identifiers key", body(identifiers=DROP), "identifiers"),
-    ("empty identifiers", body(identifiers=[]), "identifiers"),
     ("blank identifiers", body(identifiers=["  ", ""]), "identifiers"),
     ("a blank identifier among others", body(identifiers=["alice@contoso.example", " "]), "identifiers"),
     ("identifiers not a list", body(identifiers="alice@contoso.example"), "identifiers"),
@@ -180,7 +179,7 @@ def test_agency_id_is_refused_where_the_agency_is_known():
 
 
 def test_every_problem_is_reported_at_once():
-    bad = body(received_at="yesterday", identifiers=[], categories=["everything"], state="disclosed")
+    bad = body(received_at="yesterday", identifiers=[" "], categories=["everything"], state="disclosed")
     with pytest.raises(InvalidInput) as refused:
         demand.parse_case(bad, NOW)
     assert set(refused.value.fields) == {"received_at", "identifiers", "categories", "state"}

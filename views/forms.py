@@ -108,7 +108,9 @@ class CaseForm(FlaskForm):
     response_due = _day("Response due", "The date the process asks for an answer by, if any.")
     identifiers = TextAreaField(
         "Accounts named",
-        description="One per line: an e-mail address, username or account id, as the demand names it.")
+        description="One per line: an e-mail address, username or account id, as the demand names it. "
+                    "Leave empty if it names none (a geofence or keyword demand): it is logged, and nothing "
+                    "can be disclosed until the agency names the accounts.")
     categories = SelectMultipleField("Data requested", validate_choice=False,
                                      choices=[SelectChoice(c.value, c.label) for c in Category])
     date_from = _day("From")

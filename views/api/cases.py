@@ -32,13 +32,14 @@ class Move(Body):
     WHAT: ClassVar[str] = "a transition"
     trigger: cases.Trigger
     note: text(cases.NOTE_MAX, multiline=True, description=(
-        "required by agency_returns, challenge (the grounds), send_back, withdraw, and reject with reason "
-        "other")) | None = None
+        "required by agency_returns, challenge (the grounds), amend, send_back, withdraw, and reject with "
+        "reason other")) | None = None
     reason: RejectReason | None = Field(None, description="reject: why")
     categories: list[Category] | None = Field(None, description=(
-        "propose_disclosure (required), approve, challenge_lost (narrowing only)"))
+        "propose_disclosure (required), approve, challenge_lost and amend (narrowing only)"))
     identifiers: Annotated[list[cases.Identifier], Field(min_length=1, max_length=cases.IDENTIFIERS_MAX)] \
-        | None = Field(None, description="challenge_lost (narrowing only)")
+        | None = Field(None, description="challenge_lost (narrowing only), amend (the accounts the agency "
+                                         "now names)")
     version: whole(1, ID_MAX, description="the version last read; 409 if it changed") | None = None
 
 

@@ -177,10 +177,12 @@ def _details(data: dict, people: dict[int, str]) -> tuple[str, ...]:
         elif key == "categories" and isinstance(value, dict):
             lines.append(f"Categories narrowed from {categories_text(value.get('before'))} "
                          f"to {categories_text(value.get('after'))}")
+        elif key == "identifiers" and isinstance(value, dict) and not value.get("before"):
+            lines.append("Accounts named: " + ", ".join(value.get("after") or []))
         elif key == "categories":
             lines.append(f"Categories: {categories_text(value)}")
         elif key == "identifiers" and isinstance(value, dict):
-            lines.append("Identifiers narrowed from " + ", ".join(value.get("before") or [])
+            lines.append("Identifiers changed from " + ", ".join(value.get("before") or [])
                          + " to " + ", ".join(value.get("after") or []))
         elif key == "reason":
             try:
@@ -230,14 +232,15 @@ def move_for(case_id: int, trigger: str, version: str | None, note: str | None, 
              categories: list[str], identifiers: str | None) -> case_machine.Move:
     """The move an action form asks for. Each trigger takes only what its form
     carries: categories for a proposal or an approval, a reason for a rejection,
-    and, after a lost challenge, only the categories or identifiers actually narrowed."""
+    and, after a lost challenge or for an amendment, only the categories or
+    identifiers actually changed."""
     if whole_number(version, ID_MAX) is None:
         raise Conflict("This form is out of date; reload the case and try again.", code="stale_version")
     chosen: list[str] | None = None
     narrowed: list[str] | None = None
     if trigger in (Trigger.PROPOSE_DISCLOSURE, Trigger.APPROVE):
         chosen = list(categories)
-    elif trigger == Trigger.CHALLENGE_LOST:
+    elif trigger in (Trigger.CHALLENGE_LOST, Trigger.AMEND):
         case = db.session.get(Case, case_id)
         if case is None:
             raise NotFound("There is no case with that number.")

@@ -64,14 +64,16 @@ class AgencyRequest(Body):
     LEAD: ClassVar[str] = NOT_LOGGED
     MESSAGES: ClassVar[dict[str, str]] = {
         "agency_id": "agency_id does not belong here: the request is your agency's.",
-        "identifiers:missing": NAME_ONE, "identifiers:too_short": NAME_ONE,
+        "identifiers:missing": "identifiers is required: the accounts the demand names, or [] if it names "
+                               "none.",
         "categories:missing": CHOOSE_CATEGORY, "categories:too_short": CHOOSE_CATEGORY,
     }
     received_at: Moment = Field(description="when the demand arrived; not in the future, not before 2000")
     request_type: RequestType
     legal_process: LegalProcess
-    identifiers: Annotated[list[Identifier], Field(min_length=1, max_length=IDENTIFIERS_MAX,
-                                                   description="the accounts the demand names")]
+    identifiers: Annotated[list[Identifier], Field(max_length=IDENTIFIERS_MAX, description=(
+        "the accounts the demand names; none for a demand that names no account (a geofence, keyword or "
+        "tower-dump demand), which is logged with the blocking defect no_identifiers"))]
     categories: Annotated[list[Category], Field(min_length=1)]
     date_range: DateRange | None = None
     ndo: NonDisclosureOrder | None = None

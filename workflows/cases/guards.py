@@ -63,7 +63,14 @@ def _note_required(ctx: Context, what: str) -> list[Reason]:
     return [] if ctx.note else [Reason("note_required", "note", f"Write {what}.")]
 
 
+NAMES_NONE = Reason("no_identifiers", "identifiers",
+                    "The demand names no account. Amend it once the agency names the accounts, or "
+                    "challenge it, or reject it as overbroad.")
+
+
 def _redirect(ctx: Context) -> list[Reason]:
+    if not ctx.case.identifiers:
+        return [NAMES_NONE]
     reasons = []
     if ctx.case.emergency:
         reasons.append(Reason("emergency", "trigger",
@@ -94,6 +101,26 @@ def _challenge_lost(ctx: Context) -> list[Reason]:
     return reasons
 
 
+def _amend(ctx: Context) -> list[Reason]:
+    """The agency's amended demand, on the record: accounts named (or changed) and
+    categories narrowed, never widened (a wider demand is a new demand)."""
+    reasons = _note_required(ctx, "what the agency changed, and how it reached you")
+    case = ctx.case
+    if ctx.categories is not None:
+        wider = [c.value for c in ctx.categories if c.value not in case.categories]
+        if wider or not ctx.categories:
+            reasons.append(Reason("not_narrower", "categories",
+                                  "Amending may only narrow the categories; a demand for more is a new "
+                                  "demand."))
+    categories = [c.value for c in ctx.categories] if ctx.categories is not None else case.categories
+    identifiers = ctx.identifiers if ctx.identifiers is not None else case.identifiers
+    if categories == case.categories and identifiers == case.identifiers:
+        reasons.append(Reason("nothing_changed", "identifiers",
+                              "Nothing was changed: give the accounts the agency now names, or the "
+                              "categories it narrowed to."))
+    return reasons
+
+
 def _within_check(ctx: Context, chosen: list[Category] | None) -> list[Reason]:
     if not chosen:
         return [Reason("categories_required", "categories", "Choose the categories to disclose.")]
@@ -112,6 +139,8 @@ def _within_check(ctx: Context, chosen: list[Category] | None) -> list[Reason]:
 
 
 def _something_to_disclose(ctx: Context) -> list[Reason]:
+    if not ctx.case.identifiers:
+        return [NAMES_NONE]
     if ctx.accounts:
         return []
     return [Reason("no_matching_account", "identifiers",
@@ -142,6 +171,8 @@ def _approve(ctx: Context) -> list[Reason]:
 
 
 def _no_data_found(ctx: Context) -> list[Reason]:
+    if not ctx.case.identifiers:
+        return [NAMES_NONE]  # nothing was looked for, so "no data" would be untrue
     if not ctx.accounts:
         return []
     return [Reason("accounts_match", "identifiers", "These identifiers match accounts: "
@@ -166,6 +197,7 @@ GUARDS = {
     Trigger.AGENCY_RETURNS: lambda ctx: _note_required(ctx, "what the agency said when it came back"),
     Trigger.CHALLENGE: lambda ctx: _note_required(ctx, "the grounds of the challenge"),
     Trigger.CHALLENGE_LOST: _challenge_lost,
+    Trigger.AMEND: _amend,
     Trigger.PROPOSE_DISCLOSURE: _propose,
     Trigger.SEND_BACK: lambda ctx: _note_required(ctx, "why the proposal goes back"),
     Trigger.APPROVE: _approve,

@@ -39,6 +39,9 @@ from workflows.rows import locked
 from workflows.text import clean_text
 
 NOTE_MAX = 4000
+# The triggers that change what a demand covers: a lost challenge narrows it, an
+# amendment records the agency's own narrower (or newly specific) demand.
+RESCOPING = frozenset({Trigger.CHALLENGE_LOST, Trigger.AMEND})
 
 
 @dataclass(frozen=True)
@@ -89,7 +92,7 @@ def _effects(transition: Transition, ctx: Context) -> dict:
     if trigger is Trigger.START_REVIEW:
         case.assignee_id = ctx.caller.user_id
         return {"assignee_id": ctx.caller.user_id}
-    if trigger is Trigger.CHALLENGE_LOST:
+    if trigger in RESCOPING:
         data = {}
         if ctx.categories is not None:
             data["categories"] = {"before": case.categories, "after": [c.value for c in ctx.categories]}
@@ -97,6 +100,7 @@ def _effects(transition: Transition, ctx: Context) -> dict:
         if ctx.identifiers is not None:
             data["identifiers"] = {"before": case.identifiers, "after": ctx.identifiers}
             case.identifiers = ctx.identifiers
+            ctx.__dict__.pop("accounts", None)  # matched again, against the accounts now named
         return data
     if trigger is Trigger.CHALLENGE_WON:
         case.reject_reason = RejectReason.QUASHED
@@ -160,7 +164,7 @@ def _parse(move: Move, transition: Transition) -> tuple[str, RejectReason | None
             except (ValueError, TypeError):
                 errors["categories"] = ("Unknown category; use " + ", ".join(c.value for c in Category) + ".")
     identifiers = None
-    if move.identifiers is not None and transition.trigger is Trigger.CHALLENGE_LOST:
+    if move.identifiers is not None and transition.trigger in RESCOPING:
         try:
             identifiers = narrowed_identifiers(move.identifiers)
         except InvalidInput as exc:
@@ -264,7 +268,7 @@ def _write(case: Case, transition: Transition, model: _Machine, ctx: Context, no
             case.challenged = True
         if transition.trigger is Trigger.REDIRECT:
             case.redirected = True
-        if transition.trigger is Trigger.CHALLENGE_LOST:
+        if transition.trigger in RESCOPING:
             case.accounts_specified = len(case.identifiers)
             case.content_requested = Category.CONTENT.value in case.categories
         # Accounts are matched as they stand at each step (a customer may have been

@@ -20,6 +20,7 @@ class Trigger(StrEnum):
     CHALLENGE = "challenge"
     CHALLENGE_LOST = "challenge_lost"
     CHALLENGE_WON = "challenge_won"
+    AMEND = "amend"
     PROPOSE_DISCLOSURE = "propose_disclosure"
     SEND_BACK = "send_back"
     APPROVE = "approve"
@@ -40,6 +41,7 @@ TRIGGER_LABELS = {
     Trigger.CHALLENGE: "Challenge",
     Trigger.CHALLENGE_LOST: "Challenge lost",
     Trigger.CHALLENGE_WON: "Challenge won",
+    Trigger.AMEND: "Amend the demand",
     Trigger.PROPOSE_DISCLOSURE: "Propose disclosure",
     Trigger.SEND_BACK: "Send back to review",
     Trigger.APPROVE: "Approve disclosure",
@@ -80,6 +82,8 @@ TRANSITIONS: tuple[Transition, ...] = (
                summary="may narrow categories or identifiers"),
     Transition(Trigger.CHALLENGE_WON, (State.CHALLENGED,), State.REJECTED, REVIEWERS,
                summary="reason quashed"),
+    Transition(Trigger.AMEND, (State.LEGAL_REVIEW,), State.LEGAL_REVIEW, REVIEWERS,
+               needs=("note",), summary="the agency named accounts or narrowed; the check runs again"),
     Transition(Trigger.PROPOSE_DISCLOSURE, (State.LEGAL_REVIEW,), State.PENDING_APPROVAL, REVIEWERS,
                needs=("categories",), summary="categories within the legal check"),
     Transition(Trigger.SEND_BACK, (State.PENDING_APPROVAL,), State.LEGAL_REVIEW, APPROVERS,
