@@ -19,6 +19,17 @@ from flask import current_app
 from sqlalchemy import select
 
 from demo.documents import minimal_pdf
+from demo.wording import (
+    ASKS,
+    AUTHORITIES,
+    CHANNELS,
+    GEOFENCE_REJECTION,
+    JUDICIAL,
+    JUSTIFICATIONS,
+    NDO_STATUTES,
+    NOTES,
+    UNKNOWN_IDENTIFIERS,
+)
 from models import Account, Agency, Case, Category, Customer, CustomerKind, ProcessType, Role, State, User, db
 from workflows import cases, disclosure, legal
 from workflows.audit import Actor
@@ -45,63 +56,8 @@ PROCESS_WEIGHTS = {
 PROPOSING = {State.PENDING_APPROVAL, State.DISCLOSED}
 REDIRECTING = {State.REDIRECTED, State.RESOLVED_BY_CUSTOMER}
 NATIONAL_SECURITY = {ProcessType.NSL, ProcessType.FISA_ORDER}
-
-# What agencies typically ask for under each process (the law may grant less).
-ASKS = {
-    ProcessType.SUBPOENA: [[S], [S], [S, N]],
-    ProcessType.COURT_ORDER: [[S, N], [N], [S, N]],
-    ProcessType.SEARCH_WARRANT: [[C], [S, C], [S, N, C]],
-    ProcessType.EMERGENCY: [[S], [S, N], [S, N, C], [N]],
-    ProcessType.NSL: [[S]],
-    ProcessType.FISA_ORDER: [[C], [N], [S, N, C]],
-    ProcessType.MLAT: [[C], [S, N, C], [S, C]],
-    ProcessType.CLOUD_ACT_ORDER: [[C], [S, N], [S, N, C]],
-    ProcessType.EPOC: [[S], [S, N], [C], [S, N, C]],
-    ProcessType.LOCAL_ORDER: [[S], [S, N], [S, C]],
-    ProcessType.INFORMAL: [[S], [S, N]],
-}
-AUTHORITIES = {
-    ProcessType.SUBPOENA: "Grand Jury, U.S. District Court",
-    ProcessType.COURT_ORDER: "U.S. District Court (18 U.S.C. 2703(d))",
-    ProcessType.SEARCH_WARRANT: "U.S. Magistrate Judge",
-    ProcessType.NSL: "Federal Bureau of Investigation, Deputy Assistant Director",
-    ProcessType.FISA_ORDER: "Foreign Intelligence Surveillance Court",
-    ProcessType.MLAT: "U.S. District Court for the District of Columbia (18 U.S.C. 3512)",
-    ProcessType.CLOUD_ACT_ORDER: {"GB": "Crown Court at Southwark",
-                                  "AU": "Administrative Review Tribunal (IPO)"},
-    ProcessType.EPOC: {"DE": "Amtsgericht Wiesbaden", "FR": "Tribunal judiciaire de Paris",
-                       "IT": "Giudice per le indagini preliminari di Milano"},
-}
-JUDICIAL = {ProcessType.COURT_ORDER, ProcessType.SEARCH_WARRANT, ProcessType.FISA_ORDER, ProcessType.MLAT,
-            ProcessType.CLOUD_ACT_ORDER}
-NDO_STATUTES = {
-    ProcessType.NSL: "18 U.S.C. 2709(c)", ProcessType.FISA_ORDER: "50 U.S.C. 1861(d)",
-    ProcessType.EPOC: "Regulation (EU) 2023/1543 Art. 11",
-}
-UNKNOWN_IDENTIFIERS = [
-    "night.owl77@mail.example", "acct-555123", "shadowfox", "k.ivanova@mail.example", "acct-900417",
-    "burner-2291@mail.example", "lucas.m@mail.example", "trader_joe88", "p.schmidt@fabrikam-old.example",
-]
-JUSTIFICATIONS = [
-    "A missing 14-year-old last used this account; police believe she is with an adult she met online.",
-    "A caller threatened on a livestream to attack a school tomorrow morning; the account posted the video.",
-    "Kidnapping: the kidnappers send ransom demands from this address and set a deadline of tonight.",
-    "A person announced suicide in a message sent from this account an hour ago; location unknown.",
-]
-NOTES = {
-    Trigger.CHALLENGE: ["The date range covers five years for a one-week offence: overbroad.",
-                        "The NDO has no end date and no finding of adverse result.",
-                        "Content is sought for accounts not named in the affidavit."],
-    Trigger.SEND_BACK: ["Propose subscriber data only until the agency narrows the date range.",
-                        "Check the identifiers against the order once more before proposing."],
-    Trigger.AGENCY_RETURNS: ["The customer did not answer within 30 days; the agency asks us again.",
-                             "The customer's counsel refers the agency back to us."],
-    Trigger.WITHDRAW: ["The agency withdrew the demand by e-mail.",
-                       "The agency obtained the data from the customer and withdrew the demand."],
-    Trigger.REJECT: ["The order names a different provider.", "The request concerns a civil dispute."],
-}
-CHANNELS = ["api", "api", "portal", "email", "email", "post", "fax", "in_person"]
-
+# Geofence warrants that name no account: one awaiting the agency's answer, one rejected.
+UNNAMED = (State.LEGAL_REVIEW, State.REJECTED)
 
 @dataclass
 class Step:
@@ -147,7 +103,14 @@ def plan_cases(now: datetime, total: int = TOTAL, seed: int = SEED) -> list[Plan
     if not agencies or not any(kind is CustomerKind.ENTERPRISE for _, kind, _ in accounts):
         return []  # nothing to make demands of: the demo's agencies and customers come first
     rng = random.Random(seed)  # noqa: S311 (invented demo data, repeatable on purpose)
-    return sorted(_Planner(rng, now, agencies, accounts).plans(total), key=lambda p: p.received_at)
+    plans = _Planner(rng, now, agencies, accounts).plans(total - len(UNNAMED))
+    # The demands naming no account come from a generator of their own, so adding them
+    # leaves every other demo case as it was.
+    aside = _Planner(random.Random(seed + 1), now, agencies, accounts)  # noqa: S311
+    for state in UNNAMED:
+        found = next((plan for plan in (aside.unnamed(state) for _ in range(50)) if plan), None)
+        plans += [found] if found else []
+    return sorted(plans, key=lambda p: p.received_at)
 
 
 def half_year_start(now: datetime) -> datetime:
@@ -236,6 +199,20 @@ class _Planner:
         document = process is not ProcessType.EMERGENCY and (process is not ProcessType.INFORMAL
                                                              or rng.random() < 0.5)
         return Plan(received, agency, body, document, timedelta(minutes=rng.randint(1, 90)), steps)
+
+    def unnamed(self, state: State) -> Plan | None:
+        """A geofence warrant: every device in an area over some hours, no account named."""
+        agency = self.rng.choice(self.agencies)
+        received = self.received(state)
+        if ProcessType.SEARCH_WARRANT not in self.processes(agency, received, state):
+            return None
+        body = self.body(agency, ProcessType.SEARCH_WARRANT, received, [N], [])
+        review = Step(Trigger.START_REVIEW, Role.REVIEWER, timedelta(hours=self.rng.uniform(1, 30)))
+        steps = [review]
+        if state is State.REJECTED:
+            steps.append(Step(Trigger.REJECT, Role.REVIEWER, timedelta(days=self.rng.uniform(1, 4)),
+                              reason="overbroad", note=GEOFENCE_REJECTION))
+        return Plan(received, agency, body, True, timedelta(minutes=self.rng.randint(1, 90)), steps)
 
     def body(self, agency: Agency, process: ProcessType, received: datetime, asks: list[Category],
              identifiers: list[str]) -> dict:

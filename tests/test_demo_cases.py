@@ -21,6 +21,7 @@ from models import (
     CustomerKind,
     Disclosure,
     ProcessType,
+    RejectReason,
     State,
     db,
 )
@@ -129,3 +130,13 @@ def test_demo_pdf_is_a_pdf_a_reader_can_walk():
     length = int(rest.split(b" ", 1)[0])
     stream = rest.split(b"stream\n", 1)[1]
     assert stream[length:].startswith(b"\nendstream")
+
+
+@pytest.mark.seeded_demo(at=NOW)
+def test_the_demo_holds_two_demands_that_name_no_account(app):
+    """A geofence warrant awaiting the agency's answer, and one rejected as overbroad."""
+    unnamed = [c for c in seeded_cases() if not c.identifiers]
+    assert sorted(c.state.value for c in unnamed) == ["legal_review", "rejected"]
+    assert all(c.process_type is ProcessType.SEARCH_WARRANT and c.accounts_specified == 0 for c in unnamed)
+    rejected = next(c for c in unnamed if c.state is State.REJECTED)
+    assert rejected.reject_reason is RejectReason.OVERBROAD
