@@ -45,8 +45,8 @@ class Case(db.Model):
         # The transparency report's one scan: every column it reads, so a half-year
         # is aggregated from the index alone.
         Index("ix_cases_report", "received_at", "agency_id", "process_type", "enterprise",
-              "content_requested", "outcome", "accounts_specified", "emergency", "ndo_present",
-              "customer_notified", "challenged", "redirected", "reject_reason"),
+              "content_requested", "outcome", "accounts_specified", "named_no_account", "emergency",
+              "ndo_present", "customer_notified", "challenged", "redirected", "reject_reason"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -93,6 +93,9 @@ class Case(db.Model):
     # notice releases (like is_open), so a half-year is aggregated in one scan.
     outcome: Mapped[str] = mapped_column(String(32), default="pending")
     accounts_specified: Mapped[int] = mapped_column(default=0)
+    # Named no account when received (a geofence or keyword demand); an amendment that
+    # names accounts later does not take it out of the report's count.
+    named_no_account: Mapped[bool] = mapped_column(default=False)
     content_requested: Mapped[bool] = mapped_column(default=False)  # splits FISA orders in the report
     enterprise: Mapped[bool] = mapped_column(default=False)  # names an enterprise customer's account
     challenged: Mapped[bool] = mapped_column(default=False)  # was ever challenged

@@ -204,3 +204,49 @@ def test_the_case_page_says_why_and_offers_the_amendment_open(page_staff, make_a
     assert current(case.id).identifiers == ["erin@contoso.example"]
     page = html(client.get(f"/cases/{case.id}"))
     assert "Accounts named: erin@contoso.example" in page
+
+
+# ---- counted in the report -------------------------------------------------------------
+
+
+def test_the_report_counts_demands_received_naming_no_account(no_account_case, make_case):
+    """An amendment that names accounts does not take a demand out of the count: it
+    was received naming none."""
+    from workflows.reports import transparency
+
+    case_id, reviewer = no_account_case
+    make_case("legal_review")  # names an account: not counted
+    make_case("received", identifiers=())
+    assert reviewer.fire(case_id, "amend", identifiers=["someone@contoso.example"],
+                         note="Named by the agency.").status_code == 200
+    db.session.expire_all()
+    period = transparency.Period.of(current(case_id).received_at.date())
+    report = transparency.aggregate(period, current(case_id).received_at.replace(year=2100))
+    assert report["totals"]["requests"] == 3 and report["totals"]["no_identifiers"] == 2
+    assert sum(c["no_identifiers"] for c in report["by_country"].values()) == 2
+
+
+def test_migration_0006_backfills_what_intake_keeps(no_account_case, make_case):
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import text, update
+
+    from app import MIGRATIONS_DIR
+
+    case_id, reviewer = no_account_case
+    make_case("legal_review")
+    make_case("received", identifiers=())
+    assert reviewer.fire(case_id, "amend", identifiers=["someone@contoso.example"],
+                         note="Named by the agency.").status_code == 200
+
+    def kept() -> dict[int, bool]:
+        db.session.expire_all()
+        return dict(db.session.execute(select(Case.id, Case.named_no_account)).all())
+
+    by_code = kept()
+    assert sorted(by_code.values()) == [False, True, True]
+    db.session.execute(update(Case.__table__).values(named_no_account=False))
+    migration = ScriptDirectory(str(MIGRATIONS_DIR)).get_revision("0006").module
+    dialect = migration.POSTGRES if db.engine.dialect.name == "postgresql" else migration.SQLITE
+    db.session.execute(text(migration.BACKFILL.format(**dialect)))
+    db.session.commit()
+    assert kept() == by_code

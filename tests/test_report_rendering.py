@@ -49,12 +49,13 @@ needs_poppler = pytest.mark.skipif(
 
 
 def figures(requests: int, step: int = 0) -> dict:
-    """One country's fourteen figures: the requests spread over the seven outcomes."""
+    """One country's fifteen figures: the requests spread over the seven outcomes."""
     share, rest = divmod(requests, len(OUTCOMES))
     outcomes = {key: share + (1 if (i + step) % len(OUTCOMES) < rest else 0)
                 for i, key in enumerate(OUTCOMES)}
     return {
-        "requests": requests, "accounts_specified": requests + requests // 3, **outcomes,
+        "requests": requests, "accounts_specified": requests + requests // 3,
+        "no_identifiers": requests // 20, **outcomes,
         "emergency": requests // 10, "with_ndo": requests // 4, "customer_notified": requests // 2,
         "challenged": requests // 5, "challenges_won": requests // 12,
     }
@@ -225,7 +226,7 @@ def test_trend_draws_every_period(periods):
 
 
 def test_zero_totals_do_not_divide_by_zero():
-    zeros = dict.fromkeys([*OUTCOMES, "requests", "accounts_specified", *OTHERS], 0)
+    zeros = dict.fromkeys([*OUTCOMES, "requests", "accounts_specified", "no_identifiers", *OTHERS], 0)
     shares = texts(svg_tree(charts.outcome_shares(zeros)))
     assert shares.count("0%") == len(Outcome)
     assert "No requests in this period." in texts(svg_tree(charts.outcome_bars({"US": zeros})))
@@ -293,7 +294,7 @@ def outline(html: str) -> Outline:
 
 
 @only_sqlite
-def test_period_page_shows_every_country_and_all_fourteen_figures(app):
+def test_period_page_shows_every_country_and_all_fifteen_figures(app):
     report = snapshot(60)
     html = render_period(app, report)
     body = html[html.index('class="figures by-country"'):]
@@ -301,7 +302,7 @@ def test_period_page_shows_every_country_and_all_fourteen_figures(app):
     for code, fig in report["by_country"].items():
         row = body[body.index(f'<th scope="row" class="cc">{code}</th>'):]
         row = row[:row.index("</tr>")]
-        assert row.count("<td") == 14
+        assert row.count("<td") == 15
         assert f">{fig['requests']:,}<" in row and f">{fig['challenges_won']:,}<" in row
     assert f">{report['totals']['requests']:,}<" in body  # the total row
     assert "Draft, not published" not in html

@@ -40,7 +40,8 @@ from workflows.reports.transparency import Period
 PERIOD = Period(2025, 2)
 START, END = datetime(2025, 7, 1, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC)
 ACTOR = Actor.system("test")
-FIGURES = ("requests", "accounts_specified", "content_disclosed", "non_content_disclosed", "no_data_found",
+FIGURES = ("requests", "accounts_specified", "no_identifiers", "content_disclosed", "non_content_disclosed",
+           "no_data_found",
            "rejected", "resolved_by_customer", "withdrawn", "pending", "emergency", "with_ndo",
            "customer_notified", "challenged", "challenges_won")
 MICROSECOND = timedelta(microseconds=1)
@@ -109,6 +110,7 @@ COUNTS_SQL = """
 SELECT a.country AS country,
     count(*) AS requests,
     sum(json_array_length(c.identifiers)) AS accounts_specified,
+    sum(CASE WHEN json_array_length(c.identifiers) = 0 THEN 1 ELSE 0 END) AS no_identifiers,
     sum(CASE WHEN c.state = 'disclosed' AND CAST(d.categories AS TEXT) LIKE '%"content"%'
         THEN 1 ELSE 0 END) AS content_disclosed,
     sum(CASE WHEN c.state = 'disclosed' AND CAST(d.categories AS TEXT) NOT LIKE '%"content"%'

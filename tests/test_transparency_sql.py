@@ -42,7 +42,8 @@ from workflows.reports.transparency import Period
 
 OUTCOMES = ("content_disclosed", "non_content_disclosed", "no_data_found", "rejected", "resolved_by_customer",
             "withdrawn", "pending")
-FIGURES = ("requests", "accounts_specified", *OUTCOMES, "emergency", "with_ndo", "customer_notified",
+FIGURES = ("requests", "accounts_specified", "no_identifiers", *OUTCOMES, "emergency", "with_ndo",
+           "customer_notified",
            "challenged", "challenges_won")
 ENTERPRISE = ("requests", "redirected", "resolved_by_customer", "customer_notified", "content_disclosed",
               "non_content_disclosed")
@@ -71,8 +72,13 @@ def facts_by_case() -> dict[int, dict]:
         .where(Customer.kind == CustomerKind.ENTERPRISE)))
     notified = set(db.session.scalars(sa.select(Notice.case_id).where(Notice.released_at.is_not(None))))
     triggers: dict[int, set[str]] = {}
-    for case_id, trigger in db.session.execute(sa.select(CaseTransition.case_id, CaseTransition.trigger)):
+    named_at_intake: dict[int, list] = {}  # the `before` of the first change of identifiers
+    for case_id, trigger, data in db.session.execute(
+            sa.select(CaseTransition.case_id, CaseTransition.trigger, CaseTransition.data)
+            .order_by(CaseTransition.case_id, CaseTransition.seq)):
         triggers.setdefault(case_id, set()).add(trigger)
+        if isinstance((data or {}).get("identifiers"), dict):
+            named_at_intake.setdefault(case_id, data["identifiers"]["before"])
     disclosed = dict(db.session.execute(sa.select(Disclosure.case_id, Disclosure.categories)).all())
     facts = {}
     for case in db.session.scalars(sa.select(Case).order_by(Case.id)):
@@ -83,6 +89,7 @@ def facts_by_case() -> dict[int, dict]:
             "content_requested": "content" in case.categories,
             "outcome": outcome_of(case.state, disclosed.get(case.id)).value,
             "accounts_specified": len(case.identifiers),
+            "no_identifiers": not named_at_intake.get(case.id, case.identifiers),
             "emergency": case.emergency, "with_ndo": case.ndo_present,
             "customer_notified": case.id in notified,
             "challenged": "challenge" in fired,
@@ -98,7 +105,8 @@ def figures_of(fact: dict) -> dict[str, int]:
     counted["requests"] = 1
     counted["accounts_specified"] = fact["accounts_specified"]
     counted[fact["outcome"]] = 1
-    for name in ("emergency", "with_ndo", "customer_notified", "challenged", "challenges_won"):
+    for name in ("no_identifiers", "emergency", "with_ndo", "customer_notified", "challenged",
+                 "challenges_won"):
         counted[name] = int(fact[name])
     return counted
 

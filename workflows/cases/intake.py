@@ -105,6 +105,7 @@ def create_case(draft: Draft, agency: Agency, actor: Actor, now: datetime,
     case.agency = agency
     case.due_at = legal.due_at(facts_of(case, agency))
     case.accounts_specified = len(case.identifiers)
+    case.named_no_account = not case.identifiers
     case.content_requested = Category.CONTENT.value in case.categories
     case.enterprise = touches_enterprise(case.identifiers)
     db.session.add(case)

@@ -28,10 +28,11 @@ OUTCOME_LABELS = {
     Outcome.WITHDRAWN: "Withdrawn",
     Outcome.PENDING: "Pending",
 }
-# The fourteen figures given in total and per country (DESIGN section 9), in table order.
+# The fifteen figures given in total and per country (DESIGN sections 9 and 11.6), in table order.
 FIGURE_LABELS = {
     "requests": "Requests",
     "accounts_specified": "Accounts specified",
+    "no_identifiers": "Naming no account",
     **{o.value: label for o, label in OUTCOME_LABELS.items()},
     "emergency": "Emergency",
     "with_ndo": "Under non-disclosure order",

@@ -48,8 +48,8 @@ from workflows.text import clean_text, iso_utc
 NATIONAL_SECURITY = (ProcessType.NSL, ProcessType.FISA_ORDER)
 NS_DELAY = timedelta(days=180)  # national-security figures only for periods ended this long ago
 BAND = 500  # national-security figures are published only in bands of this width
-FIGURES = ("requests", "accounts_specified", *[o.value for o in Outcome], "emergency", "with_ndo",
-           "customer_notified", "challenged", "challenges_won")
+FIGURES = ("requests", "accounts_specified", "no_identifiers", *[o.value for o in Outcome], "emergency",
+           "with_ndo", "customer_notified", "challenged", "challenges_won")
 ENTERPRISE_FIGURES = ("requests", "redirected", "resolved_by_customer", "customer_notified",
                       "content_disclosed", "non_content_disclosed")
 PERIOD_PATTERN = "^[0-9]{4}-H[12]$"  # 2026-H1: the first half of 2026
@@ -123,6 +123,7 @@ def _grouped_statement():
     content_asked = when((Case.process_type == ProcessType.FISA_ORDER, Case.content_requested), else_=False)
     flags = {
         **{o.value: Case.outcome == o.value for o in Outcome},
+        "no_identifiers": Case.named_no_account.is_(True),
         "emergency": Case.emergency.is_(True), "with_ndo": Case.ndo_present.is_(True),
         "customer_notified": Case.customer_notified.is_(True), "challenged": Case.challenged.is_(True),
         "challenges_won": Case.reject_reason == RejectReason.QUASHED, "redirected": Case.redirected.is_(True),
