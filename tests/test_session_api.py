@@ -131,8 +131,8 @@ def test_sign_out_ends_the_session(client, new_client, make_user):
     replayed = with_cookie(new_client, copy)
     assert_error(replayed.delete(URL, headers={"X-CSRFToken": token}), 401, "unauthenticated")
     assert not is_signed_in(replayed)
-    # This client's own cookie was emptied, CSRF secret and all.
-    assert_error(client.delete(URL, headers={"X-CSRFToken": token}), 400, "csrf_failed")
+    # This client's own cookie was emptied: it is told to sign in.
+    assert_error(client.delete(URL, headers={"X-CSRFToken": token}), 401, "unauthenticated")
     assert len(events(AuditAction.SIGN_OUT)) == 1
 
 
@@ -286,3 +286,12 @@ def test_openapi_is_public_and_describes_the_session(client):
     assert {"post", "delete"} <= set(session)
     assert {"200", "401", "415", "429"} <= set(session["post"]["responses"])
     assert resp.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_an_anonymous_write_is_told_to_sign_in_not_about_a_token(client, make_agency):
+    """Who may call is checked before the CSRF token: the answer says what to do."""
+    agency = make_agency().agency
+    resp = client.post("/api/v1/cases", json={"agency_id": agency.id})
+    assert_error(resp, 401, "unauthenticated")
+    page = client.post("/cases/new", data={"agency_id": str(agency.id)})
+    assert page.status_code == 302 and "/sign-in" in page.headers["Location"]

@@ -23,8 +23,10 @@ from workflows import reports
 
 def init_app(app) -> None:
     identity.init_app(app)
-    security.init_app(app)
+    # Who may call comes before the CSRF check: an anonymous call to a staff endpoint
+    # is told to sign in (401, or the sign-in page), not that a token is missing.
     policy.init_app(app)
+    security.init_app(app)
     errors.init_app(app)
     for module in (auth, home, portal, admin, audit_log, api, cases_api, agency_api, cases, notices,
                    public):
