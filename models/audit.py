@@ -28,6 +28,7 @@ class AuditAction(StrEnum):
     CUSTOMER_CREATED = "customer.created"
     AGENCY_CREATED = "agency.created"
     AGENCY_TOKEN_ISSUED = "agency.token_issued"  # noqa: S105 (an event name)
+    AGENCY_TOKENS_REVOKED = "agency.tokens_revoked"
     CASE_RECEIVED = "case.received"
     CASE_TRANSITION = "case.transition"
     CASE_VIEWED = "case.viewed"

@@ -21,6 +21,7 @@ from models import (
     Account,
     Agency,
     AgencyToken,
+    AuditAction,
     AuditEvent,
     Customer,
     Role,
@@ -160,6 +161,33 @@ def test_create_agency_refuses_bad_country(cli, country):
     assert result.exit_code != 0
     assert "ISO 3166-1 alpha-2" in result.stderr
     assert counts() == dict.fromkeys(counts(), 0)
+
+
+def test_revoke_tokens_refuses_each_token_at_its_next_use_and_issues_none(cli, client, make_agency):
+    leaked, other = make_agency(), make_agency()
+    bearer = {"Authorization": f"Bearer {leaked.token}"}
+    assert client.get("/api/v1/agency/requests/1", headers=bearer).status_code == 404  # in, no such request
+
+    result = cli("agencies", "revoke-tokens", str(leaked.agency.id))
+    assert result.exit_code == 0, result.output
+    assert pairs(result.stdout) == {"agency_id": str(leaked.agency.id), "revoked": "1"}
+    refused = client.get("/api/v1/agency/requests/1", headers=bearer)
+    assert refused.status_code == 401 and refused.get_json()["error"] == "invalid_token"
+    other_bearer = {"Authorization": f"Bearer {other.token}"}
+    assert client.get("/api/v1/agency/requests/1", headers=other_bearer).status_code == 404  # untouched
+    assert len(db.session.get(Agency, leaked.agency.id).tokens) == 1  # nothing new was issued
+    [event] = db.session.scalars(sa.select(AuditEvent).where(
+        AuditEvent.action == AuditAction.AGENCY_TOKENS_REVOKED.value)).all()
+    assert event.data == {"revoked": 1, "prefixes": [leaked.token[:10]]}
+    # Again: nothing left to revoke, and it says so.
+    assert pairs(cli("agencies", "revoke-tokens", str(leaked.agency.id)).stdout)["revoked"] == "0"
+
+
+@pytest.mark.parametrize("agency_id", ["999999", "0", "abc", "99999999999"])
+def test_revoke_tokens_of_no_such_agency_is_a_clear_error(cli, agency_id):
+    result = cli("agencies", "revoke-tokens", agency_id)
+    assert result.exit_code != 0
+    assert "agency" in result.stderr.lower() or "AGENCY_ID" in result.stderr
 
 
 def test_create_agency_refuses_duplicate_name(cli):

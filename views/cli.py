@@ -86,6 +86,14 @@ def agencies_create(name, country, verified, kind):
     emit(agency_id=issued.agency.id, token=issued.token)
 
 
+@agencies_cli.command("revoke-tokens")
+@click.argument("agency_id", type=click.IntRange(1, identity.ID_MAX))
+def agencies_revoke_tokens(agency_id):
+    """Revoke every API token of an agency: each is refused at its next use."""
+    revoked = committed(identity.revoke_tokens, agency_id, CLI_ACTOR, utcnow())
+    emit(agency_id=agency_id, revoked=revoked)
+
+
 @customers_cli.command("create")
 @click.argument("name")
 @click.option("--kind", required=True, type=click.Choice(["enterprise", "consumer"]))

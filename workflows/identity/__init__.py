@@ -25,6 +25,7 @@ from workflows.identity.directory import (
     create_customer,
     issue_token,
     parse_country,
+    revoke_tokens,
 )
 from workflows.identity.passwords import MAX_LENGTH as PASSWORD_MAX_LENGTH
 from workflows.identity.passwords import MIN_LENGTH as PASSWORD_MIN_LENGTH
@@ -54,5 +55,5 @@ __all__ = [
     "current_code", "end_session", "get_user", "hash_password", "init_passwords", "issue_token",
     "list_users", "new_secret", "normalise_email", "offered_secret", "parse_country", "parse_email",
     "parse_role", "provisioning_uri", "qr_svg", "reauthenticate", "recently_authenticated", "reset_mfa",
-    "resume_session", "revoke_sessions", "set_active", "start_session",
+    "resume_session", "revoke_sessions", "revoke_tokens", "set_active", "start_session",
 ]

@@ -20,7 +20,7 @@ from models import (
 )
 from workflows import audit
 from workflows.audit import Actor
-from workflows.errors import Conflict, InvalidInput
+from workflows.errors import Conflict, InvalidInput, NotFound
 from workflows.identity.users import EMAIL_MAX, NAME_MAX, parse_email, unique_flush
 from workflows.text import clean_text
 
@@ -125,6 +125,23 @@ def issue_token(agency: Agency, actor: Actor, now: datetime) -> str:
         data={"prefix": token[:10]}, now=now,
     )
     return token
+
+
+def revoke_tokens(agency_id: int, actor: Actor, now: datetime) -> int:
+    """Revoke every live token of an agency (a leaked one, or all of a compromised
+    agency's): each is refused at its next use. Returns how many were revoked. No
+    new token is issued here: one person alone must not be able to speak for an
+    agency, and so collect its productions."""
+    agency = db.session.get(Agency, agency_id)
+    if agency is None:
+        raise NotFound(f"There is no agency {agency_id}.")
+    live = db.session.scalars(select(AgencyToken).where(
+        AgencyToken.agency_id == agency.id, AgencyToken.revoked_at.is_(None)).with_for_update()).all()
+    for record in live:
+        record.revoked_at = now
+    audit.record(AuditAction.AGENCY_TOKENS_REVOKED, actor, subject=("agency", agency.id), now=now,
+                 data={"revoked": len(live), "prefixes": [r.prefix for r in live]})
+    return len(live)
 
 
 def authenticate_token(token: str | None, now: datetime) -> Agency | None:
