@@ -199,9 +199,10 @@ def stored_files(app) -> list:
 @pytest.mark.parametrize("data, filename, status, code", [
     (b"MZ\x90\x00 this is a program, not a PDF", "warrant.pdf", 422, "invalid_input"),
     (PDF_BYTES, "../x.pdf", 422, "invalid_input"),
+    (PDF_BYTES, "invoice\u202efdp.exe", 422, "invalid_input"),
     (PDF_BYTES + b"\0" * (20 * MB), "big.pdf", 413, "too_large"),  # past 20 MB: the workflow refuses
     (PDF_BYTES + b"\0" * (22 * MB), "huge.pdf", 413, "too_large"),  # past the request limit
-], ids=["not-a-pdf", "path-name", "over-20-mb", "over-request-limit"])
+], ids=["not-a-pdf", "path-name", "reversed-name", "over-20-mb", "over-request-limit"])
 def test_bad_upload_is_refused_and_nothing_is_kept(app, staff, make_case, data, filename, status, code):
     case = make_case(document=False)
     resp = staff(Role.INTAKE).upload(case.id, data, filename)

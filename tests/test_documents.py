@@ -126,6 +126,22 @@ def test_file_names_that_are_paths_are_refused(app, open_case, folder):
     assert not (folder.parent / "evil.pdf").exists()
 
 
+@pytest.mark.parametrize("name", ["invoice\u202efdp.exe", "scan\u2067gpj.pdf", "\u200fwarrant.pdf",
+                                  "w\u202aarrant.pdf"], ids=["override", "isolate", "mark", "embedding"])
+def test_file_names_that_reverse_the_text_direction_are_refused(app, open_case, folder, name):
+    """A name shown reversed ("invoice\u202efdp.exe" reads "invoiceexe.pdf") would lie about the file."""
+    before = files_in(folder)
+    with pytest.raises(InvalidInput) as refused:
+        store(open_case.id, PDF_BYTES, folder, name)
+    assert refused.value.fields == {"file": "The file name may not reverse the text direction."}
+    assert_nothing_stored(folder, before)
+
+
+def test_a_name_in_a_right_to_left_script_is_kept(app, open_case, folder):
+    document = store(open_case.id, PDF_BYTES, folder, "مذكرة.pdf")
+    assert document.filename == "مذكرة.pdf"
+
+
 def test_a_closed_case_takes_no_documents(app, make_case, folder):
     case = make_case(state="withdrawn", document=False)
     with pytest.raises(Conflict):

@@ -29,6 +29,10 @@ TRAILER_WINDOW = 2048
 FILENAME_MAX = 200
 
 
+# Unicode's bidirectional formatting characters: embeddings, overrides, isolates and marks.
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
+
+
 def folder_for(instance_path: str) -> Path:
     folder = Path(instance_path) / "documents"
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -39,6 +43,13 @@ def parse_filename(raw: str | None) -> str:
     """The name the file was sent with, kept only to name the download. A name
     that tries to be a path is refused rather than quietly trimmed."""
     name = clean_text(raw, field="file", label="File names", max_length=FILENAME_MAX)
+    if any(c in BIDI_CONTROLS for c in name):
+        # "invoice\u202efdp.exe" reads as "invoiceexe.pdf": the name would lie about the file.
+        raise InvalidInput(
+            "The file name holds characters that reverse the direction of the text, so it would not "
+            "read as what it is; rename the file and send it again.",
+            reasons=["file"], fields={"file": "The file name may not reverse the text direction."},
+        )
     if "/" in name or "\\" in name or name in (".", "..") or name.startswith("."):
         raise InvalidInput(
             f"The file name {name!r} looks like a path; send a plain name such as warrant.pdf.",
