@@ -19,6 +19,7 @@ class AuditAction(StrEnum):
     SESSION_EXPIRED = "auth.session_expired"
     MFA_ENROLLED = "auth.mfa_enrolled"
     MFA_FAILED = "auth.mfa_failed"
+    MFA_LOCKED = "auth.mfa_locked"
     MFA_RESET = "auth.mfa_reset"
     PASSWORD_CHANGED = "auth.password_changed"  # noqa: S105 (an event name)
     PASSWORD_CHANGE_FAILED = "auth.password_change_failed"  # noqa: S105 (an event name)

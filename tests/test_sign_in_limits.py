@@ -172,3 +172,65 @@ def test_a_disabled_user_with_the_right_password_fails_like_anyone(app, make_use
     user = make_user(Role.REVIEWER, active=False)
     assert attempt(user.email, PASSWORD) == "wrong"
     assert db.session.get(User, user.id).last_sign_in_at is None
+
+
+# ---- wrong codes add up to a lock -------------------------------------------------------
+
+
+def code_at(user: User, at) -> str:
+    import pyotp
+
+    return pyotp.TOTP(user.totp_secret).at(at)
+
+
+def wrong_code_at(user: User, at) -> str:
+    right = code_at(user, at)
+    return next(c for c in ("000000", "111111", "222222") if c != right)
+
+
+def test_ten_wrong_codes_lock_the_code_step_for_fifteen_minutes(app, make_user):
+    """Whoever knows the password may not go on guessing codes: ten wrong ones within
+    15 minutes lock the code step (even the right code is refused, unread) until
+    the first of them is 15 minutes old. Attempts are 20 s apart, under the
+    per-minute limits, as a patient attacker would space them."""
+    from datetime import timedelta
+
+    user = make_user(Role.REVIEWER)
+    start = utcnow()
+    for n in range(auth.CODE_LOCK_FAILURES):
+        with pytest.raises(InvalidCredentials):
+            auth.check_code(user, wrong_code_at(user, start + timedelta(seconds=20 * n)), "198.51.100.7",
+                            start + timedelta(seconds=20 * n))
+    locked_at = start + timedelta(seconds=20 * auth.CODE_LOCK_FAILURES)
+    with pytest.raises(RateLimited) as locked:
+        auth.check_code(user, code_at(user, locked_at), "198.51.100.7", locked_at)
+    assert locked.value.code == "mfa_locked" and "someone may know your password" in locked.value.message
+    db.session.refresh(user)
+    assert user.totp_last_step is None  # the right code was not used up by the refusal
+    events = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.action == AuditAction.MFA_LOCKED.value)).all()
+    assert len(events) == 1 and events[0].data["failures"] == auth.CODE_LOCK_FAILURES
+
+    # Once the first failure is 15 minutes old, the right code works again.
+    later = start + auth.CODE_LOCK_WINDOW + timedelta(seconds=1)
+    auth.check_code(user, code_at(user, later), "198.51.100.7", later)
+    db.session.commit()
+
+
+def test_a_sign_in_wipes_the_slate(app, make_user):
+    """Failures before the user's last sign-in do not count towards a lock."""
+    from datetime import timedelta
+
+    user = make_user(Role.REVIEWER)
+    start = utcnow()
+    for n in range(auth.CODE_LOCK_FAILURES - 1):
+        with pytest.raises(InvalidCredentials):
+            auth.check_code(user, wrong_code_at(user, start + timedelta(seconds=20 * n)), "198.51.100.7",
+                            start + timedelta(seconds=20 * n))
+    signed_in = start + timedelta(seconds=200)
+    audit.record(AuditAction.SIGN_IN, Actor(user.email, user.id, "198.51.100.7"), subject=("user", user.id),
+                 now=signed_in)
+    db.session.commit()
+    after = signed_in + timedelta(seconds=20)
+    with pytest.raises(InvalidCredentials):  # one more wrong code: a failure, not a lock
+        auth.check_code(user, wrong_code_at(user, after), "198.51.100.7", after)

@@ -52,7 +52,8 @@ class Session(BaseModel):
     200: Reply("Signed in; the session cookie is set", Session),
     401: "Wrong e-mail, password or code (invalid_credentials, one message for all)",
     403: "A staff user who has not yet set up an authenticator (mfa_enrolment_required)",
-    429: "Too many failed attempts in the last minute (rate_limited)",
+    429: "Too many failed attempts in the last minute (rate_limited), or ten wrong codes for the account "
+         "in 15 minutes (mfa_locked)",
 })
 def session_create(body: SessionRequest):
     now = utcnow()
