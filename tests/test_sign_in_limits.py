@@ -197,11 +197,11 @@ def test_ten_wrong_codes_lock_the_code_step_for_fifteen_minutes(app, make_user):
 
     user = make_user(Role.REVIEWER)
     start = utcnow()
-    for n in range(auth.CODE_LOCK_FAILURES):
+    for n in range(throttle.CODE_LOCK_FAILURES):
         with pytest.raises(InvalidCredentials):
             auth.check_code(user, wrong_code_at(user, start + timedelta(seconds=20 * n)), "198.51.100.7",
                             start + timedelta(seconds=20 * n))
-    locked_at = start + timedelta(seconds=20 * auth.CODE_LOCK_FAILURES)
+    locked_at = start + timedelta(seconds=20 * throttle.CODE_LOCK_FAILURES)
     with pytest.raises(RateLimited) as locked:
         auth.check_code(user, code_at(user, locked_at), "198.51.100.7", locked_at)
     assert locked.value.code == "mfa_locked" and "someone may know your password" in locked.value.message
@@ -209,10 +209,10 @@ def test_ten_wrong_codes_lock_the_code_step_for_fifteen_minutes(app, make_user):
     assert user.totp_last_step is None  # the right code was not used up by the refusal
     events = db.session.scalars(
         select(AuditEvent).where(AuditEvent.action == AuditAction.MFA_LOCKED.value)).all()
-    assert len(events) == 1 and events[0].data["failures"] == auth.CODE_LOCK_FAILURES
+    assert len(events) == 1 and events[0].data["failures"] == throttle.CODE_LOCK_FAILURES
 
     # Once the first failure is 15 minutes old, the right code works again.
-    later = start + auth.CODE_LOCK_WINDOW + timedelta(seconds=1)
+    later = start + throttle.CODE_LOCK_WINDOW + timedelta(seconds=1)
     auth.check_code(user, code_at(user, later), "198.51.100.7", later)
     db.session.commit()
 
@@ -223,7 +223,7 @@ def test_a_sign_in_wipes_the_slate(app, make_user):
 
     user = make_user(Role.REVIEWER)
     start = utcnow()
-    for n in range(auth.CODE_LOCK_FAILURES - 1):
+    for n in range(throttle.CODE_LOCK_FAILURES - 1):
         with pytest.raises(InvalidCredentials):
             auth.check_code(user, wrong_code_at(user, start + timedelta(seconds=20 * n)), "198.51.100.7",
                             start + timedelta(seconds=20 * n))

@@ -121,7 +121,7 @@ class Body(BaseModel):
     """A request body: unknown keys are refused, never ignored (a `state` sent
     with a demand must not pass unnoticed)."""
 
-    model_config = ConfigDict(extra="forbid", strict=False, str_strip_whitespace=False)
+    model_config = ConfigDict(extra="forbid")
     WHAT: ClassVar[str] = "the body"  # how messages name the body as a whole
     LEAD: ClassVar[str] = ""  # what a refusal's message starts with ("The demand was not logged: ")
     MESSAGES: ClassVar[dict[str, str]] = {}  # field -> the message for any problem with it

@@ -5,7 +5,7 @@ access policy, so the document cannot say one thing while the server does anothe
 
     @bp.post("/cases/<int(max=...):case_id>/transitions")
     @allow(Role.REVIEWER)
-    @operation("Fire a trigger", body=MoveRequest, replies={200: ("The case", CaseOut), 409: "..."})
+    @operation("Fire a trigger", body=Move, replies={200: Reply("The case", Case), 409: "..."})
     def case_transition(case_id, body): ...
 """
 
@@ -45,24 +45,20 @@ class Operation:
     upload: dict | None = None  # a multipart/form-data schema
     replies: dict[int, Reply] = field(default_factory=dict)
     params: dict[str, dict] = field(default_factory=dict)  # path parameter -> schema, where not from the rule
-    description: str = ""
 
 
-def _reply(value) -> Reply:
-    if isinstance(value, Reply):
-        return value
-    if isinstance(value, tuple):
-        return Reply(value[0], value[1])
-    return Reply(value)
+def _reply(value: Reply | str) -> Reply:
+    """A refusal may be declared by its description alone: its body is an Error."""
+    return value if isinstance(value, Reply) else Reply(value)
 
 
 def operation(summary: str, *, body: type[Body] | None = None, upload: dict | None = None,
-              replies: dict | None = None, params: dict | None = None, description: str = ""):
+              replies: dict | None = None, params: dict | None = None):
     """Declare an API operation. With `body`, the request must be application/json
     (415), parse (400) and validate against the model (422 naming each field); the
     view receives the model as `body`."""
     declared = Operation(summary, body, upload, {code: _reply(v) for code, v in (replies or {}).items()},
-                         params or {}, description)
+                         params or {})
 
     def decorator(view):
         if body is None:
@@ -144,8 +140,6 @@ def _describe(op: Operation, method: str, params: list, policy, refs: dict) -> d
     security, refusals = _security(policy, method)
     replies = dict(refusals)
     entry: dict = {"summary": op.summary, "operationId": None, "security": security}
-    if op.description:
-        entry["description"] = op.description
     if params:
         entry["parameters"] = params
     if op.body is not None:

@@ -76,9 +76,8 @@ def session_create(body: SessionRequest):
     db.session.commit()
     login_user(Principal(user, new.record, new.token))
     session.permanent = True
-    principal = current_user
     return reply(Session(csrf_token=generate_csrf(),
-                            user=SessionUser(id=principal.id, email=principal.email, role=principal.role)))
+                         user=SessionUser(id=user.id, email=user.email, role=user.role)))
 
 
 @bp.delete("/session")

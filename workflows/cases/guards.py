@@ -86,13 +86,16 @@ def _redirect(ctx: Context) -> list[Reason]:
     return reasons
 
 
+def _categories_narrowed(ctx: Context, message: str) -> list[Reason]:
+    """Categories, if given, may only be fewer than the demand's, and not none."""
+    if ctx.categories is None:
+        return []
+    wider = [c.value for c in ctx.categories if c.value not in ctx.case.categories]
+    return [Reason("not_narrower", "categories", message)] if wider or not ctx.categories else []
+
+
 def _challenge_lost(ctx: Context) -> list[Reason]:
-    reasons = []
-    if ctx.categories is not None:
-        wider = [c.value for c in ctx.categories if c.value not in ctx.case.categories]
-        if wider or not ctx.categories:
-            reasons.append(Reason("not_narrower", "categories",
-                                  "After a lost challenge the categories may only be narrowed."))
+    reasons = _categories_narrowed(ctx, "After a lost challenge the categories may only be narrowed.")
     if ctx.identifiers is not None:
         wider = [i for i in ctx.identifiers if i not in ctx.case.identifiers]
         if wider or not ctx.identifiers:
@@ -105,13 +108,9 @@ def _amend(ctx: Context) -> list[Reason]:
     """The agency's amended demand, on the record: accounts named (or changed) and
     categories narrowed, never widened (a wider demand is a new demand)."""
     reasons = _note_required(ctx, "what the agency changed, and how it reached you")
+    reasons += _categories_narrowed(ctx, "Amending may only narrow the categories; a demand for more is a "
+                                         "new demand.")
     case = ctx.case
-    if ctx.categories is not None:
-        wider = [c.value for c in ctx.categories if c.value not in case.categories]
-        if wider or not ctx.categories:
-            reasons.append(Reason("not_narrower", "categories",
-                                  "Amending may only narrow the categories; a demand for more is a new "
-                                  "demand."))
     categories = [c.value for c in ctx.categories] if ctx.categories is not None else case.categories
     identifiers = ctx.identifiers if ctx.identifiers is not None else case.identifiers
     if categories == case.categories and identifiers == case.identifiers:

@@ -10,12 +10,12 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
-from models import AuditAction, AuditEvent, User, UserSession, db
+from models import AuditAction, User, UserSession, db
 from workflows import audit
 from workflows.audit import Actor
-from workflows.errors import InvalidCredentials, InvalidInput, RateLimited
+from workflows.errors import InvalidCredentials, InvalidInput
 from workflows.identity import passwords, throttle, totp
 from workflows.text import storable
 
@@ -26,13 +26,6 @@ SEEN_RESOLUTION = timedelta(seconds=60)  # how often last_seen_at is written
 
 GENERIC_FAILURE = "That e-mail and password do not match an active account."
 CODE_FAILURE = "That code is not valid. Codes change every 30 seconds and work once."
-# Whoever gets this far has the password. The per-minute limits alone would let them
-# try 30 codes a minute for ever; this caps them at 10 in any 15 minutes since the
-# account's last sign-in (about 40 an hour, so years on average for a 6-digit code).
-CODE_LOCK_FAILURES = 10
-CODE_LOCK_WINDOW = timedelta(minutes=15)
-CODE_LOCKED = ("Too many wrong codes for this account. Wait 15 minutes, then try again. If you did not "
-               "make these attempts, tell your administrator: someone may know your password.")
 
 
 def normalise_email(email: str) -> str:
@@ -87,37 +80,10 @@ def check_password(email: str, password: str, ip: str, now: datetime) -> User:
     return user
 
 
-def _events(user_id: int, *actions: AuditAction):
-    return (AuditEvent.subject_type == "user", AuditEvent.subject_id == str(user_id),
-            AuditEvent.action.in_([a.value for a in actions]))
-
-
-def _codes_locked(user: User, ip: str, now: datetime) -> bool:
-    """Ten wrong codes within 15 minutes, none since a sign-in: refuse codes until
-    the oldest of them is 15 minutes old. The lock is audited once a window."""
-    since = now - CODE_LOCK_WINDOW
-    signed_in = db.session.scalar(
-        select(func.max(AuditEvent.at)).where(*_events(user.id, AuditAction.SIGN_IN)))
-    if signed_in is not None and signed_in > since:
-        since = signed_in
-    failures = db.session.scalar(select(func.count()).select_from(AuditEvent).where(
-        *_events(user.id, AuditAction.MFA_FAILED), AuditEvent.at > since))
-    if failures < CODE_LOCK_FAILURES:
-        return False
-    recorded = db.session.scalar(select(AuditEvent.seq).where(
-        *_events(user.id, AuditAction.MFA_LOCKED), AuditEvent.at > now - CODE_LOCK_WINDOW).limit(1))
-    if recorded is None:
-        audit.record(AuditAction.MFA_LOCKED, Actor(user.email, user.id, ip), subject=("user", user.id),
-                     data={"failures": failures}, now=now)
-    db.session.commit()
-    return True
-
-
 def check_code(user: User, code: str, ip: str, now: datetime) -> None:
     """Second factor, for a user whose password was just checked."""
     attempt = throttle.reserve(user.email, ip, now)
-    if _codes_locked(user, ip, now):
-        raise RateLimited(CODE_LOCKED, code="mfa_locked")  # the code is not even looked at
+    throttle.refuse_locked_codes(user.id, user.email, ip, now)  # locked: the code is not even read
     if not user.active or not totp.consume(user, code or "", now):
         _fail(AuditAction.MFA_FAILED, attempt, now, user.id)
         raise InvalidCredentials(CODE_FAILURE)
