@@ -10,7 +10,6 @@ cases (random.Random with a fixed seed)."""
 
 import random
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from io import BytesIO
 from pathlib import Path
@@ -18,7 +17,9 @@ from pathlib import Path
 from flask import current_app
 from sqlalchemy import select
 
+from demo import preservations
 from demo.documents import minimal_pdf
+from demo.plans import Plan, Step
 from demo.wording import (
     ASKS,
     AUTHORITIES,
@@ -30,12 +31,26 @@ from demo.wording import (
     NOTES,
     UNKNOWN_IDENTIFIERS,
 )
-from models import Account, Agency, Case, Category, Customer, CustomerKind, ProcessType, Role, State, User, db
+from models import (
+    Account,
+    Agency,
+    Case,
+    CaseKind,
+    Category,
+    Customer,
+    CustomerKind,
+    ProcessType,
+    Role,
+    State,
+    User,
+    db,
+)
 from workflows import cases, disclosure, legal
 from workflows.audit import Actor
-from workflows.cases import Caller, Move, Trigger
+from workflows.cases import Caller, Move, Trigger, states_of
 
 TOTAL = 200
+APPLICATION = Actor.system("demo")  # fires what the application fires (a preservation's expiry)
 SEED = 2026
 S, N, C = Category.SUBSCRIBER, Category.NON_CONTENT, Category.CONTENT
 
@@ -58,26 +73,6 @@ REDIRECTING = {State.REDIRECTED, State.RESOLVED_BY_CUSTOMER}
 NATIONAL_SECURITY = {ProcessType.NSL, ProcessType.FISA_ORDER}
 # Geofence warrants that name no account: one awaiting the agency's answer, one rejected.
 UNNAMED = (State.LEGAL_REVIEW, State.REJECTED)
-
-@dataclass
-class Step:
-    trigger: Trigger
-    role: Role
-    after: timedelta  # after the previous step
-    note: str | None = None
-    reason: str | None = None
-    narrow: bool = False  # challenge_lost: drop content from the categories
-
-
-@dataclass
-class Plan:
-    received_at: datetime
-    agency: Agency
-    body: dict
-    document: bool
-    logged_after: timedelta  # intake staff log it some minutes after it arrives
-    steps: list[Step] = field(default_factory=list)
-
 
 def seed_cases(now: datetime, staff: Mapping[Role, User], folder: Path | None = None,
                total: int = TOTAL, seed: int = SEED) -> int:
@@ -103,14 +98,15 @@ def plan_cases(now: datetime, total: int = TOTAL, seed: int = SEED) -> list[Plan
     if not agencies or not any(kind is CustomerKind.ENTERPRISE for _, kind, _ in accounts):
         return []  # nothing to make demands of: the demo's agencies and customers come first
     rng = random.Random(seed)  # noqa: S311 (invented demo data, repeatable on purpose)
-    plans = _Planner(rng, now, agencies, accounts).plans(total - len(UNNAMED))
+    preserving = preservations.plans(now, agencies, [i for i, _, _ in accounts])
+    plans = _Planner(rng, now, agencies, accounts).plans(total - len(UNNAMED) - len(preserving))
     # The demands naming no account come from a generator of their own, so adding them
     # leaves every other demo case as it was.
     aside = _Planner(random.Random(seed + 1), now, agencies, accounts)  # noqa: S311
     for state in UNNAMED:
         found = next((plan for plan in (aside.unnamed(state) for _ in range(50)) if plan), None)
         plans += [found] if found else []
-    return sorted(plans, key=lambda p: p.received_at)
+    return sorted(plans + preserving, key=lambda p: p.received_at)
 
 
 def half_year_start(now: datetime) -> datetime:
@@ -132,8 +128,9 @@ class _Planner:
 
     def plans(self, total: int) -> list[Plan]:
         # The first plans cover every state, process type and agency; the rest are drawn.
-        wanted = [(state, None, None) for state in State]
-        wanted += [(None, process, None) for process in ProcessType]
+        # (Preservation requests have states and processes of their own: demo.preservations.)
+        wanted = [(state, None, None) for state in states_of(CaseKind.PRODUCTION)]
+        wanted += [(None, process, None) for process in ProcessType if process.kind is CaseKind.PRODUCTION]
         wanted += [(None, None, agency) for agency in self.agencies]
         states, weights = list(STATE_WEIGHTS), list(STATE_WEIGHTS.values())
         plans: list[Plan] = []
@@ -162,6 +159,8 @@ class _Planner:
         """Process types this agency may use on that day; for a proposal, only those that compel."""
         found = []
         for process in ProcessType:
+            if process.kind is not CaseKind.PRODUCTION:
+                continue  # preservation requests are planned apart
             rule = legal.process_rule(process)
             if not rule.open_to(agency.country):
                 continue
@@ -339,18 +338,20 @@ def _play(plan: Plan, actors: Mapping[Role, Actor], folder: Path, now: datetime)
         scale = (latest - logged_at).total_seconds() / (times[-1] - logged_at).total_seconds()
         times = [logged_at + (t - logged_at) * scale for t in times]
     clerk = actors[Role.INTAKE]
-    draft = cases.parse_case(plan.body, logged_at)
+    body = plan.body if plan.follows is None else {**plan.body, "preservation_id": plan.follows.case_id}
+    draft = cases.parse_case(body, logged_at)
     case = cases.create_case(draft, plan.agency, clerk, logged_at, created_by_id=clerk.user_id)
     db.session.commit()
     case_id, reference = case.id, case.reference
+    plan.case_id = case_id
     if plan.document:
         disclosure.store_document(case_id, BytesIO(demo_pdf(plan, reference)), f"{reference}.pdf", clerk,
                         logged_at + timedelta(minutes=2), folder)
     for step, at in zip(plan.steps, times, strict=True):
-        actor = actors[step.role]
+        actor = actors[step.role] if step.role else APPLICATION
         caller = Caller(actor.user_id, step.role, at, actor)
         move = Move(step.trigger.value, note=step.note, reason=step.reason)
-        if step.trigger is Trigger.PROPOSE_DISCLOSURE:
+        if step.trigger in (Trigger.PROPOSE_DISCLOSURE, Trigger.PRESERVE):
             case = db.session.get(Case, case_id)
             chosen = legal.check(cases.facts_of(case), at).authorised_categories
             move = Move(step.trigger.value, categories=[c.value for c in chosen])

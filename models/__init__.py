@@ -17,6 +17,7 @@ from models.customer import Account, AccountKind, Customer, CustomerKind
 from models.notice import Delivery, HoldReason, Notice, NoticeKind, Objection
 from models.report import ReportFrozen, TransparencyReport
 from models.terms import (
+    CaseKind,
     Category,
     Channel,
     ProcessType,
@@ -39,6 +40,7 @@ __all__ = [
     "AuditHead",
     "Case",
     "CaseDocument",
+    "CaseKind",
     "CaseReferenceCounter",
     "CaseStateCount",
     "CaseTransition",

@@ -35,6 +35,7 @@ class AuditAction(StrEnum):
     CASE_VIEWED = "case.viewed"
     DOCUMENT_UPLOADED = "case.document_uploaded"
     DOCUMENT_DOWNLOADED = "case.document_downloaded"
+    VAULT_ACCOUNT_DELETED = "vault.account_deleted"
     PRODUCTION_PACKAGED = "production.packaged"
     PRODUCTION_COLLECTED = "production.collected"
     PRODUCTION_REFUSED = "production.refused"

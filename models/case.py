@@ -10,7 +10,7 @@ from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, Unique
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import db, utcnow
-from models.terms import Category, Channel, ProcessType, RejectReason, RequestType, State
+from models.terms import CaseKind, Category, Channel, ProcessType, RejectReason, RequestType, State
 from models.user import enum_column
 
 REFERENCE_PREFIX = "LE"
@@ -46,11 +46,13 @@ class Case(db.Model):
         # is aggregated from the index alone.
         Index("ix_cases_report", "received_at", "agency_id", "process_type", "enterprise",
               "content_requested", "outcome", "accounts_specified", "named_no_account", "emergency",
-              "ndo_present", "customer_notified", "challenged", "redirected", "reject_reason"),
+              "ndo_present", "customer_notified", "challenged", "redirected", "reject_reason", "kind"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     reference: Mapped[str] = mapped_column(String(16), unique=True)
+    kind: Mapped[CaseKind] = mapped_column(enum_column(CaseKind, "case_kind"), default=CaseKind.PRODUCTION,
+                                           server_default=CaseKind.PRODUCTION.value)
     agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
     received_at: Mapped[datetime]
     channel: Mapped[Channel] = mapped_column(enum_column(Channel, "case_channel"))
@@ -102,6 +104,13 @@ class Case(db.Model):
     redirected: Mapped[bool] = mapped_column(default=False)  # was ever sent to the customer
     customer_notified: Mapped[bool] = mapped_column(default=False)  # a notice of it was released
 
+    # A preservation request (kind preservation): until when the records are held,
+    # and how many times that was extended. A production demand that follows one
+    # names it in preservation_id.
+    preserved_until: Mapped[datetime | None]
+    extensions: Mapped[int] = mapped_column(default=0, server_default="0")
+    preservation_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
@@ -114,6 +123,7 @@ class Case(db.Model):
     transitions = relationship("CaseTransition", back_populates="case", order_by="CaseTransition.seq")
     documents = relationship("CaseDocument", back_populates="case", order_by="CaseDocument.id")
     disclosure = relationship("Disclosure", back_populates="case", uselist=False)
+    preservation = relationship("Case", remote_side=[id], foreign_keys=[preservation_id])
 
     def __init__(self, **fields):
         with state_writer():

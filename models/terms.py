@@ -17,6 +17,10 @@ class State(StrEnum):
     REJECTED = "rejected"
     RESOLVED_BY_CUSTOMER = "resolved_by_customer"
     WITHDRAWN = "withdrawn"
+    # A preservation request's own states (DESIGN 11.2).
+    PRESERVED = "preserved"
+    RELEASED = "released"
+    EXPIRED = "expired"
 
     @property
     def is_terminal(self) -> bool:
@@ -29,8 +33,17 @@ class State(StrEnum):
 
 TERMINAL_STATES = frozenset({
     State.DISCLOSED, State.NO_DATA, State.REJECTED, State.RESOLVED_BY_CUSTOMER, State.WITHDRAWN,
+    State.RELEASED, State.EXPIRED,
 })
 OPEN_STATES = tuple(s for s in State if s not in TERMINAL_STATES)
+
+
+class CaseKind(StrEnum):
+    """A production demand asks for data; a preservation request asks that it be
+    kept until a production demand follows (DESIGN 11.2)."""
+
+    PRODUCTION = "production"
+    PRESERVATION = "preservation"
 
 
 class RequestType(StrEnum):
@@ -52,10 +65,18 @@ class ProcessType(StrEnum):
     EPOC = "epoc"
     LOCAL_ORDER = "local_order"
     INFORMAL = "informal"
+    PRESERVATION_REQUEST = "preservation_request"
+    EPOC_PR = "epoc_pr"
 
     @property
     def label(self) -> str:
         return PROCESS_LABELS[self]
+
+    @property
+    def kind(self) -> CaseKind:
+        """The kind of case this process opens: a preservation process only preserves."""
+        preserving = self in (ProcessType.PRESERVATION_REQUEST, ProcessType.EPOC_PR)
+        return CaseKind.PRESERVATION if preserving else CaseKind.PRODUCTION
 
     @property
     def is_national_security(self) -> bool:
@@ -74,6 +95,8 @@ PROCESS_LABELS = {
     ProcessType.EPOC: "European Production Order",
     ProcessType.LOCAL_ORDER: "Local order",
     ProcessType.INFORMAL: "Informal request",
+    ProcessType.PRESERVATION_REQUEST: "Preservation request (2703(f))",
+    ProcessType.EPOC_PR: "European Preservation Order",
 }
 
 

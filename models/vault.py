@@ -31,3 +31,19 @@ class CustomerRecord(db.Model):
     data: Mapped[dict] = mapped_column(JSON, default=dict)
     blob: Mapped[bytes | None] = deferred(mapped_column(LargeBinary))
     size: Mapped[int] = mapped_column(default=0)
+    # Set when the customer deleted the record while a preservation held it: it is
+    # gone from the service and kept only for the hold (and purged when the last
+    # hold on it ends).
+    deleted_at: Mapped[datetime | None]
+
+
+class VaultHold(db.Model):
+    """A preservation's hold on one record, taken when the case was preserved:
+    the record's digest then, so a later production can show it is unchanged."""
+
+    __tablename__ = "vault_holds"
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("customer_records.id"), primary_key=True, index=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    held_at: Mapped[datetime]

@@ -586,6 +586,10 @@ PATHS = {
     "no_data": [("start_review", {}), ("no_data_found", {})],
     "rejected": [("start_review", {}), ("reject", {"reason": "overbroad"})],
     "withdrawn": [("withdraw", {"note": "The agency withdrew the demand by e-mail."})],
+    # a preservation request (process preservation_request or epoc_pr)
+    "preserved": [("start_review", {}), ("preserve", {"categories": None})],
+    "released": [("start_review", {}), ("preserve", {"categories": None}),
+                 ("release", {"note": "The agency no longer needs the records."})],
 }
 
 

@@ -45,6 +45,7 @@ CALLERS = ["nobody", "agency", "intake", "reviewer", "approver", "auditor"]
 BEYOND_SCHEMA = {
     "received_at", "request_type", "legal_process.expires_on", "legal_process.response_due", "date_range.to",
     "ndo.present", "ndo.ends_on", "agency_id", "file",
+    "kind", "preservation_id",  # what the process type opens; a preservation of the same agency
 }
 
 

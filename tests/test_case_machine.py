@@ -292,7 +292,7 @@ def test_the_proposer_is_not_offered_approve(app, make_case, make_user):
 # ---- triggers the state does not take -----------------------------------------------------
 
 
-@pytest.mark.parametrize("state", list(State))
+@pytest.mark.parametrize("state", OPEN + TERMINAL)
 def test_each_state_offers_its_triggers_and_refuses_the_rest(app, case_in, make_user, state):
     """What each role is offered in each state, and a Conflict (nothing written) for
     every trigger the state does not take."""
@@ -302,8 +302,10 @@ def test_each_state_offers_its_triggers_and_refuses_the_rest(app, case_in, make_
         expected = {t for t in FROM[state] if role in WHO[t]}
         assert set(available_triggers(case, role, make_user(role).id)) == expected, role
     approver = make_user(APPROVER)  # may fire every trigger: only the state can refuse
-    for trigger in set(Trigger) - FROM[state]:
-        refused(Conflict, case.id, move(trigger, **MOVE_FIELDS[trigger]), caller_for(approver),
+    # The preservation triggers too (not this machine's); expire is nobody's to fire (the
+    # application's), so it is refused by role first: see test_preservations.
+    for trigger in set(Trigger) - FROM[state] - {T.EXPIRE}:
+        refused(Conflict, case.id, move(trigger, **MOVE_FIELDS.get(trigger, {})), caller_for(approver),
                 code="illegal_transition")
 
 

@@ -19,6 +19,8 @@ CASE_KEYS = {
     "request_type", "legal_process", "identifiers", "categories", "date_range", "ndo", "emergency",
     "emergency_justification", "legal_check", "available_triggers", "due_at", "due_status",
     "assignee", "proposal", "disclosure", "document", "transitions",
+    # DESIGN 11.7: preservation requests and the demands that follow them
+    "kind", "preserved_until", "extensions", "preservation_id", "holds", "followed_by",
 }
 PROCESS_KEYS = {"type", "issuing_authority", "judicial", "issued_on", "expires_on", "signed",
                 "case_number", "response_due"}

@@ -47,7 +47,7 @@ NATSEC = dict(request_type=RequestType.NATIONAL_SECURITY)
 
 
 def epoc(country="DE", **overrides) -> dict:
-    return dict(process_type=ProcessType.EPOC, agency_country=country, **overrides)
+    return {"process_type": ProcessType.EPOC, "agency_country": country, **overrides}
 
 
 def local(country="FR", **overrides) -> dict:
@@ -113,6 +113,17 @@ SCENARIOS = [
     ("epoc from DE received 2026-08-17", epoc(**received_on(date(2026, 8, 17))),
      {D.PROCESS_NOT_AVAILABLE}, ()),
     ("epoc from GR ok", epoc("GR"), set(), ALL),
+    # preservation: 2703(f) for US agencies; the EPOC-PR for EU states bound by the regulation,
+    # which a prosecutor may issue for every category (no judicial issuer needed).
+    ("2703(f) preservation ok", dict(process_type=ProcessType.PRESERVATION_REQUEST, judicial=False), set(),
+     ALL),
+    ("2703(f) preservation from FR", dict(process_type=ProcessType.PRESERVATION_REQUEST, agency_country="FR"),
+     {D.PROCESS_NOT_AVAILABLE}, ()),
+    ("epoc-pr from DE by a prosecutor ok", epoc(process_type=ProcessType.EPOC_PR, judicial=False), set(),
+     ALL),
+    ("epoc-pr from DK", epoc("DK", process_type=ProcessType.EPOC_PR), {D.PROCESS_NOT_AVAILABLE}, ()),
+    ("epoc-pr received 2026-08-17", epoc(process_type=ProcessType.EPOC_PR, **received_on(date(2026, 8, 17))),
+     {D.PROCESS_NOT_AVAILABLE}, ()),
     ("epoc from DK", epoc("DK"), {D.PROCESS_NOT_AVAILABLE}, ()),
     ("epoc from the US", epoc("US"), {D.PROCESS_NOT_AVAILABLE}, ()),
     ("epoc without a judicial issuer", epoc(judicial=False),

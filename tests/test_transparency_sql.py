@@ -120,7 +120,9 @@ def reference_report(period: Period, now: datetime) -> dict:
     start, end = bounds(period)
     totals = {name: 0 for name in FIGURES}
     by_country: dict[str, dict] = {}
-    by_process = {p.value: 0 for p in ProcessType if p not in (ProcessType.NSL, ProcessType.FISA_ORDER)}
+    by_process = {p.value: 0 for p in ProcessType
+                  if p not in (ProcessType.NSL, ProcessType.FISA_ORDER, ProcessType.PRESERVATION_REQUEST,
+                               ProcessType.EPOC_PR)}
     enterprise = {name: 0 for name in ENTERPRISE}
     national = {"nsl": [0, 0], "fisa_content": [0, 0], "fisa_non_content": [0, 0]}
     for fact in facts_by_case().values():

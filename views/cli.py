@@ -10,7 +10,7 @@ from flask_migrate import upgrade
 
 import demo
 from models import Role, db, utcnow
-from workflows import audit, identity, notices, reports
+from workflows import audit, cases, disclosure, identity, notices, reports
 from workflows.audit import Actor
 from workflows.errors import WorkflowError
 
@@ -50,6 +50,8 @@ customers_cli = click.Group("customers", help="Manage customers.")
 audit_cli = click.Group("audit", help="The audit log.")
 notices_cli = click.Group("notices", help="The customer-notice outbox relay.")
 reports_cli = click.Group("reports", help="Transparency reports.")
+preservations_cli = click.Group("preservations", help="Preservation requests and their holds.")
+vault_cli = click.Group("vault", help="Customer data, as the customer acts on it.")
 
 
 @users_cli.command("create")
@@ -174,6 +176,32 @@ def demo_code(email):
     emit(code=code, valid_for_seconds=remaining)
 
 
+@preservations_cli.command("expire")
+def preservations_expire():
+    """Expire every preservation whose period has passed (one that a production
+    demand still follows stays held, and is named)."""
+    run = cases.expire_preservations(utcnow(), CLI_ACTOR)
+    emit(expired=len(run.expired))
+    for reference in run.expired:
+        emit(expired_case=reference)
+    for reference, why in run.kept:
+        emit(kept=f"{reference}: {why}")
+
+
+@vault_cli.command("delete-account")
+@click.argument("identifier")
+def vault_delete_account(identifier):
+    """The customer deletes their own data: live records go, records a
+    preservation holds are kept until the hold ends."""
+    try:
+        result = disclosure.delete_account(identifier, CLI_ACTOR, utcnow())
+    except WorkflowError as exc:
+        db.session.rollback()
+        raise click.ClickException(exc.message) from exc
+    emit(identifier=identifier.strip().lower(), deleted=result["deleted"],
+         kept_under_hold=result["kept_under_hold"])
+
+
 def _relay_settings():
     config = current_app.config
     return (notices.MailSettings.from_config(config), notices.RelayPolicy.from_config(config),
@@ -205,6 +233,6 @@ def notices_run(interval):
 
 def init_app(app) -> None:
     for command in (init_db, users_cli, agencies_cli, customers_cli, audit_cli, notices_cli, reports_cli,
-                    demo_command,
+                    preservations_cli, vault_cli, demo_command,
                     demo_code):
         app.cli.add_command(command)

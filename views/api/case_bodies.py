@@ -8,10 +8,12 @@ from typing import Annotated, Any, Literal
 
 from flask import url_for
 from pydantic import BaseModel, Field, PlainSerializer, WithJsonSchema
+from sqlalchemy import select
 
 from models import Case as CaseRow
 from models import (
     CaseDocument,
+    CaseKind,
     Category,
     Channel,
     ProcessType,
@@ -174,14 +176,36 @@ class Transition(BaseModel):
     data: dict[str, Any] | None
 
 
+OUTCOME_NOTE = "what the demand came to; null for a preservation request, which discloses nothing (see state)"
+PRESERVED_UNTIL = "a preservation request: when its hold ends (null until preserved)"
+EXTENSIONS = "a preservation request: how many times its hold was extended"
+PRESERVATION_ID = "a production demand: the preservation request it follows, whose held records it produces"
+
+
+class Holds(BaseModel):
+    """What a preservation holds: counts by category, never records."""
+
+    records: int
+    by_category: dict[str, int]
+    deleted_by_customer: int = Field(description="held records the customer has deleted since; kept only "
+                                                 "for the hold")
+
+
 class Case(BaseModel):
     """Everything about a case a member of staff may see, with the legal check and
     the deadline as they stand now and the triggers this reader may fire."""
 
     id: int
     reference: str = Field(pattern="^LE-[0-9]{4}-[0-9]{6}$")
+    kind: CaseKind
     state: State
-    outcome: Outcome
+    outcome: Outcome | None = Field(description=OUTCOME_NOTE)
+    preserved_until: Time | None = Field(description=PRESERVED_UNTIL)
+    extensions: int = Field(description=EXTENSIONS)
+    preservation_id: int | None = Field(description=PRESERVATION_ID)
+    holds: Holds | None = Field(description="a preservation request: what it holds now")
+    followed_by: list[str] = Field(description="a preservation request: the production demands that "
+                                               "name it")
     version: int = Field(description="send it back as `version` to detect changes")
     agency: AgencySummary
     received_at: Time
@@ -197,7 +221,7 @@ class Case(BaseModel):
     legal_check: LegalCheck
     available_triggers: list[Trigger] = Field(description="what the caller may fire now")
     due_at: Time
-    due_status: Literal["overdue", "due_soon"] | None
+    due_status: Literal["overdue", "due_soon", "hold_ends_soon"] | None
     assignee: Person | None
     proposal: Proposal | None
     disclosure: Disclosure | None
@@ -205,8 +229,22 @@ class Case(BaseModel):
     transitions: list[Transition]
 
 
-def outcome(case: CaseRow) -> Outcome:
+def outcome(case: CaseRow) -> Outcome | None:
+    if case.kind is CaseKind.PRESERVATION:
+        return None
     return outcome_of(case.state, case.disclosure.categories if case.disclosure else ())
+
+
+def _preservation_fields(case: CaseRow) -> dict:
+    return {"kind": case.kind, "preserved_until": case.preserved_until, "extensions": case.extensions,
+            "preservation_id": case.preservation_id}
+
+
+def _followed_by(case: CaseRow) -> list[str]:
+    if case.kind is not CaseKind.PRESERVATION:
+        return []
+    return list(db.session.scalars(select(CaseRow.reference).where(CaseRow.preservation_id == case.id)
+                                   .order_by(CaseRow.id)))
 
 
 def _legal_process(case: CaseRow) -> LegalProcessBody:
@@ -223,8 +261,11 @@ def staff_case(case: CaseRow, check: legal.LegalCheck, deadline: str | None, tri
     if case.proposed_categories is not None:
         proposal = Proposal(categories=case.proposed_categories, proposed_by=person(case.proposed_by))
     agency = case.agency
+    preserving = case.kind is CaseKind.PRESERVATION
     return Case(
         id=case.id, reference=case.reference, state=case.state, outcome=outcome(case), version=case.version,
+        **_preservation_fields(case), followed_by=_followed_by(case),
+        holds=Holds(**disclosure.held_counts(case.id)) if preserving else None,
         agency=AgencySummary(id=agency.id, name=agency.name, country=agency.country,
                              verified=agency.verified),
         received_at=case.received_at, channel=case.channel, request_type=case.request_type,
@@ -274,8 +315,12 @@ class AgencyCase(BaseModel):
 
     id: int
     reference: str
+    kind: CaseKind
     state: State
-    outcome: Outcome
+    outcome: Outcome | None = Field(description=OUTCOME_NOTE)
+    preserved_until: Time | None = Field(description=PRESERVED_UNTIL)
+    extensions: int = Field(description=EXTENSIONS)
+    preservation_id: int | None = Field(description=PRESERVATION_ID)
     received_at: Time
     due_at: Time
     request_type: RequestType
@@ -300,7 +345,8 @@ def agency_case(case: CaseRow, now: datetime) -> AgencyCase:
                                    link_expires_at=link.expires_at)
     return AgencyCase(
         id=case.id, reference=case.reference, state=case.state, outcome=outcome(case),
-        received_at=case.received_at, due_at=case.due_at, request_type=case.request_type,
+        **_preservation_fields(case), received_at=case.received_at, due_at=case.due_at,
+        request_type=case.request_type,
         legal_process=AgencyProcess(type=case.process_type, case_number=case.case_number),
         identifiers=case.identifiers, categories=case.categories, download_url=url, production=package)
 

@@ -27,7 +27,17 @@ from workflows.cases.demand import (
 from workflows.cases.guards import Caller
 from workflows.cases.intake import create_case, facts_of, recount_states
 from workflows.cases.machine import NOTE_MAX, Move, advance, allowed_from, available_triggers
-from workflows.cases.queue import Cursor, Filters, deadline_status, page, parse_filters, state_counts
+from workflows.cases.preservations import ExpiryRun
+from workflows.cases.preservations import expire_due as expire_preservations
+from workflows.cases.queue import (
+    Cursor,
+    Filters,
+    deadline_status,
+    ends_soon,
+    page,
+    parse_filters,
+    state_counts,
+)
 from workflows.cases.states import (
     BY_TRIGGER,
     OPEN_STATES,
@@ -38,6 +48,8 @@ from workflows.cases.states import (
     machine_table,
     mermaid,
     outcome_of,
+    states_of,
+    transitions_of,
 )
 
 __all__ = [
@@ -55,6 +67,7 @@ __all__ = [
     "CaseRequest",
     "Cursor",
     "Draft",
+    "ExpiryRun",
     "Filters",
     "Identifier",
     "Move",
@@ -69,6 +82,8 @@ __all__ = [
     "create_case",
     "deadline_status",
     "draft_of",
+    "ends_soon",
+    "expire_preservations",
     "facts_of",
     "log_demand",
     "machine_table",
@@ -82,5 +97,7 @@ __all__ = [
     "recount_states",
     "size_label",
     "state_counts",
+    "states_of",
+    "transitions_of",
     "view",
 ]

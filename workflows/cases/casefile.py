@@ -18,6 +18,7 @@ from models import (
     Agency,
     AuditAction,
     Case,
+    CaseKind,
     Category,
     Channel,
     RejectReason,
@@ -67,6 +68,29 @@ class Entry:
     details: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class Linked:
+    """Another case this one names or is named by, as the page links it."""
+
+    id: int
+    reference: str
+    state: State
+
+
+@dataclass(frozen=True)
+class Preservation:
+    """What the page says of a preservation request: its hold and what follows it."""
+
+    until: datetime | None
+    days_left: int | None  # whole days to the end (0 on its last day); None until preserved
+    ends_soon: bool
+    extensions: int
+    extensions_allowed: int
+    extension_days: int
+    holds: dict  # disclosure.held_counts(): counts by category, never records
+    followed_by: list[Linked]
+
+
 @dataclass
 class CaseFile:
     """Everything the case page shows, loaded once."""
@@ -80,6 +104,8 @@ class CaseFile:
     now: datetime
     notices: list = field(default_factory=list)  # the customer notices this case caused
     people: dict[int, str] = field(default_factory=dict)  # user id -> e-mail
+    preservation: Preservation | None = None  # a preservation request's hold
+    follows: Linked | None = None  # the preservation a production demand follows
 
     def person(self, user_id: int | None) -> str:
         if not user_id:
@@ -144,7 +170,30 @@ def view(case_id: int, role: Role, user_id: int, actor: Actor, now: datetime) ->
         deadline=queue.deadline_status(case, now),
         triggers=case_machine.available_triggers(case, role, user_id),
         timeline=timeline(case, people), now=now, people=people, notices=notices.of_case(case.id),
+        preservation=preservation_of(case, now) if case.kind is CaseKind.PRESERVATION else None,
+        follows=_linked(case.preservation_id),
     )
+
+
+def _linked(case_id: int | None) -> Linked | None:
+    if case_id is None:
+        return None
+    row = db.session.execute(select(Case.id, Case.reference, Case.state).where(Case.id == case_id)).one()
+    return Linked(row.id, row.reference, row.state)
+
+
+def preservation_of(case: Case, now: datetime) -> Preservation:
+    rule = legal.process_rule(case.process_type)
+    rows = db.session.execute(select(Case.id, Case.reference, Case.state)
+                              .where(Case.preservation_id == case.id).order_by(Case.id))
+    days_left = None
+    if case.preserved_until is not None and case.state is State.PRESERVED:
+        days_left = max((case.preserved_until - now).days, 0)
+    return Preservation(
+        until=case.preserved_until, days_left=days_left, ends_soon=queue.ends_soon(case, now),
+        extensions=case.extensions, extensions_allowed=rule.extensions_allowed,
+        extension_days=rule.extension_days, holds=disclosure.held_counts(case.id),
+        followed_by=[Linked(r.id, r.reference, r.state) for r in rows])
 
 
 def _people(case: Case) -> dict[int, str]:
@@ -191,9 +240,26 @@ def _details(data: dict, people: dict[int, str]) -> tuple[str, ...]:
                 lines.append(f"Reason: {value}")
         elif key == "account_ids":
             lines.append(f"Accounts matched: {len(value or [])}")
+        elif key == "held" and isinstance(value, dict):
+            lines.append("Records held: " + ", ".join(f"{n} {c.replace('_', '-')}" for c, n in value.items()))
+        elif key == "preserved_until" and isinstance(value, dict):
+            lines.append(f"Held until {_moment(value.get('after'))}, was {_moment(value.get('before'))}")
+        elif key == "preserved_until":
+            lines.append(f"Held until {_moment(value)}")
+        elif key == "hold" and isinstance(value, dict):
+            purged = value.get("purged") or 0
+            lines.append(f"Hold ended on {value.get('released', 0)} records"
+                         + (f"; {purged} the customer had deleted are now gone" if purged else ""))
         else:
             lines.append(f"{key.replace('_', ' ').capitalize()}: {value}")
     return tuple(lines)
+
+
+def _moment(iso: str | None) -> str:
+    """An ISO time from a transition's data, as the page writes times."""
+    if not iso:
+        return "not set"
+    return iso[:16].replace("T", " ") + " UTC"
 
 
 def timeline(case: Case, people: dict[int, str] | None = None) -> list[Entry]:
@@ -238,7 +304,7 @@ def move_for(case_id: int, trigger: str, version: str | None, note: str | None, 
         raise Conflict("This form is out of date; reload the case and try again.", code="stale_version")
     chosen: list[str] | None = None
     narrowed: list[str] | None = None
-    if trigger in (Trigger.PROPOSE_DISCLOSURE, Trigger.APPROVE):
+    if trigger in (Trigger.PROPOSE_DISCLOSURE, Trigger.APPROVE, Trigger.PRESERVE):
         chosen = list(categories)
     elif trigger in (Trigger.CHALLENGE_LOST, Trigger.AMEND):
         case = db.session.get(Case, case_id)

@@ -13,7 +13,7 @@ from typing import Annotated, ClassVar
 
 from pydantic import Field, StrictBool
 
-from models import Category, Channel, ProcessType, RequestType
+from models import CaseKind, Category, Channel, ProcessType, RequestType
 from workflows.errors import InvalidInput
 from workflows.identity import ID_MAX
 from workflows.schema import Body, Day, Moment, text, validate, whole
@@ -69,6 +69,12 @@ class AgencyRequest(Body):
         "categories:missing": CHOOSE_CATEGORY, "categories:too_short": CHOOSE_CATEGORY,
     }
     received_at: Moment = Field(description="when the demand arrived; not in the future, not before 2000")
+    kind: CaseKind | None = Field(None, description=(
+        "production (a demand for data) or preservation (a request to keep it until a production demand "
+        "follows); by default, what the legal process is"))
+    preservation_id: whole(1, ID_MAX) | None = Field(None, description=(
+        "the preservation request (one of yours) this production demand follows; its held records are "
+        "produced with the live ones"))
     request_type: RequestType
     legal_process: LegalProcess
     identifiers: Annotated[list[Identifier], Field(max_length=IDENTIFIERS_MAX, description=(
@@ -97,6 +103,8 @@ class Draft:
 
     agency_id: int | None
     received_at: datetime
+    kind: CaseKind
+    preservation_id: int | None
     channel: Channel
     request_type: RequestType
     process_type: ProcessType
@@ -143,6 +151,7 @@ def draft_of(demand: AgencyRequest, now: datetime, default_channel: Channel = Ch
     ndo = demand.ndo or NonDisclosureOrder()
     draft = Draft(
         agency_id=getattr(demand, "agency_id", None), received_at=demand.received_at,
+        kind=demand.kind or process.type.kind, preservation_id=demand.preservation_id,
         channel=getattr(demand, "channel", None) or default_channel, request_type=demand.request_type,
         process_type=process.type, issuing_authority=process.issuing_authority or "",
         judicial=bool(process.judicial), issued_on=process.issued_on, expires_on=process.expires_on,
@@ -186,6 +195,15 @@ def inconsistencies(d: Draft, now: datetime) -> dict[str, str]:
         ("request_type",
          d.process_type is ProcessType.EMERGENCY and d.request_type is not RequestType.EMERGENCY,
          "An emergency process goes with the emergency request type."),
+    ]
+    preserving = d.process_type.kind is CaseKind.PRESERVATION
+    checks += [
+        ("kind", d.kind is not d.process_type.kind,
+         f"A {d.process_type.label.lower()} opens a {d.process_type.kind.value} case, not a {d.kind.value} "
+         "case." + (" Preservation requests come with a preservation_request or an epoc_pr."
+                    if d.kind is CaseKind.PRESERVATION else "")),
+        ("preservation_id", preserving and d.preservation_id is not None,
+         "Only a production demand follows a preservation; a preservation request names none."),
     ]
     for name, failed, message in checks:
         if failed:

@@ -3,7 +3,7 @@ caller, what they sent, the legal check and the matched accounts), each
 returning the reasons it refuses a transition; none means it passes."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cached_property
 
 from sqlalchemy import select
@@ -20,8 +20,8 @@ class Caller:
     """Who fires a trigger: their user id and role, when their session last
     proved password and code, and how the audit log names them."""
 
-    user_id: int
-    role: Role
+    user_id: int | None
+    role: Role | None  # None: the application itself (a command such as `preservations expire`)
     authenticated_at: datetime
     actor: Actor
 
@@ -137,13 +137,13 @@ def _within_check(ctx: Context, chosen: list[Category] | None) -> list[Reason]:
     )]
 
 
-def _something_to_disclose(ctx: Context) -> list[Reason]:
+def _something_to_disclose(ctx: Context, what: str = "disclose") -> list[Reason]:
     if not ctx.case.identifiers:
         return [NAMES_NONE]
     if ctx.accounts:
         return []
     return [Reason("no_matching_account", "identifiers",
-                   "No identifier matches an account, so there is nothing to disclose: "
+                   f"No identifier matches an account, so there is nothing to {what}: "
                    "answer with no data found instead.")]
 
 
@@ -191,6 +191,61 @@ def _reject(ctx: Context) -> list[Reason]:
     return reasons
 
 
+# ---- preservation requests (DESIGN 11.2) ------------------------------------------
+
+def period_end(case: Case) -> datetime:
+    """When the preservation's first period ends: its days, counted from receipt."""
+    return case.received_at + timedelta(days=legal.process_rule(case.process_type).preservation_days)
+
+
+def open_followups(case_id: int) -> list[str]:
+    """The open production demands that name this preservation: while one is open,
+    the records stay held (Reg. 2023/1543 Art. 11(2); for a 2703(f) request, our
+    policy: the data the process was served for is not let go mid-review)."""
+    return list(db.session.scalars(select(Case.reference).where(
+        Case.preservation_id == case_id, Case.is_open.is_(True)).order_by(Case.id)))
+
+
+def _when(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _preserve(ctx: Context) -> list[Reason]:
+    reasons = _within_check(ctx, ctx.categories) + _something_to_disclose(ctx, "preserve")
+    end = period_end(ctx.case)
+    if end <= ctx.now:
+        reasons.append(Reason("period_over", "trigger",
+                              f"The preservation period ended on {_when(end)}: nothing may be held on this "
+                              "request now. Reject it, or ask the agency for a new one."))
+    return reasons
+
+
+def _extend(ctx: Context) -> list[Reason]:
+    case, rule = ctx.case, legal.process_rule(ctx.case.process_type)
+    reasons = _note_required(ctx, "the renewed request: who asked, when and how")
+    if case.extensions >= rule.extensions_allowed:
+        reasons.append(Reason("extension_used", "trigger",
+                              f"This preservation was extended already; the {rule.name} allows "
+                              f"{rule.extensions_allowed} extension ({rule.source})."))
+    if case.preserved_until is not None and case.preserved_until <= ctx.now:
+        reasons.append(Reason("period_over", "trigger",
+                              f"The preservation ended on {_when(case.preserved_until)}; it cannot be "
+                              "extended after its end."))
+    return reasons
+
+
+def _expire(ctx: Context) -> list[Reason]:
+    case, reasons = ctx.case, []
+    if case.preserved_until is None or case.preserved_until > ctx.now:
+        reasons.append(Reason("not_ended", "trigger", "The preservation has not reached its end."))
+    pending = open_followups(case.id)
+    if pending:
+        reasons.append(Reason("production_pending", "trigger",
+                              "A production demand that follows it is open (" + ", ".join(pending)
+                              + "): the records stay held until it ends."))
+    return reasons
+
+
 GUARDS = {
     Trigger.REDIRECT: _redirect,
     Trigger.AGENCY_RETURNS: lambda ctx: _note_required(ctx, "what the agency said when it came back"),
@@ -203,6 +258,10 @@ GUARDS = {
     Trigger.NO_DATA_FOUND: _no_data_found,
     Trigger.REJECT: _reject,
     Trigger.WITHDRAW: lambda ctx: _note_required(ctx, "how the agency withdrew the demand"),
+    Trigger.PRESERVE: _preserve,
+    Trigger.EXTEND: _extend,
+    Trigger.RELEASE: lambda ctx: _note_required(ctx, "why the preservation is released"),
+    Trigger.EXPIRE: _expire,
 }
 
 

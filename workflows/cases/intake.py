@@ -12,6 +12,7 @@ from models import (
     Agency,
     AuditAction,
     Case,
+    CaseKind,
     CaseReferenceCounter,
     CaseStateCount,
     Category,
@@ -23,7 +24,8 @@ from models import (
 from models.case import REFERENCE_PREFIX
 from workflows import audit, legal
 from workflows.audit import Actor
-from workflows.cases.demand import Draft
+from workflows.cases.demand import NOT_LOGGED, Draft
+from workflows.errors import InvalidInput
 
 
 def _upsert(table):
@@ -86,12 +88,30 @@ def touches_enterprise(identifiers: list[str]) -> bool:
         Customer.kind == CustomerKind.ENTERPRISE))))
 
 
+def _check_followed(preservation_id: int, agency: Agency) -> None:
+    """A production demand may name a preservation request of the same agency only
+    (another agency's is answered as if it did not exist)."""
+    followed = db.session.get(Case, preservation_id)
+    problem = None
+    if followed is None or followed.agency_id != agency.id:
+        problem = f"preservation_id {preservation_id} is not a preservation request of this agency."
+    elif followed.kind is not CaseKind.PRESERVATION:
+        problem = f"preservation_id {preservation_id} ({followed.reference}) is a production demand, not a " \
+                  "preservation request."
+    if problem:
+        raise InvalidInput(NOT_LOGGED + problem, reasons=["preservation_id"],
+                           fields={"preservation_id": problem})
+
+
 def create_case(draft: Draft, agency: Agency, actor: Actor, now: datetime,
                 created_by_id: int | None = None) -> Case:
     """Store a checked demand as a new case in `received`, with its reference and
     deadline, in the caller's transaction (commit follows)."""
+    if draft.preservation_id is not None:
+        _check_followed(draft.preservation_id, agency)
     case = Case(
         reference=next_reference(now.year), agency_id=agency.id, received_at=draft.received_at,
+        kind=draft.kind, preservation_id=draft.preservation_id,
         channel=draft.channel, request_type=draft.request_type, process_type=draft.process_type,
         issuing_authority=draft.issuing_authority, judicial=draft.judicial, issued_on=draft.issued_on,
         expires_on=draft.expires_on, signed=draft.signed, case_number=draft.case_number,

@@ -9,7 +9,7 @@ written together. The UPDATE carries the version read (optimistic lock), so a
 concurrent or stale change ends in Conflict (409), never in a double effect."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
@@ -19,6 +19,7 @@ from transitions import Machine, MachineError
 from models import (
     AuditAction,
     Case,
+    CaseKind,
     CaseTransition,
     Category,
     CustomerKind,
@@ -29,16 +30,25 @@ from models import (
     db,
 )
 from models.case import state_writer
-from workflows import audit, disclosure, identity, notices
+from workflows import audit, disclosure, identity, legal, notices
 from workflows.cases.demand import narrowed_identifiers
-from workflows.cases.guards import GUARDS, Caller, Context
+from workflows.cases.guards import GUARDS, Caller, Context, open_followups, period_end
 from workflows.cases.intake import count_state
-from workflows.cases.states import BY_TRIGGER, TRANSITIONS, Transition, Trigger, machine_table, outcome_of
+from workflows.cases.states import (
+    BY_TRIGGER,
+    Transition,
+    Trigger,
+    machine_table,
+    outcome_of,
+    states_of,
+    transitions_of,
+)
 from workflows.errors import Conflict, InvalidInput, NotAllowed, ReauthRequired
 from workflows.rows import locked
-from workflows.text import clean_text
+from workflows.text import clean_text, iso_utc
 
 NOTE_MAX = 4000
+KIND_WORDS = {CaseKind.PRODUCTION: "production demand", CaseKind.PRESERVATION: "preservation request"}
 # The triggers that change what a demand covers: a lost challenge narrows it, an
 # amendment records the agency's own narrower (or newly specific) demand.
 RESCOPING = frozenset({Trigger.CHALLENGE_LOST, Trigger.AMEND})
@@ -57,28 +67,29 @@ class Move:
 
 
 class _Machine:
-    """The `transitions` model for one case: it holds the state while a trigger fires."""
+    """The `transitions` model for one case: it holds the state while a trigger fires.
+    A production demand and a preservation request each have their own table."""
 
     state: State
 
-    def __init__(self, state: State):
-        self.machine = Machine(model=self, states=State, transitions=machine_table(), initial=state,
-                               auto_transitions=False)
+    def __init__(self, state: State, kind: CaseKind = CaseKind.PRODUCTION):
+        self.machine = Machine(model=self, states=states_of(kind), transitions=machine_table(kind),
+                               initial=state, auto_transitions=False)
 
     def accepts(self, trigger: Trigger) -> bool:
         return trigger.value in self.machine.get_triggers(self.state.name)
 
 
-def allowed_from(state: State) -> list[Trigger]:
+def allowed_from(state: State, kind: CaseKind = CaseKind.PRODUCTION) -> list[Trigger]:
     """Triggers the machine accepts in `state`, whoever fires them."""
-    model = _Machine(state)
-    return [t.trigger for t in TRANSITIONS if model.accepts(t.trigger)]
+    model = _Machine(state, kind)
+    return [t.trigger for t in transitions_of(kind) if model.accepts(t.trigger)]
 
 
 def available_triggers(case: Case, role: Role, user_id: int) -> list[Trigger]:
     """What this user may fire on this case now (the actions their page shows)."""
     return [
-        trigger for trigger in allowed_from(case.state)
+        trigger for trigger in allowed_from(case.state, case.kind)
         if role in BY_TRIGGER[trigger].roles
         and not (trigger is Trigger.APPROVE and case.proposed_by_id == user_id)
     ]
@@ -117,6 +128,19 @@ def _effects(transition: Transition, ctx: Context) -> dict:
     if trigger is Trigger.SEND_BACK:
         case.proposed_categories, case.proposed_by_id = None, None
         return {}
+    if trigger is Trigger.PRESERVE:
+        case.preserved_until = case.due_at = period_end(case)
+        accounts = sorted(a.id for a, _ in ctx.accounts)
+        held = disclosure.hold_records(case.id, accounts, ctx.categories, case.date_from, case.date_to,
+                                       ctx.now)
+        return {"categories": [c.value for c in ctx.categories], "account_ids": accounts, "held": held,
+                "preserved_until": iso_utc(case.preserved_until)}
+    if trigger is Trigger.EXTEND:
+        before = case.preserved_until
+        days = legal.process_rule(case.process_type).extension_days
+        case.preserved_until = case.due_at = before + timedelta(days=days)
+        case.extensions += 1
+        return {"preserved_until": {"before": iso_utc(before), "after": iso_utc(case.preserved_until)}}
     if trigger is Trigger.APPROVE:
         chosen = ctx.categories if ctx.categories is not None else [
             Category(c) for c in case.proposed_categories]
@@ -192,12 +216,17 @@ def advance(case_id: int, move: Move, caller: Caller, now: datetime) -> Case:
     package = None
     try:
         case = load_for_update(case_id)
-        if caller.role not in transition.roles:
+        if caller.role is None and not transition.by_application:
+            raise NotAllowed(f"Only a person may {trigger.label.lower()}.")
+        if caller.role is not None and caller.role not in transition.roles:
             raise NotAllowed(f"A {caller.role.value} may not {trigger.label.lower()}.")
+        if case.kind not in transition.kinds:
+            raise Conflict(f"A {KIND_WORDS[case.kind]} cannot take {trigger.label.lower()}.",
+                           code="illegal_transition")
         if move.version is not None and move.version != case.version:
             raise Conflict(f"The case changed since you loaded it (version {move.version}, now "
                            f"{case.version}); reload it and try again.", code="stale_version")
-        model = _Machine(case.state)
+        model = _Machine(case.state, case.kind)
         if not model.accepts(trigger):
             raise Conflict(f"A case in {case.state.label.lower()} cannot take "
                            f"{trigger.label.lower()}.", code="illegal_transition")
@@ -225,6 +254,8 @@ def advance(case_id: int, move: Move, caller: Caller, now: datetime) -> Case:
             # hold the audit chain's lock.
             package = disclosure.produce(disclosure.mint(ctx.disclosure, case), now)
         audit.record(AuditAction.CASE_TRANSITION, caller.actor, subject=("case", case.id), now=now, data=data)
+        if case.state.is_terminal and case.preservation_id is not None:
+            _release_followed(case, caller, now)
         if package is not None:
             package.record(caller.actor, caller.user_id, now)
         db.session.commit()
@@ -238,6 +269,23 @@ def advance(case_id: int, move: Move, caller: Caller, now: datetime) -> Case:
         _discard(package)
         raise
     return case
+
+
+def _release_followed(case: Case, caller: Caller, now: datetime) -> None:
+    """A production demand that followed a preservation has ended: the
+    preservation is released with it, in the same transaction, unless another
+    open demand still follows it."""
+    preservation = load_for_update(case.preservation_id)
+    if preservation.state is not State.PRESERVED or open_followups(preservation.id):
+        return
+    transition = BY_TRIGGER[Trigger.RELEASE]
+    note = f"The production demand that followed it, {case.reference}, ended ({case.state.label.lower()})."
+    system = Caller(user_id=caller.user_id, role=None, authenticated_at=now, actor=caller.actor)
+    ctx = Context(case=preservation, caller=system, note=note, reason=None, categories=None,
+                  identifiers=None, now=now)
+    data = _write(preservation, transition, _Machine(preservation.state, preservation.kind), ctx, note)
+    audit.record(AuditAction.CASE_TRANSITION, caller.actor, subject=("case", preservation.id), now=now,
+                 data=data)
 
 
 def _discard(package: "disclosure.Package | None") -> None:
@@ -268,6 +316,8 @@ def _write(case: Case, transition: Transition, model: _Machine, ctx: Context, no
             case.challenged = True
         if transition.trigger is Trigger.REDIRECT:
             case.redirected = True
+        if case.kind is CaseKind.PRESERVATION and case.state.is_terminal and before is State.PRESERVED:
+            data["hold"] = disclosure.release_hold(case.id)
         if transition.trigger in RESCOPING:
             case.accounts_specified = len(case.identifiers)
             case.content_requested = Category.CONTENT.value in case.categories

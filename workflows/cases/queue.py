@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select, tuple_
 
 from models import Agency, Case, CaseStateCount, ProcessType, State, db
+from workflows import legal
 from workflows.errors import InvalidInput
 from workflows.identity import ID_MAX
 from workflows.text import whole_number
@@ -157,10 +158,22 @@ def state_counts() -> dict[State, int]:
     return counts
 
 
+def ends_soon(case: Case, now: datetime) -> bool:
+    """A held preservation within the policy's days of its end (DESIGN 11.2)."""
+    if case.state is not State.PRESERVED or case.preserved_until is None:
+        return False
+    days = legal.default_rules().preservation.ending_soon_days
+    return case.preserved_until - now <= timedelta(days=days)
+
+
 def deadline_status(case: Case, now: datetime) -> str | None:
-    """"overdue", "due_soon" or None: computed, never stored (DESIGN section 4)."""
+    """"overdue", "due_soon" or None: computed, never stored (DESIGN section 4).
+    A held preservation has no answer due; "hold_ends_soon" when its hold nears
+    its end (it is then expired, or kept while a production demand follows it)."""
     if not case.is_open:
         return None
+    if case.state is State.PRESERVED:
+        return "hold_ends_soon" if ends_soon(case, now) else None
     if case.due_at < now:
         return "overdue"
     if case.due_at < now + DUE_SOON:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from models import Role
-from models.terms import OPEN_STATES, TERMINAL_STATES, Category, State
+from models.terms import OPEN_STATES, TERMINAL_STATES, CaseKind, Category, State
 
 __all__ = ["OPEN_STATES", "TERMINAL_STATES", "TRANSITIONS", "State", "Transition", "Trigger"]
 
@@ -27,6 +27,10 @@ class Trigger(StrEnum):
     NO_DATA_FOUND = "no_data_found"
     REJECT = "reject"
     WITHDRAW = "withdraw"
+    PRESERVE = "preserve"
+    EXTEND = "extend"
+    RELEASE = "release"
+    EXPIRE = "expire"
 
     @property
     def label(self) -> str:
@@ -48,6 +52,10 @@ TRIGGER_LABELS = {
     Trigger.NO_DATA_FOUND: "No data found",
     Trigger.REJECT: "Reject",
     Trigger.WITHDRAW: "Withdrawn by the agency",
+    Trigger.PRESERVE: "Preserve the records",
+    Trigger.EXTEND: "Extend the preservation",
+    Trigger.RELEASE: "Release the preservation",
+    Trigger.EXPIRE: "Preservation expired",
 }
 
 # An approver may also fire every reviewer trigger (DESIGN section 3), but never
@@ -55,6 +63,10 @@ TRIGGER_LABELS = {
 REVIEWERS = frozenset({Role.REVIEWER, Role.APPROVER})
 APPROVERS = frozenset({Role.APPROVER})
 WITHDRAWERS = frozenset({Role.INTAKE, Role.REVIEWER, Role.APPROVER})
+NOBODY: frozenset[Role] = frozenset()  # fired by the application itself (expiry)
+PRODUCTION = frozenset({CaseKind.PRODUCTION})
+PRESERVATION = frozenset({CaseKind.PRESERVATION})
+EITHER = PRODUCTION | PRESERVATION
 
 
 @dataclass(frozen=True)
@@ -65,11 +77,13 @@ class Transition:
     roles: frozenset[Role]
     needs: tuple[str, ...] = ()  # input the trigger requires: "note", "reason", "categories"
     summary: str = ""
+    kinds: frozenset[CaseKind] = PRODUCTION  # the kinds of case whose machine has it
+    by_application: bool = False  # the application fires it (a command), not only a person
 
 
 TRANSITIONS: tuple[Transition, ...] = (
     Transition(Trigger.START_REVIEW, (State.RECEIVED,), State.LEGAL_REVIEW, REVIEWERS,
-               summary="assigns the reviewer"),
+               summary="assigns the reviewer", kinds=EITHER),
     Transition(Trigger.REDIRECT, (State.LEGAL_REVIEW,), State.REDIRECTED, REVIEWERS,
                summary="identifiers belong to an enterprise customer; not an emergency"),
     Transition(Trigger.AGENCY_RETURNS, (State.REDIRECTED,), State.LEGAL_REVIEW, REVIEWERS,
@@ -91,11 +105,22 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(Trigger.APPROVE, (State.PENDING_APPROVAL,), State.DISCLOSED, APPROVERS,
                summary="not the proposer; fresh sign-in; legal check re-run"),
     Transition(Trigger.NO_DATA_FOUND, (State.LEGAL_REVIEW,), State.NO_DATA, REVIEWERS,
-               summary="no identifier matches an account"),
+               summary="no identifier matches an account", kinds=EITHER),
     Transition(Trigger.REJECT, (State.LEGAL_REVIEW,), State.REJECTED, REVIEWERS,
-               needs=("reason",), summary="reason code required"),
+               needs=("reason",), summary="reason code required", kinds=EITHER),
     Transition(Trigger.WITHDRAW, OPEN_STATES, State.WITHDRAWN, WITHDRAWERS,
-               needs=("note",), summary="note required"),
+               needs=("note",), summary="note required", kinds=EITHER),
+    # A preservation request's own machine (DESIGN 11.2).
+    Transition(Trigger.PRESERVE, (State.LEGAL_REVIEW,), State.PRESERVED, REVIEWERS,
+               needs=("categories",), kinds=PRESERVATION,
+               summary="categories within the legal check; holds the records as they stand"),
+    Transition(Trigger.EXTEND, (State.PRESERVED,), State.PRESERVED, REVIEWERS,
+               needs=("note",), kinds=PRESERVATION, summary="the renewed request; once, before the end"),
+    Transition(Trigger.RELEASE, (State.PRESERVED,), State.RELEASED, REVIEWERS,
+               needs=("note",), kinds=PRESERVATION, by_application=True,
+               summary="no longer needed, or its production demand ended"),
+    Transition(Trigger.EXPIRE, (State.PRESERVED,), State.EXPIRED, NOBODY,
+               kinds=PRESERVATION, by_application=True, summary="preservations expire, once the period ends"),
 )
 
 BY_TRIGGER = {t.trigger: t for t in TRANSITIONS}
@@ -132,22 +157,33 @@ def outcome_of(state: State, disclosed_categories) -> Outcome:
     return OUTCOME_OF_STATE.get(state, Outcome.PENDING)
 
 
-def machine_table() -> list[dict]:
+def transitions_of(kind: CaseKind) -> tuple[Transition, ...]:
+    return tuple(t for t in TRANSITIONS if kind in t.kinds)
+
+
+def states_of(kind: CaseKind) -> list[State]:
+    """The states a case of this kind can be in, in State order: where it starts
+    and where its transitions lead."""
+    dests = {t.dest for t in transitions_of(kind)} | {State.RECEIVED}
+    return [s for s in State if s in dests]
+
+
+def machine_table(kind: CaseKind = CaseKind.PRODUCTION) -> list[dict]:
     """The table in the form the `transitions` library reads."""
+    states = set(states_of(kind))
     return [
-        {"trigger": t.trigger.value, "source": list(t.sources), "dest": t.dest} for t in TRANSITIONS
+        {"trigger": t.trigger.value, "source": [s for s in t.sources if s in states], "dest": t.dest}
+        for t in transitions_of(kind)
     ]
 
 
-def triggers_from(state: State) -> list[Trigger]:
-    return [t.trigger for t in TRANSITIONS if state in t.sources]
-
-
-def mermaid() -> str:
+def mermaid(kind: CaseKind = CaseKind.PRODUCTION) -> str:
     """The state diagram (Mermaid) the README shows, generated from TRANSITIONS."""
+    states = set(states_of(kind))
     lines = ["stateDiagram-v2", f"    [*] --> {State.RECEIVED.value}"]
-    for t in TRANSITIONS:
-        roles = ", ".join(sorted(r.value for r in t.roles))
-        lines += [f"    {s.value} --> {t.dest.value}: {t.trigger.value} ({roles})" for s in t.sources]
-    lines += [f"    {state.value} --> [*]" for state in State if state in TERMINAL_STATES]
+    for t in transitions_of(kind):
+        roles = ", ".join(sorted(r.value for r in t.roles)) or "the application"
+        lines += [f"    {s.value} --> {t.dest.value}: {t.trigger.value} ({roles})"
+                  for s in t.sources if s in states]
+    lines += [f"    {state.value} --> [*]" for state in states_of(kind) if state in TERMINAL_STATES]
     return "\n".join(lines)

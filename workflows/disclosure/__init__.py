@@ -1,6 +1,7 @@
 """The one door to customer data: the vault behind a capability that approve
 mints, the sealed production package, its one-time collection link, and the
-legal-process documents a case carries. Nothing else reads the vault."""
+legal-process documents a case carries, and the holds preservations take. Nothing
+else reads the vault."""
 
 from workflows.disclosure.documents import MAX_BYTES as DOCUMENT_MAX_BYTES
 from workflows.disclosure.documents import attach as attach_document
@@ -19,6 +20,9 @@ from workflows.disclosure.door import (
     produce,
     vault_size,
 )
+from workflows.disclosure.holds import delete_account, held_counts, record_digest
+from workflows.disclosure.holds import hold as hold_records
+from workflows.disclosure.holds import release as release_hold
 from workflows.disclosure.links import (
     LINK_ROLES,
     NOTE_MAX,
@@ -35,8 +39,9 @@ from workflows.disclosure.settings import init_app
 
 __all__ = [
     "DOCUMENT_MAX_BYTES", "LINK_ROLES", "NOTE_MAX", "Capability", "CapabilityError", "Collected", "Deposit",
-    "Package", "attach_document", "check_upload", "collect", "current_link", "deposit",
-    "document_download_name", "document_folder", "fetch_document", "init_app", "inspect", "link_status",
-    "mint", "new_package_key", "open_for_upload", "produce", "reissue", "store_document", "stream",
+    "Package", "attach_document", "check_upload", "collect", "current_link", "delete_account", "deposit",
+    "document_download_name", "document_folder", "fetch_document", "held_counts", "hold_records", "init_app",
+    "inspect", "link_status", "mint", "new_package_key", "open_for_upload", "produce", "record_digest",
+    "reissue", "release_hold", "store_document", "stream",
     "vault_size",
 ]

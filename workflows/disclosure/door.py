@@ -22,10 +22,10 @@ import tempfile
 import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from models import (
@@ -37,10 +37,12 @@ from models import (
     State,
     db,
 )
-from models.vault import CustomerRecord
+from models.vault import CustomerRecord, VaultHold
 from workflows import audit
 from workflows.audit import Actor
 from workflows.disclosure import links, sealing
+from workflows.disclosure.holds import holds_scope
+from workflows.disclosure.scope import in_scope
 from workflows.disclosure.settings import folder, settings
 from workflows.errors import InvalidInput, PackageFailed
 from workflows.text import iso_utc
@@ -108,15 +110,19 @@ class Capability:
     date_from: date | None
     date_to: date | None
     secret: str
+    preservation_id: int | None = None  # the preservation whose held records it may read too
 
 
 def _binding(cap: Capability) -> bytes:
-    return json.dumps({
+    bound = {
         "disclosure": cap.disclosure_id, "case": cap.case_id, "categories": sorted(cap.categories),
         "accounts": sorted(cap.account_ids),
         "from": cap.date_from.isoformat() if cap.date_from else None,
         "to": cap.date_to.isoformat() if cap.date_to else None,
-    }, sort_keys=True, separators=(",", ":")).encode()
+    }
+    if cap.preservation_id is not None:
+        bound["preservation"] = cap.preservation_id
+    return json.dumps(bound, sort_keys=True, separators=(",", ":")).encode()
 
 
 def _digest(cap: Capability, key: sealing.Key) -> str:
@@ -133,7 +139,7 @@ def mint(disclosure: Disclosure, case: Case) -> Capability:
     cap = Capability(
         disclosure_id=disclosure.id, case_id=case.id, categories=tuple(disclosure.categories),
         account_ids=tuple(disclosure.account_ids), date_from=case.date_from, date_to=case.date_to,
-        secret=secrets.token_urlsafe(32),
+        secret=secrets.token_urlsafe(32), preservation_id=case.preservation_id,
     )
     disclosure.capability_digest = _digest(cap, settings().keys[0])
     db.session.flush()
@@ -152,6 +158,7 @@ def _redeem(cap: Capability, now: datetime) -> tuple[Disclosure, Case]:
         disclosure_id=disclosure.id, case_id=disclosure.case_id,
         categories=tuple(disclosure.categories), account_ids=tuple(disclosure.account_ids),
         date_from=case.date_from, date_to=case.date_to, secret=cap.secret,
+        preservation_id=case.preservation_id,
     )
     if _binding(on_record) != _binding(cap):
         raise CapabilityError("This capability is bound to another case, categories, accounts or dates.")
@@ -174,24 +181,17 @@ def _redeem(cap: Capability, now: datetime) -> tuple[Disclosure, Case]:
 def _scope(cap: Capability, account_id: int, category: Category):
     if account_id not in cap.account_ids or category.value not in cap.categories:
         raise CapabilityError("Outside the capability.")  # _package only asks for what it holds
-    clauses = [CustomerRecord.account_id == account_id, CustomerRecord.category == category]
-    dated = []
-    if cap.date_from:
-        dated.append(CustomerRecord.recorded_at >= datetime.combine(cap.date_from, time(), UTC))
-    if cap.date_to:
-        end = datetime.combine(cap.date_to + timedelta(days=1), time(), UTC)
-        dated.append(CustomerRecord.recorded_at < end)
-    if dated and category is Category.SUBSCRIBER:  # a profile is tied to no moment: in any range
-        clauses.append(or_(CustomerRecord.recorded_at.is_(None), and_(*dated)))
-    elif dated:  # an undated log line or message cannot be shown to fall in the range: left out
-        clauses.append(and_(*dated))
-    return and_(*clauses)
+    return and_(in_scope(account_id, category, cap.date_from, cap.date_to), holds_scope(cap.preservation_id))
 
 
 def _rows(cap: Capability, account_id: int, category: Category) -> Iterator:
+    """The records, each with the digest a preservation held it at (or None)."""
+    hold = (VaultHold.record_id == CustomerRecord.id) & (VaultHold.case_id == cap.preservation_id)
     stmt = (
         select(CustomerRecord.id, CustomerRecord.kind, CustomerRecord.recorded_at, CustomerRecord.data,
-               CustomerRecord.size, CustomerRecord.blob.is_not(None).label("has_blob"))
+               CustomerRecord.size, CustomerRecord.blob.is_not(None).label("has_blob"),
+               VaultHold.sha256.label("held_sha256"), VaultHold.held_at)
+        .outerjoin(VaultHold, hold)
         .where(_scope(cap, account_id, category))
         .order_by(CustomerRecord.recorded_at, CustomerRecord.id)
         .execution_options(yield_per=ROWS_PER_FETCH)
@@ -237,7 +237,7 @@ class _HashingEntry:
 
 def _write_zip(zf: zipfile.ZipFile, cap: Capability, case: Case, accounts: list[Account],
                now: datetime) -> dict:
-    files, counts = [], {}
+    files, counts, held = [], {}, 0
     stamp = now.astimezone(UTC).timetuple()[:6]  # every entry dated when the package was made
     for account in accounts:
         folder = f"accounts/{account.id}"
@@ -249,6 +249,9 @@ def _write_zip(zf: zipfile.ZipFile, cap: Capability, case: Case, accounts: list[
             for row in _rows(cap, account.id, category):
                 line = {"record_id": row.id, "kind": row.kind, "recorded_at": iso_utc(row.recorded_at),
                         "data": row.data}
+                if row.held_sha256:  # held by the preservation this demand follows
+                    line["preserved"] = {"held_at": iso_utc(row.held_at), "record_sha256": row.held_sha256}
+                    held += 1
                 if row.has_blob:
                     line["file"] = f"{folder}/files/{row.id}"
                     kind = str((row.data or {}).get("content_type", ""))
@@ -275,6 +278,12 @@ def _write_zip(zf: zipfile.ZipFile, cap: Capability, case: Case, accounts: list[
     }
     if case.emergency_justification:
         manifest["emergency_justification"] = case.emergency_justification
+    if cap.preservation_id is not None:
+        manifest["preservation"] = {
+            "case_reference": case.preservation.reference, "records_held": held,
+            "record_sha256": "SHA-256 of the canonical JSON (sorted keys, no spaces, UTF-8) of the record's "
+                             "kind, recorded_at, data and file_sha256 (the SHA-256 of its file, or null), "
+                             "taken when the record was preserved"}
     info = zipfile.ZipInfo("manifest.json", date_time=stamp)
     info.compress_type = zipfile.ZIP_DEFLATED
     zf.writestr(info, json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True))

@@ -16,7 +16,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import NoReturn
 
-from models.terms import Category, ProcessType
+from models.terms import CaseKind, Category, ProcessType
 
 DEFAULT_RULES_PATH = Path(__file__).with_name("rules.toml")
 COUNTRY_CODE = re.compile(r"[A-Z]{2}")
@@ -88,6 +88,11 @@ class ProcessRule:
     treaty_required_for: tuple[Category, ...] = ()  # foreign agencies need a treaty for these
     service_window_days: int | None = None
     response_days: int | None = None
+    # A preservation process (DESIGN 11.2): how long records are held from receipt,
+    # how much each extension adds, and how many extensions there may be.
+    preservation_days: int | None = None
+    extension_days: int | None = None
+    extensions_allowed: int = 0
 
     def open_to(self, country: str) -> bool:
         if country in self.excluded_countries:
@@ -103,7 +108,8 @@ class ProcessRule:
                 "document_required": self.document_required, "emergency": self.emergency,
                 "in_force_from": self.in_force_from.isoformat() if self.in_force_from else None,
                 "judicial_issuer_required_for": [c.value for c in self.judicial_issuer_required_for],
-                "response_days": self.response_days}
+                "response_days": self.response_days, "preservation_days": self.preservation_days,
+                "extension_days": self.extension_days, "extensions_allowed": self.extensions_allowed}
 
 
 @dataclass(frozen=True)
@@ -113,12 +119,18 @@ class Wording:
 
 
 @dataclass(frozen=True)
+class PreservationPolicy:
+    ending_soon_days: int
+
+
+@dataclass(frozen=True)
 class Rules:
     processes: Mapping[ProcessType, ProcessRule]
     wording: Mapping[tuple[DefectCode, str | None], Wording]
     emergency_response_hours: int
     default_response_days: int
     ndo_max_days: int
+    preservation: PreservationPolicy = PreservationPolicy(ending_soon_days=14)
 
 
 @cache
@@ -143,7 +155,8 @@ class _Loader:
     PROCESS_REQUIRED = ("name", "source", "countries", "authorises")
     PROCESS_OPTIONAL = ("excluded_countries", "document_required", "emergency", "in_force_from",
                         "judicial_issuer_required_for", "treaty_required_for", "service_window_days",
-                        "response_days")
+                        "response_days", "preservation_days", "extension_days", "extensions_allowed")
+    PRESERVATION_TIMES = ("preservation_days", "extension_days", "extensions_allowed")
     TIME_LIMITS = ("emergency_response_hours", "default_response_days", "ndo_max_days")
 
     def __init__(self, name: str):
@@ -153,9 +166,11 @@ class _Loader:
         raise RulesError(f"{self.name}: [{where}] {problem}" if where else f"{self.name}: {problem}")
 
     def rules(self, data: dict) -> Rules:
-        self.keys(data, "", ("time_limits", "process", "defect"), what="table")
+        self.keys(data, "", ("time_limits", "preservation", "process", "defect"), what="table")
         limits = self.table(data, "", "time_limits")
         self.keys(limits, "time_limits", self.TIME_LIMITS)
+        policy = self.table(data, "", "preservation")
+        self.keys(policy, "preservation", ("ending_soon_days",))
         processes = self.entries(data, "process", ProcessType, "process type")
         defects = self.entries(data, "defect", DefectCode, "defect code")
         wording: dict[tuple[DefectCode, str | None], Wording] = {}
@@ -171,6 +186,8 @@ class _Loader:
         return Rules(
             processes=MappingProxyType({t: self.process(t, processes[t]) for t in ProcessType}),
             wording=MappingProxyType(wording),
+            preservation=PreservationPolicy(
+                ending_soon_days=self.positive_int(policy, "preservation", "ending_soon_days")),
             **{key: self.positive_int(limits, "time_limits", key) for key in self.TIME_LIMITS})
 
     def entries(self, data: dict, kind: str, enum: type[StrEnum], what: str) -> dict:
@@ -197,6 +214,11 @@ class _Loader:
         if set(treaty) & set(authorises):
             self.fail(where, "treaty_required_for: names a category this process already authorises")
         in_force = table.get("in_force_from")
+        preserving = process_type.kind is CaseKind.PRESERVATION
+        for key in self.PRESERVATION_TIMES:
+            if (key in table) != preserving:
+                self.fail(where, f"{key}: " + ("missing: a preservation process needs it" if preserving
+                                               else "only a preservation process has it"))
         return ProcessRule(
             process_type=process_type, name=self.text(table, where, "name"),
             source=self.text(table, where, "source"), authorises=authorises,
@@ -207,7 +229,10 @@ class _Loader:
             in_force_from=None if in_force is None else self.a_date(in_force, where, "in_force_from"),
             judicial_issuer_required_for=judicial, treaty_required_for=treaty,
             service_window_days=self.positive_int(table, where, "service_window_days", optional=True),
-            response_days=self.positive_int(table, where, "response_days", optional=True))
+            response_days=self.positive_int(table, where, "response_days", optional=True),
+            preservation_days=self.positive_int(table, where, "preservation_days", optional=True),
+            extension_days=self.positive_int(table, where, "extension_days", optional=True),
+            extensions_allowed=self.positive_int(table, where, "extensions_allowed", optional=True) or 0)
 
     def wording(self, table: dict, where: str, fields: Iterable[str]) -> Wording:
         message, source = self.text(table, where, "message"), self.text(table, where, "source")

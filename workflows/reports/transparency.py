@@ -33,6 +33,7 @@ from models import (
     AuditEvent,
     AuditHead,
     Case,
+    CaseKind,
     ProcessType,
     RejectReason,
     TransparencyReport,
@@ -46,6 +47,8 @@ from workflows.reports import checkpoint, pdf
 from workflows.text import clean_text, iso_utc
 
 NATIONAL_SECURITY = (ProcessType.NSL, ProcessType.FISA_ORDER)
+# The processes a production demand comes with: preservation requests are counted apart (DESIGN 11.6).
+PRODUCTION_PROCESSES = tuple(p for p in ProcessType if p.kind is CaseKind.PRODUCTION)
 NS_DELAY = timedelta(days=180)  # national-security figures only for periods ended this long ago
 BAND = 500  # national-security figures are published only in bands of this width
 FIGURES = ("requests", "accounts_specified", "no_identifiers", *[o.value for o in Outcome], "emergency",
@@ -132,7 +135,8 @@ def _grouped_statement():
                *[func.count().filter(flags[name]) for name in GROUPED[2:]]]
     keys = [Case.agency_id, Case.process_type, Case.enterprise, content_asked]
     return (select(*keys, *figures)
-            .where(Case.received_at >= bindparam("start"), Case.received_at < bindparam("end"))
+            .where(Case.received_at >= bindparam("start"), Case.received_at < bindparam("end"),
+                   Case.kind == CaseKind.PRODUCTION)
             .group_by(*keys))
 
 
@@ -159,7 +163,7 @@ def band(n: int) -> str:
 def aggregate(period: Period, now: datetime) -> dict:
     """The report's figures for `period` as the cases stand at `now` (DESIGN 6, 9)."""
     totals, by_country = _zero(), {}
-    by_process = {p.value: 0 for p in ProcessType if p not in NATIONAL_SECURITY}
+    by_process = {p.value: 0 for p in PRODUCTION_PROCESSES if p not in NATIONAL_SECURITY}
     enterprise = _zero(ENTERPRISE_FIGURES)
     ns = {key: {"requests": 0, "accounts": 0} for key in ("nsl", "fisa_content", "fisa_non_content")}
     rows = _grouped(period)
