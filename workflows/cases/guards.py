@@ -220,10 +220,14 @@ def _preserve(ctx: Context) -> list[Reason]:
     return reasons
 
 
+def extensions_used_up(case: Case) -> bool:
+    return case.extensions >= legal.process_rule(case.process_type).extensions_allowed
+
+
 def _extend(ctx: Context) -> list[Reason]:
     case, rule = ctx.case, legal.process_rule(ctx.case.process_type)
     reasons = _note_required(ctx, "the renewed request: who asked, when and how")
-    if case.extensions >= rule.extensions_allowed:
+    if extensions_used_up(case):
         reasons.append(Reason("extension_used", "trigger",
                               f"This preservation was extended already; the {rule.name} allows "
                               f"{rule.extensions_allowed} extension ({rule.source})."))

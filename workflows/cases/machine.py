@@ -32,7 +32,7 @@ from models import (
 from models.case import state_writer
 from workflows import audit, disclosure, identity, legal, notices
 from workflows.cases.demand import narrowed_identifiers
-from workflows.cases.guards import GUARDS, Caller, Context, open_followups, period_end
+from workflows.cases.guards import GUARDS, Caller, Context, extensions_used_up, open_followups, period_end
 from workflows.cases.intake import count_state
 from workflows.cases.states import (
     BY_TRIGGER,
@@ -92,6 +92,7 @@ def available_triggers(case: Case, role: Role, user_id: int) -> list[Trigger]:
         trigger for trigger in allowed_from(case.state, case.kind)
         if role in BY_TRIGGER[trigger].roles
         and not (trigger is Trigger.APPROVE and case.proposed_by_id == user_id)
+        and not (trigger is Trigger.EXTEND and extensions_used_up(case))
     ]
 
 

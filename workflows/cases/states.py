@@ -104,12 +104,6 @@ TRANSITIONS: tuple[Transition, ...] = (
                needs=("note",), summary="note required"),
     Transition(Trigger.APPROVE, (State.PENDING_APPROVAL,), State.DISCLOSED, APPROVERS,
                summary="not the proposer; fresh sign-in; legal check re-run"),
-    Transition(Trigger.NO_DATA_FOUND, (State.LEGAL_REVIEW,), State.NO_DATA, REVIEWERS,
-               summary="no identifier matches an account", kinds=EITHER),
-    Transition(Trigger.REJECT, (State.LEGAL_REVIEW,), State.REJECTED, REVIEWERS,
-               needs=("reason",), summary="reason code required", kinds=EITHER),
-    Transition(Trigger.WITHDRAW, OPEN_STATES, State.WITHDRAWN, WITHDRAWERS,
-               needs=("note",), summary="note required", kinds=EITHER),
     # A preservation request's own machine (DESIGN 11.2).
     Transition(Trigger.PRESERVE, (State.LEGAL_REVIEW,), State.PRESERVED, REVIEWERS,
                needs=("categories",), kinds=PRESERVATION,
@@ -121,6 +115,12 @@ TRANSITIONS: tuple[Transition, ...] = (
                summary="no longer needed, or its production demand ended"),
     Transition(Trigger.EXPIRE, (State.PRESERVED,), State.EXPIRED, NOBODY,
                kinds=PRESERVATION, by_application=True, summary="preservations expire, once the period ends"),
+    Transition(Trigger.NO_DATA_FOUND, (State.LEGAL_REVIEW,), State.NO_DATA, REVIEWERS,
+               summary="no identifier matches an account", kinds=EITHER),
+    Transition(Trigger.REJECT, (State.LEGAL_REVIEW,), State.REJECTED, REVIEWERS,
+               needs=("reason",), summary="reason code required", kinds=EITHER),
+    Transition(Trigger.WITHDRAW, OPEN_STATES, State.WITHDRAWN, WITHDRAWERS,
+               needs=("note",), summary="note required", kinds=EITHER),
 )
 
 BY_TRIGGER = {t.trigger: t for t in TRANSITIONS}
