@@ -449,3 +449,27 @@ def test_preservation_requests_are_not_counted_as_production_demands(app, preser
     report = transparency.aggregate(period, now)
     assert report["totals"]["requests"] == 1
     assert "preservation_request" not in report["by_process"] and "epoc_pr" not in report["by_process"]
+
+
+def test_the_report_counts_preservation_requests_apart(app, preservation, make_case, make_agency, case_staff):
+    from workflows.reports import transparency
+
+    us, de = make_agency(country="US").agency, make_agency(country="DE").agency
+    extended, _ = preservation("preserved", agency=us)
+    fire(extended.id, "extend", case_staff("reviewer"), note="Renewed by letter.")
+    followed, identifier = preservation("preserved", agency=us)
+    make_case("received", agency=us, identifiers=[identifier], preservation_id=followed.id)
+    ran_out, _ = preservation("preserved", process="epoc_pr", agency=de)
+    assert expire_preservations(ran_out.preserved_until, SYSTEM).expired == [ran_out.reference]
+    preservation("legal_review", agency=de)
+    now = utcnow()
+    period = transparency.Period.parse(f"{now.year}-H{1 if now.month <= 6 else 2}")
+    report = transparency.aggregate(period, now)
+    assert report["preservation"] == {
+        "requests": 4, "extended": 1, "converted": 1, "expired": 1,
+        "by_country": {"DE": {"requests": 2, "extended": 0, "converted": 0, "expired": 1},
+                       "US": {"requests": 2, "extended": 1, "converted": 1, "expired": 0}}}
+    assert report["totals"]["requests"] == 1  # the production demand that followed one
+    rows = transparency.to_csv({**report, "revision": None}).splitlines()
+    at = rows.index("preservation,requests,extended,converted,expired")
+    assert rows[at + 1:at + 4] == ["DE,2,0,0,1", "US,2,1,1,0", "TOTAL,4,1,1,1"]

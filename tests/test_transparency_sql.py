@@ -29,6 +29,7 @@ from models import (
     ProcessType,
     RejectReason,
     Role,
+    State,
     db,
     utcnow,
 )
@@ -80,6 +81,8 @@ def facts_by_case() -> dict[int, dict]:
         if isinstance((data or {}).get("identifiers"), dict):
             named_at_intake.setdefault(case_id, data["identifiers"]["before"])
     disclosed = dict(db.session.execute(sa.select(Disclosure.case_id, Disclosure.categories)).all())
+    followed = set(db.session.scalars(sa.select(Case.preservation_id)
+                                      .where(Case.preservation_id.is_not(None))))
     facts = {}
     for case in db.session.scalars(sa.select(Case).order_by(Case.id)):
         fired = triggers.get(case.id, set())
@@ -96,6 +99,8 @@ def facts_by_case() -> dict[int, dict]:
             "challenges_won": case.reject_reason == RejectReason.QUASHED,
             "redirected": "redirect" in fired,
             "enterprise": any(i in enterprise_ids for i in case.identifiers),
+            "kind": case.kind.value, "extended": "extend" in fired, "converted": case.id in followed,
+            "expired": case.state is State.EXPIRED,
         }
     return facts
 
@@ -125,8 +130,14 @@ def reference_report(period: Period, now: datetime) -> dict:
                                ProcessType.EPOC_PR)}
     enterprise = {name: 0 for name in ENTERPRISE}
     national = {"nsl": [0, 0], "fisa_content": [0, 0], "fisa_non_content": [0, 0]}
+    kept = {"requests": 0, "extended": 0, "converted": 0, "expired": 0, "by_country": {}}
     for fact in facts_by_case().values():
         if not start <= fact["received_at"] < end:
+            continue
+        if fact["kind"] == "preservation":
+            counted = {"requests": 1, **{k: int(fact[k]) for k in ("extended", "converted", "expired")}}
+            add_into(kept, counted)
+            add_into(kept["by_country"].setdefault(fact["country"], dict.fromkeys(counted, 0)), counted)
             continue
         if fact["process"] == "nsl":
             national["nsl"][0] += 1
@@ -158,6 +169,7 @@ def reference_report(period: Period, now: datetime) -> dict:
         "ends_on": (end - timedelta(days=1)).date().isoformat(), "totals": totals,
         "by_country": dict(sorted(by_country.items())), "by_process": by_process, "enterprise": enterprise,
         "national_security": ns,
+        "preservation": {**kept, "by_country": dict(sorted(kept["by_country"].items()))},
     }
 
 

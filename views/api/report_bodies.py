@@ -18,6 +18,9 @@ Figures = create_model("Figures", __config__=ConfigDict(extra="forbid"),
 EnterpriseFigures = create_model("EnterpriseFigures", __config__=ConfigDict(extra="forbid"),
                                  __doc__="Requests naming an enterprise customer's accounts.",
                                  **{name: _COUNT for name in reports.ENTERPRISE_FIGURES})
+PreservationFigures = create_model("PreservationFigures", __config__=ConfigDict(extra="forbid"),
+                                   __doc__="Preservation requests for one country.",
+                                   **{name: _COUNT for name in reports.PRESERVATION_FIGURES})
 Band = Field(pattern=r"^[0-9]+-[0-9]+$", description="a band of 500, such as 0-499")
 
 
@@ -36,6 +39,21 @@ class NationalSecurityPublished(BaseModel):
     nsl: BandedFigures
     fisa_content: BandedFigures
     fisa_non_content: BandedFigures
+
+
+class Preservations(BaseModel):
+    """Preservation requests, counted apart from the production demands: how many
+    were received, extended on a renewed request, followed by a production demand
+    that named them, and ran out."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    requests: int = Field(ge=0)
+    extended: int = Field(ge=0)
+    converted: int = Field(ge=0, description="followed by a production demand that named it")
+    expired: int = Field(ge=0)
+    by_country: dict[str, PreservationFigures] = Field(description="by the agencies' ISO 3166-1 country "
+                                                                   "codes")
 
 
 class Checkpoint(BaseModel):
@@ -67,4 +85,7 @@ class Report(BaseModel):
                                                            "processes only in national_security)")
     enterprise: EnterpriseFigures
     national_security: NationalSecurityDeferred | NationalSecurityPublished = Field(discriminator="status")
+    preservation: Preservations | None = Field(None, description=(
+        "preservation requests (not counted in the figures above); absent from revisions published before "
+        "they were counted"))
     checkpoint: Checkpoint

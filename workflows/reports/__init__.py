@@ -9,6 +9,7 @@ from workflows.reports.transparency import (
     FIGURES,
     NATIONAL_SECURITY,
     PERIOD_PATTERN,
+    PRESERVATION_FIGURES,
     Period,
     aggregate,
     all_published,
@@ -24,7 +25,8 @@ from workflows.reports.transparency import (
 )
 
 __all__ = [
-    "ENTERPRISE_FIGURES", "FIGURES", "NATIONAL_SECURITY", "PERIOD_PATTERN", "Period", "aggregate",
+    "ENTERPRISE_FIGURES", "FIGURES", "NATIONAL_SECURITY", "PERIOD_PATTERN", "PRESERVATION_FIGURES", "Period",
+    "aggregate",
     "all_published", "band", "draft", "history", "init_app", "init_charts", "key_id", "latest",
     "new_key_pem", "outcome_bars", "outcome_shares", "percent", "process_label", "process_mix",
     "public_key_pem", "publish", "publish_past", "render_pdf", "to_csv", "trend", "verify_all",

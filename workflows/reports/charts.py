@@ -49,6 +49,14 @@ ENTERPRISE_LABELS = {
     "non_content_disclosed": "Non-content disclosed",
 }
 
+# Short, so the table fits a phone; the definitions say what each means.
+PRESERVATION_LABELS = {
+    "requests": "Received",
+    "extended": "Extended",
+    "converted": "Followed up",
+    "expired": "Ran out",
+}
+
 INK = "#1b1f24"
 MUTED = "#57606a"
 GRID = "#d0d7de"
@@ -260,6 +268,7 @@ def init_app(app) -> None:
         percent=percent, process_label=process_label,
         outcomes=[(o.value, label) for o, label in OUTCOME_LABELS.items()],
         figures=list(FIGURE_LABELS.items()), enterprise=list(ENTERPRISE_LABELS.items()),
+        preservation=list(PRESERVATION_LABELS.items()),
     )
 
 

@@ -24,8 +24,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, exists, func, select
 from sqlalchemy import case as when
+from sqlalchemy.orm import aliased
 
 from models import (
     Agency,
@@ -36,6 +37,7 @@ from models import (
     CaseKind,
     ProcessType,
     RejectReason,
+    State,
     TransparencyReport,
     db,
 )
@@ -47,6 +49,9 @@ from workflows.reports import checkpoint, pdf
 from workflows.text import clean_text, iso_utc
 
 NATIONAL_SECURITY = (ProcessType.NSL, ProcessType.FISA_ORDER)
+# A period's preservation requests (DESIGN 11.6), in total and by the agency's country.
+PRESERVATION_FIGURES = ("requests", "extended", "converted", "expired")
+
 # The processes a production demand comes with: preservation requests are counted apart (DESIGN 11.6).
 PRODUCTION_PROCESSES = tuple(p for p in ProcessType if p.kind is CaseKind.PRODUCTION)
 NS_DELAY = timedelta(days=180)  # national-security figures only for periods ended this long ago
@@ -140,6 +145,36 @@ def _grouped_statement():
             .group_by(*keys))
 
 
+@cache
+def _preservation_statement():
+    """One pass over a period's preservation requests, by agency: how many, how
+    many were extended, followed by a production demand, or ran out."""
+    follower = aliased(Case)
+    followed = exists().where(follower.preservation_id == Case.id)
+    figures = [func.count(), func.count().filter(Case.extensions > 0), func.count().filter(followed),
+               func.count().filter(Case.state == State.EXPIRED)]
+    return (select(Case.agency_id, *figures)
+            .where(Case.received_at >= bindparam("start"), Case.received_at < bindparam("end"),
+                   Case.kind == CaseKind.PRESERVATION)
+            .group_by(Case.agency_id))
+
+
+def _preservations(period: Period, countries: dict[int, str]) -> dict:
+    rows = db.session.connection().execute(
+        _preservation_statement(), {"start": period.start, "end": period.end}).all()
+    missing = {row[0] for row in rows} - set(countries)
+    if missing:
+        countries.update(db.session.execute(select(Agency.id, Agency.country)
+                                            .where(Agency.id.in_(missing))).all())
+    block, by_country = _zero(PRESERVATION_FIGURES), {}
+    for agency_id, *figures in rows:
+        country = by_country.setdefault(countries[agency_id], _zero(PRESERVATION_FIGURES))
+        for name, n in zip(PRESERVATION_FIGURES, figures, strict=True):
+            block[name] += n
+            country[name] += n
+    return {**block, "by_country": dict(sorted(by_country.items()))}
+
+
 def _grouped(period: Period) -> list[tuple]:
     # Core, not the ORM: plain tuples, without the ORM's per-row bookkeeping.
     return db.session.connection().execute(
@@ -169,6 +204,7 @@ def aggregate(period: Period, now: datetime) -> dict:
     rows = _grouped(period)
     countries = dict(db.session.execute(select(Agency.id, Agency.country).where(
         Agency.id.in_({row[0] for row in rows}))).all()) if rows else {}
+    preservation = _preservations(period, countries)
     at = {name: i for i, name in enumerate(GROUPED)}
     for agency_id, process_type, is_enterprise, content_asked, *figures in rows:
         process = ProcessType(process_type)
@@ -198,7 +234,7 @@ def aggregate(period: Period, now: datetime) -> dict:
         "period": str(period), "starts_on": period.starts_on.isoformat(),
         "ends_on": period.ends_on.isoformat(), "totals": totals,
         "by_country": dict(sorted(by_country.items())), "by_process": by_process, "enterprise": enterprise,
-        "national_security": national_security,
+        "national_security": national_security, "preservation": preservation,
     }
 
 
@@ -237,6 +273,12 @@ def to_csv(report: dict) -> str:
             writer.writerow([key, ns[key]["requests"], ns[key]["accounts"]])
     else:
         writer.writerow(["national_security", "deferred until", ns["available_from"]])
+    writer.writerow([])
+    kept = report["preservation"]
+    writer.writerow(["preservation", *PRESERVATION_FIGURES])
+    for country, figures in kept["by_country"].items():
+        writer.writerow([country, *[figures[f] for f in PRESERVATION_FIGURES]])
+    writer.writerow(["TOTAL", *[kept[f] for f in PRESERVATION_FIGURES]])
     return out.getvalue()
 
 
