@@ -17,7 +17,7 @@ from pathlib import Path
 from flask import current_app
 from sqlalchemy import select
 
-from demo import preservations
+from demo import orders, preservations
 from demo.documents import minimal_pdf
 from demo.plans import Plan, Step
 from demo.wording import (
@@ -98,15 +98,16 @@ def plan_cases(now: datetime, total: int = TOTAL, seed: int = SEED) -> list[Plan
     if not agencies or not any(kind is CustomerKind.ENTERPRISE for _, kind, _ in accounts):
         return []  # nothing to make demands of: the demo's agencies and customers come first
     rng = random.Random(seed)  # noqa: S311 (invented demo data, repeatable on purpose)
-    preserving = preservations.plans(now, agencies, [i for i, _, _ in accounts])
-    plans = _Planner(rng, now, agencies, accounts).plans(total - len(UNNAMED) - len(preserving))
+    known = [i for i, _, _ in accounts]
+    written = preservations.plans(now, agencies, known) + orders.plans(now, agencies, known)
+    plans = _Planner(rng, now, agencies, accounts).plans(total - len(UNNAMED) - len(written))
     # The demands naming no account come from a generator of their own, so adding them
     # leaves every other demo case as it was.
     aside = _Planner(random.Random(seed + 1), now, agencies, accounts)  # noqa: S311
     for state in UNNAMED:
         found = next((plan for plan in (aside.unnamed(state) for _ in range(50)) if plan), None)
         plans += [found] if found else []
-    return sorted(plans + preserving, key=lambda p: p.received_at)
+    return sorted(plans + written, key=lambda p: p.received_at)
 
 
 def half_year_start(now: datetime) -> datetime:

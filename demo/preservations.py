@@ -6,15 +6,14 @@ in demo.cases are not affected."""
 
 from datetime import datetime, timedelta
 
-from demo.plans import Plan, Step
+from demo.plans import Plan, written_plan
 from demo.vault import LARGE_ACCOUNT
 from demo.wording import UNKNOWN_IDENTIFIERS
-from models import Agency, Category, ProcessType, Role, State
+from models import Agency, ProcessType, Role, State
 from workflows import legal
 from workflows.cases import Trigger
 
 R, A = Role.REVIEWER, Role.APPROVER
-ALL = [Category.SUBSCRIBER.value, Category.NON_CONTENT.value, Category.CONTENT.value]
 
 
 # (state, process, agency country, days before now it was received, the steps as
@@ -68,49 +67,13 @@ def plans(now: datetime, agencies: list[Agency], known: list[str]) -> list[Plan]
             continue
         identifiers = [UNKNOWN_IDENTIFIERS[0]] if state is State.NO_DATA else [known[n % len(known)]]
         n += 1
-        made.append(_plan(agency, process, received, identifiers, steps))
+        made.append(written_plan(agency, process, received, identifiers, steps))
     us = by_country["US"]
-    followed = _plan(us, ProcessType.PRESERVATION_REQUEST, now - timedelta(days=FOLLOWED_DAYS), [known[n]],
-                     [(Trigger.START_REVIEW, R, 0.2, None), (Trigger.PRESERVE, R, 0.3, None)])
-    follow_up = _plan(us, ProcessType.SEARCH_WARRANT, now - timedelta(days=FOLLOW_UP_DAYS), [known[n]],
-                      [(Trigger.START_REVIEW, R, 0.3, None), (Trigger.PROPOSE_DISCLOSURE, R, 2, None),
-                       (Trigger.APPROVE, A, 2.5, None)], issued_days=3)
+    followed = written_plan(us, ProcessType.PRESERVATION_REQUEST, now - timedelta(days=FOLLOWED_DAYS),
+                            [known[n]],
+                            [(Trigger.START_REVIEW, R, 0.2, None), (Trigger.PRESERVE, R, 0.3, None)])
+    follow_up = written_plan(us, ProcessType.SEARCH_WARRANT, now - timedelta(days=FOLLOW_UP_DAYS), [known[n]],
+                             [(Trigger.START_REVIEW, R, 0.3, None), (Trigger.PROPOSE_DISCLOSURE, R, 2, None),
+                              (Trigger.APPROVE, A, 2.5, None)], issued_days=3)
     follow_up.follows = followed
     return [*made, followed, follow_up]
-
-
-def _plan(agency: Agency, process: ProcessType, received: datetime, identifiers: list[str],
-          steps: list[tuple], issued_days: int = 0) -> Plan:
-    received = received.replace(microsecond=0)
-    day = received.date()
-    body = {
-        "agency_id": agency.id, "received_at": received.isoformat().replace("+00:00", "Z"),
-        "channel": "email", "request_type": "criminal",
-        "legal_process": {
-            "type": process.value, "issuing_authority": _authority(agency, process),
-            "judicial": process is ProcessType.SEARCH_WARRANT,
-            "issued_on": (day - timedelta(days=issued_days)).isoformat(), "expires_on": None,
-            "signed": True,
-            "case_number": f"{'MJ' if process is ProcessType.SEARCH_WARRANT else 'PR'}-{received:%Y-%j%H%M}",
-            "response_due": None,
-        },
-        "identifiers": identifiers, "categories": ALL,
-        "date_range": {"from": (day - timedelta(days=180)).isoformat(), "to": day.isoformat()},
-        "ndo": {"present": False, "statute": "", "ends_on": None}, "emergency_justification": None,
-    }
-    played, previous = [], timedelta(minutes=0)
-    for trigger, role, at_days, words in steps:
-        at = timedelta(days=at_days)
-        reason = words if trigger is Trigger.REJECT else None
-        note = None if trigger is Trigger.REJECT else words
-        played.append(Step(trigger, role, at - previous, note=note, reason=reason))
-        previous = at
-    return Plan(received, agency, body, True, timedelta(minutes=20), played)
-
-
-def _authority(agency: Agency, process: ProcessType) -> str:
-    if process is ProcessType.SEARCH_WARRANT:
-        return "U.S. District Court"
-    if process is ProcessType.EPOC_PR:
-        return "Staatsanwaltschaft Wiesbaden"
-    return agency.name

@@ -77,6 +77,11 @@ class Case(db.Model):
     ndo_ends_on: Mapped[date | None]
     emergency_justification: Mapped[str | None] = mapped_column(Text)
     emergency: Mapped[bool] = mapped_column(default=False)
+    # A European Production Order (Reg. 2023/1543): the State whose authority was
+    # notified of it (Art. 8), and when that authority said it raises no ground.
+    enforcing_state: Mapped[str | None] = mapped_column(String(2))
+    enforcing_notified: Mapped[bool] = mapped_column(default=False, server_default="0")
+    enforcing_cleared_at: Mapped[datetime | None]
 
     state: Mapped[State] = mapped_column(enum_column(State, "case_state"))
     is_open: Mapped[bool] = mapped_column(default=True)

@@ -133,3 +133,4 @@ class RejectReason(StrEnum):
     AGENCY_UNVERIFIED = "agency_unverified"
     QUASHED = "quashed"
     OTHER = "other"
+    REFUSED_BY_ENFORCING_AUTHORITY = "refused_by_enforcing_authority"  # Reg. (EU) 2023/1543 Art. 12

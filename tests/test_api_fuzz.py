@@ -46,6 +46,7 @@ BEYOND_SCHEMA = {
     "received_at", "request_type", "legal_process.expires_on", "legal_process.response_due", "date_range.to",
     "ndo.present", "ndo.ends_on", "agency_id", "file",
     "kind", "preservation_id",  # what the process type opens; a preservation of the same agency
+    "legal_process.enforcing_state",  # only with an EPOC, and a State the regulation binds
 }
 
 

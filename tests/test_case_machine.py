@@ -55,6 +55,9 @@ ROWS = [
     (T.REJECT, State.LEGAL_REVIEW, State.REJECTED, {"reason": "overbroad"}),
     (T.WITHDRAW, State.LEGAL_REVIEW, State.WITHDRAWN, {"note": "The agency withdrew it by e-mail."}),
 ]
+# Offered only on a European Production Order whose enforcing authority was notified
+# (tests/test_enforcing.py walks them); the machine takes them in these states.
+ENFORCING = {T.ENFORCING_CLEARED, T.ENFORCING_REFUSED}
 MOVE_FIELDS = {trigger: fields for trigger, _, _, fields in ROWS}
 SOURCE = {trigger: source for trigger, source, _, _ in ROWS}
 
@@ -67,16 +70,17 @@ WHO = {
     T.SEND_BACK: {APPROVER},
     T.APPROVE: {APPROVER},
     T.WITHDRAW: {INTAKE, REVIEWER, APPROVER},
+    **{t: {REVIEWER, APPROVER} for t in ENFORCING},
 }
 
 # Where each trigger may start.
 FROM = {
     State.RECEIVED: {T.START_REVIEW, T.WITHDRAW},
     State.LEGAL_REVIEW: {T.REDIRECT, T.CHALLENGE, T.AMEND, T.PROPOSE_DISCLOSURE, T.NO_DATA_FOUND,
-                         T.REJECT, T.WITHDRAW},
+                         T.REJECT, T.WITHDRAW, *ENFORCING},
     State.REDIRECTED: {T.AGENCY_RETURNS, T.RESOLVE_BY_CUSTOMER, T.WITHDRAW},
     State.CHALLENGED: {T.CHALLENGE_LOST, T.CHALLENGE_WON, T.WITHDRAW},
-    State.PENDING_APPROVAL: {T.SEND_BACK, T.APPROVE, T.WITHDRAW},
+    State.PENDING_APPROVAL: {T.SEND_BACK, T.APPROVE, T.WITHDRAW, *ENFORCING},
     **{state: set() for state in TERMINAL},
 }
 
@@ -299,7 +303,7 @@ def test_each_state_offers_its_triggers_and_refuses_the_rest(app, case_in, make_
     assert set(allowed_from(state)) == FROM[state]
     case = case_in(state)
     for role in ALL_ROLES:
-        expected = {t for t in FROM[state] if role in WHO[t]}
+        expected = {t for t in FROM[state] - ENFORCING if role in WHO[t]}
         assert set(available_triggers(case, role, make_user(role).id)) == expected, role
     approver = make_user(APPROVER)  # may fire every trigger: only the state can refuse
     # The preservation triggers too (not this machine's); expire is nobody's to fire (the

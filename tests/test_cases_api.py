@@ -21,9 +21,10 @@ CASE_KEYS = {
     "assignee", "proposal", "disclosure", "document", "transitions",
     # DESIGN 11.7: preservation requests and the demands that follow them
     "kind", "preserved_until", "extensions", "preservation_id", "holds", "followed_by",
+    "enforcing",
 }
 PROCESS_KEYS = {"type", "issuing_authority", "judicial", "issued_on", "expires_on", "signed",
-                "case_number", "response_due"}
+                "case_number", "response_due", "enforcing_state", "enforcing_authority_notified"}
 DEFECT_KEYS = {"code", "severity", "message", "category", "source"}
 TRANSITION_KEYS = {"seq", "trigger", "from", "to", "actor", "at", "note", "data"}
 DOCUMENT_KEYS = {"id", "sha256", "size", "filename", "uploaded_at"}

@@ -144,3 +144,17 @@ def test_the_demo_holds_two_demands_that_name_no_account(app):
     assert all(c.process_type is ProcessType.SEARCH_WARRANT and c.accounts_specified == 0 for c in unnamed)
     rejected = next(c for c in unnamed if c.state is State.REJECTED)
     assert rejected.reject_reason is RejectReason.OVERBROAD
+
+
+@pytest.mark.seeded_demo(at=NOW)
+def test_the_demo_holds_orders_whose_enforcing_authority_was_notified(app):
+    """One waiting out its 10 days, one cleared early and answered, one refused."""
+    from workflows.cases import enforcing_window_ends
+
+    notified = [c for c in seeded_cases() if c.enforcing_notified]
+    assert sorted(c.state.value for c in notified) == ["disclosed", "pending_approval", "rejected"]
+    by_state = {c.state: c for c in notified}
+    waiting = by_state[State.PENDING_APPROVAL]
+    assert enforcing_window_ends(waiting) > NOW and waiting.enforcing_cleared_at is None
+    assert by_state[State.DISCLOSED].enforcing_cleared_at is not None
+    assert by_state[State.REJECTED].reject_reason is RejectReason.REFUSED_BY_ENFORCING_AUTHORITY

@@ -10,6 +10,8 @@ Create Date: 2026-12-07
 import sqlalchemy as sa
 from alembic import op
 
+from models.schema_changes import widen_enum
+
 STATES = ['received', 'legal_review', 'redirected', 'challenged', 'pending_approval', 'disclosed', 'no_data',
           'rejected', 'resolved_by_customer', 'withdrawn']
 NEW_STATES = ['preserved', 'released', 'expired']
@@ -37,41 +39,9 @@ branch_labels = None
 depends_on = None
 
 
-def _check(table: str, column: str, name: str, values: list[str]) -> str:
-    listed = ", ".join(f"'{v}'" for v in values)
-    return f"CONSTRAINT ck_{table}_{name} CHECK ({column} IN ({listed}))"
-
-
-def widen_enum(table: str, column: str, name: str, before: list[str], after: list[str]) -> None:
-    """Let an enum column (VARCHAR with a CHECK) take other values.
-
-    PostgreSQL replaces the constraint. SQLite cannot alter a constraint, and
-    rebuilding `cases` would drop its state trigger and trip the foreign keys that
-    point at it; so the constraint's text is changed in the schema table, the
-    procedure SQLite documents for changing a CHECK constraint (lang_altertable,
-    section 7), with the schema version bumped so every connection reads it anew.
-    The text must be exactly what 0001/0002 created, or this stops."""
-    old, new = _check(table, column, name, before), _check(table, column, name, after)
-    bind = op.get_bind()
-    if bind.dialect.name == "postgresql":
-        op.execute(f"ALTER TABLE {table} DROP CONSTRAINT ck_{table}_{name}")
-        op.execute(f"ALTER TABLE {table} ADD {new}")
-        return
-    sql = bind.exec_driver_sql("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?",
-                               (table,)).scalar_one()
-    if sql.count(old) != 1:
-        raise RuntimeError(f"{table}: constraint ck_{table}_{name} is not as expected; not changed")
-    version = bind.exec_driver_sql("PRAGMA schema_version").scalar_one()
-    bind.exec_driver_sql("PRAGMA writable_schema = ON")
-    bind.exec_driver_sql("UPDATE sqlite_master SET sql = ? WHERE type = 'table' AND name = ?",
-                         (sql.replace(old, new), table))
-    bind.exec_driver_sql(f"PRAGMA schema_version = {version + 1}")
-    bind.exec_driver_sql("PRAGMA writable_schema = OFF")
-
-
 def upgrade():
     for table, column, name, before, after in WIDENED:
-        widen_enum(table, column, name, before, after)
+        widen_enum(op, table, column, name, before, after)
     if op.get_bind().dialect.name == "postgresql":
         op.add_column('cases', sa.Column('kind', KIND, nullable=False, server_default='production'))
         op.add_column('cases', sa.Column('preservation_id', sa.Integer(), nullable=True))
@@ -113,4 +83,4 @@ def downgrade():
     for column in ('preservation_id', 'extensions', 'preserved_until', 'kind'):
         op.drop_column('cases', column)
     for table, column, name, before, after in WIDENED:
-        widen_enum(table, column, name, after, before)
+        widen_enum(op, table, column, name, after, before)

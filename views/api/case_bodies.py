@@ -140,6 +140,19 @@ class LegalProcessBody(BaseModel):
     signed: bool
     case_number: str
     response_due: date | None
+    enforcing_state: str | None = Field(description="a European Production Order: the State whose authority "
+                                                    "was notified of it (Reg. 2023/1543 Art. 8)")
+    enforcing_authority_notified: bool
+
+
+class Enforcing(BaseModel):
+    """A European Production Order for traffic or content data whose enforcing
+    authority was notified: approval waits for its answer or for the window's end."""
+
+    state: str
+    window_ends: Time | None = Field(description="nothing of that data is sent before this, unless cleared; "
+                                                 "null for an emergency order or once cleared")
+    cleared_at: Time | None = Field(description="when the authority said it raises no ground for refusal")
 
 
 class DateRangeBody(BaseModel):
@@ -218,6 +231,7 @@ class Case(BaseModel):
     ndo: NdoBody
     emergency: bool
     emergency_justification: str | None
+    enforcing: Enforcing | None = Field(description="null unless an enforcing authority's answer matters")
     legal_check: LegalCheck
     available_triggers: list[Trigger] = Field(description="what the caller may fire now")
     due_at: Time
@@ -252,7 +266,15 @@ def _legal_process(case: CaseRow) -> LegalProcessBody:
         type=case.process_type, issuing_authority=case.issuing_authority, judicial=case.judicial,
         issued_on=case.issued_on, expires_on=case.expires_on, signed=case.signed,
         case_number=case.case_number,
-        response_due=case.response_due)
+        response_due=case.response_due, enforcing_state=case.enforcing_state,
+        enforcing_authority_notified=case.enforcing_notified)
+
+
+def _enforcing(case: CaseRow) -> Enforcing | None:
+    if not cases.enforcing_applies(case):
+        return None
+    return Enforcing(state=case.enforcing_state, window_ends=cases.enforcing_window_ends(case),
+                     cleared_at=case.enforcing_cleared_at)
 
 
 def staff_case(case: CaseRow, check: legal.LegalCheck, deadline: str | None, triggers: list[Trigger],
@@ -273,7 +295,8 @@ def staff_case(case: CaseRow, check: legal.LegalCheck, deadline: str | None, tri
         date_range=DateRangeBody(start=case.date_from, end=case.date_to),
         ndo=NdoBody(present=case.ndo_present, statute=case.ndo_statute, ends_on=case.ndo_ends_on),
         emergency=case.emergency, emergency_justification=case.emergency_justification,
-        legal_check=LegalCheck.model_validate(check.as_json()), available_triggers=triggers,
+        enforcing=_enforcing(case), legal_check=LegalCheck.model_validate(check.as_json()),
+        available_triggers=triggers,
         due_at=case.due_at, due_status=deadline, assignee=person(case.assignee), proposal=proposal,
         disclosure=_disclosure(case.disclosure, now),
         document=document_body(case.document) if case.document else None,

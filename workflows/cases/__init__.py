@@ -24,7 +24,7 @@ from workflows.cases.demand import (
     draft_of,
     parse_case,
 )
-from workflows.cases.guards import Caller
+from workflows.cases.guards import Caller, enforcing_applies, enforcing_window_ends
 from workflows.cases.intake import create_case, facts_of, recount_states
 from workflows.cases.machine import NOTE_MAX, Move, advance, allowed_from, available_triggers
 from workflows.cases.preservations import ExpiryRun
@@ -83,6 +83,8 @@ __all__ = [
     "deadline_status",
     "draft_of",
     "ends_soon",
+    "enforcing_applies",
+    "enforcing_window_ends",
     "expire_preservations",
     "facts_of",
     "log_demand",

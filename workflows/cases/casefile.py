@@ -30,7 +30,7 @@ from models import (
 )
 from workflows import audit, disclosure, legal, notices
 from workflows.audit import Actor
-from workflows.cases import demand, intake, queue
+from workflows.cases import demand, guards, intake, queue
 from workflows.cases import machine as case_machine
 from workflows.cases.states import Trigger
 from workflows.errors import Conflict, InvalidInput, NotFound, TooLarge
@@ -44,6 +44,7 @@ REJECT_REASON_LABELS = {
     RejectReason.AGENCY_UNVERIFIED: "The agency could not be verified",
     RejectReason.QUASHED: "Quashed after a challenge",
     RejectReason.OTHER: "Other (explain in the note)",
+    RejectReason.REFUSED_BY_ENFORCING_AUTHORITY: "Refused by the enforcing authority",
 }
 CHANNEL_LABELS = {
     Channel.API: "Agency API", Channel.PORTAL: "Agency portal", Channel.EMAIL: "E-mail", Channel.POST: "Post",
@@ -106,6 +107,15 @@ class CaseFile:
     people: dict[int, str] = field(default_factory=dict)  # user id -> e-mail
     preservation: Preservation | None = None  # a preservation request's hold
     follows: Linked | None = None  # the preservation a production demand follows
+
+    @property
+    def enforcing_applies(self) -> bool:
+        """Whether the enforcing authority's answer matters to this order."""
+        return guards.enforcing_applies(self.case)
+
+    @property
+    def enforcing_window_ends(self) -> datetime | None:
+        return guards.enforcing_window_ends(self.case)
 
     def person(self, user_id: int | None) -> str:
         if not user_id:

@@ -14,6 +14,7 @@ from typing import Annotated, ClassVar
 from pydantic import Field, StrictBool
 
 from models import CaseKind, Category, Channel, ProcessType, RequestType
+from workflows import legal
 from workflows.errors import InvalidInput
 from workflows.identity import ID_MAX
 from workflows.schema import Body, Day, Moment, text, validate, whole
@@ -43,6 +44,12 @@ class LegalProcess(Body):
     signed: StrictBool | None = None
     case_number: text(100) | None = None
     response_due: Day | None = Field(None, description="the date the process asks for an answer by")
+    enforcing_state: Annotated[str, Field(pattern="^[A-Z]{2}$")] | None = Field(None, description=(
+        "a European Production Order: the State (ISO 3166-1 code) whose authority the issuing authority "
+        "notified (Reg. 2023/1543 Art. 8)"))
+    enforcing_authority_notified: StrictBool | None = Field(None, description=(
+        "a European Production Order: whether that authority was notified; for traffic or content data "
+        "nothing is sent for 10 days unless it clears the order (Art. 10(2))"))
 
 
 class DateRange(Body):
@@ -123,6 +130,8 @@ class Draft:
     ndo_statute: str
     ndo_ends_on: date | None
     emergency_justification: str | None
+    enforcing_state: str | None = None
+    enforcing_notified: bool = False
 
     @property
     def emergency(self) -> bool:
@@ -162,6 +171,8 @@ def draft_of(demand: AgencyRequest, now: datetime, default_channel: Channel = Ch
         date_from=dates.start, date_to=dates.end, ndo_present=bool(ndo.present),
         ndo_statute=ndo.statute or "",
         ndo_ends_on=ndo.ends_on, emergency_justification=demand.emergency_justification or None,
+        enforcing_state=process.enforcing_state,
+        enforcing_notified=bool(process.enforcing_authority_notified),
     )
     errors = inconsistencies(draft, now)
     if errors:
@@ -197,6 +208,17 @@ def inconsistencies(d: Draft, now: datetime) -> dict[str, str]:
          "An emergency process goes with the emergency request type."),
     ]
     preserving = d.process_type.kind is CaseKind.PRESERVATION
+    epoc = legal.process_rule(ProcessType.EPOC)
+    checks += [
+        ("legal_process.enforcing_state",
+         (d.enforcing_state is not None or d.enforcing_notified) and d.process_type is not ProcessType.EPOC,
+         "Only a European Production Order names an enforcing State."),
+        ("legal_process.enforcing_state", d.enforcing_notified and d.enforcing_state is None,
+         "Name the enforcing State whose authority was notified."),
+        ("legal_process.enforcing_state", d.enforcing_state is not None and d.process_type is ProcessType.EPOC
+         and not epoc.open_to(d.enforcing_state),
+         f"{d.enforcing_state} is not a State bound by Regulation (EU) 2023/1543."),
+    ]
     checks += [
         ("kind", d.kind is not d.process_type.kind,
          f"A {d.process_type.label.lower()} opens a {d.process_type.kind.value} case, not a {d.kind.value} "

@@ -8,7 +8,18 @@ from functools import cached_property
 
 from sqlalchemy import select
 
-from models import Account, Case, Category, Customer, CustomerKind, Disclosure, RejectReason, Role, db
+from models import (
+    Account,
+    Case,
+    Category,
+    Customer,
+    CustomerKind,
+    Disclosure,
+    ProcessType,
+    RejectReason,
+    Role,
+    db,
+)
 from workflows import legal, notices
 from workflows.audit import Actor
 from workflows.cases.intake import facts_of
@@ -160,12 +171,68 @@ def _approve(ctx: Context) -> list[Reason]:
     if beyond:
         reasons.append(Reason("beyond_proposal", "categories",
                               "Approve at most what was proposed; not proposed: " + ", ".join(beyond) + "."))
+    reasons += _enforcing_window(ctx, chosen)
     waiting = notices.unacknowledged(ctx.case.id)
     if waiting:
         plural = "s" if waiting > 1 else ""
         reasons.append(Reason("objection_unacknowledged", "trigger",
                               f"The customer objected ({waiting} objection{plural} not yet acknowledged): "
                               "read and acknowledge each objection before approving."))
+    return reasons
+
+
+# ---- a European Production Order and its enforcing State (Reg. (EU) 2023/1543) ----------------
+
+ENFORCING_WAIT = timedelta(days=10)  # Art. 10(2)
+TRAFFIC_OR_CONTENT = (Category.NON_CONTENT, Category.CONTENT)  # what Art. 8(1) makes notifiable
+
+
+def enforcing_applies(case: Case) -> bool:
+    """Whether the order waits on its enforcing authority's answer: an EPOC for
+    traffic or content data, with that authority notified. (Data asked for only to identify
+    the user need no notification, Art. 8(1); our categories do not single it out,
+    so a non-content demand is treated as one for traffic data.)"""
+    return (case.process_type is ProcessType.EPOC and case.enforcing_notified
+            and any(c.value in case.categories for c in TRAFFIC_OR_CONTENT))
+
+
+def awaits_enforcing_answer(case: Case) -> bool:
+    """Whether the page should offer to record the enforcing authority's answer."""
+    return enforcing_applies(case) and case.enforcing_cleared_at is None
+
+
+def enforcing_window_ends(case: Case) -> datetime | None:
+    """Until when an approval must wait, or None. The notification suspends the
+    10-day duty (Art. 8(4), 10(2)) but not an emergency's 8 hours (Art. 8(4),
+    10(4)): an emergency order is answered, and the authority may still object
+    to the use of the data within 96 hours."""
+    if not enforcing_applies(case) or case.emergency or case.enforcing_cleared_at is not None:
+        return None
+    return case.received_at + ENFORCING_WAIT
+
+
+def _enforcing_window(ctx: Context, chosen: list[Category]) -> list[Reason]:
+    ends = enforcing_window_ends(ctx.case)
+    if ends is None or ends <= ctx.now or not any(c in TRAFFIC_OR_CONTENT for c in chosen):
+        return []
+    return [Reason("enforcing_authority_window", "trigger",
+                   f"The enforcing authority ({ctx.case.enforcing_state}) was notified of this order: "
+                   f"traffic and content data may be sent only from {_when(ends)}, 10 days after receipt "
+                   "(Reg. 2023/1543 Art. 10(2)), unless it says earlier that it raises no ground for "
+                   "refusal. Record that with \"Enforcing authority raises no ground\".")]
+
+
+def _enforcing_answer(ctx: Context, what: str) -> list[Reason]:
+    reasons = _note_required(ctx, what)
+    if not enforcing_applies(ctx.case):
+        reasons.append(Reason("not_needed", "trigger",
+                              "No enforcing authority was notified of this demand for traffic or content "
+                              "data, so there is no answer of one to record."))
+    elif ctx.case.enforcing_cleared_at is not None:
+        reasons.append(Reason("already_cleared", "trigger",
+                              "The enforcing authority already said, on "
+                              f"{_when(ctx.case.enforcing_cleared_at)}, that it raises no ground for "
+                              "refusal."))
     return reasons
 
 
@@ -186,6 +253,10 @@ def _reject(ctx: Context) -> list[Reason]:
         reasons.append(Reason("quashed_needs_challenge", "reason",
                               "A demand is quashed only by a won challenge: challenge it first, "
                               "or choose another reason."))
+    elif ctx.reason is RejectReason.REFUSED_BY_ENFORCING_AUTHORITY:
+        reasons.append(Reason("use_enforcing_refused", "reason",
+                              "Record the enforcing authority's refusal with \"Enforcing authority "
+                              "refused\"."))
     elif ctx.reason is RejectReason.OTHER and not ctx.note:
         reasons.append(Reason("note_required", "note", "Explain the rejection in a note."))
     return reasons
@@ -262,6 +333,10 @@ GUARDS = {
     Trigger.NO_DATA_FOUND: _no_data_found,
     Trigger.REJECT: _reject,
     Trigger.WITHDRAW: lambda ctx: _note_required(ctx, "how the agency withdrew the demand"),
+    Trigger.ENFORCING_CLEARED: lambda ctx: _enforcing_answer(ctx, "how the enforcing authority said it "
+                                                                    "raises no ground, and when"),
+    Trigger.ENFORCING_REFUSED: lambda ctx: _enforcing_answer(ctx, "the ground for refusal the enforcing "
+                                                                    "authority raised"),
     Trigger.PRESERVE: _preserve,
     Trigger.EXTEND: _extend,
     Trigger.RELEASE: lambda ctx: _note_required(ctx, "why the preservation is released"),

@@ -119,6 +119,7 @@ def create_case(draft: Draft, agency: Agency, actor: Actor, now: datetime,
         categories=[c.value for c in draft.categories], date_from=draft.date_from, date_to=draft.date_to,
         ndo_present=draft.ndo_present, ndo_statute=draft.ndo_statute, ndo_ends_on=draft.ndo_ends_on,
         emergency_justification=draft.emergency_justification, emergency=draft.emergency,
+        enforcing_state=draft.enforcing_state, enforcing_notified=draft.enforcing_notified,
         priority=0 if draft.emergency else 1, created_by_id=created_by_id, created_at=now,
         due_at=now,  # replaced below, once the facts are complete
     )

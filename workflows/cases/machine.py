@@ -32,7 +32,15 @@ from models import (
 from models.case import state_writer
 from workflows import audit, disclosure, identity, legal, notices
 from workflows.cases.demand import narrowed_identifiers
-from workflows.cases.guards import GUARDS, Caller, Context, extensions_used_up, open_followups, period_end
+from workflows.cases.guards import (
+    GUARDS,
+    Caller,
+    Context,
+    awaits_enforcing_answer,
+    extensions_used_up,
+    open_followups,
+    period_end,
+)
 from workflows.cases.intake import count_state
 from workflows.cases.states import (
     BY_TRIGGER,
@@ -48,6 +56,7 @@ from workflows.rows import locked
 from workflows.text import clean_text, iso_utc
 
 NOTE_MAX = 4000
+ENFORCING_ANSWERS = frozenset({Trigger.ENFORCING_CLEARED, Trigger.ENFORCING_REFUSED})
 KIND_WORDS = {CaseKind.PRODUCTION: "production demand", CaseKind.PRESERVATION: "preservation request"}
 # The triggers that change what a demand covers: a lost challenge narrows it, an
 # amendment records the agency's own narrower (or newly specific) demand.
@@ -93,6 +102,7 @@ def available_triggers(case: Case, role: Role, user_id: int) -> list[Trigger]:
         if role in BY_TRIGGER[trigger].roles
         and not (trigger is Trigger.APPROVE and case.proposed_by_id == user_id)
         and not (trigger is Trigger.EXTEND and extensions_used_up(case))
+        and not (trigger in ENFORCING_ANSWERS and not awaits_enforcing_answer(case))
     ]
 
 
@@ -114,6 +124,12 @@ def _effects(transition: Transition, ctx: Context) -> dict:
             case.identifiers = ctx.identifiers
             ctx.__dict__.pop("accounts", None)  # matched again, against the accounts now named
         return data
+    if trigger is Trigger.ENFORCING_CLEARED:
+        case.enforcing_cleared_at = ctx.now
+        return {"enforcing_state": case.enforcing_state}
+    if trigger is Trigger.ENFORCING_REFUSED:
+        case.reject_reason = RejectReason.REFUSED_BY_ENFORCING_AUTHORITY
+        return {"enforcing_state": case.enforcing_state, "reason": case.reject_reason.value}
     if trigger is Trigger.CHALLENGE_WON:
         case.reject_reason = RejectReason.QUASHED
         return {"reason": RejectReason.QUASHED.value}

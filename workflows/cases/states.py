@@ -27,6 +27,8 @@ class Trigger(StrEnum):
     NO_DATA_FOUND = "no_data_found"
     REJECT = "reject"
     WITHDRAW = "withdraw"
+    ENFORCING_CLEARED = "enforcing_cleared"
+    ENFORCING_REFUSED = "enforcing_refused"
     PRESERVE = "preserve"
     EXTEND = "extend"
     RELEASE = "release"
@@ -52,6 +54,8 @@ TRIGGER_LABELS = {
     Trigger.NO_DATA_FOUND: "No data found",
     Trigger.REJECT: "Reject",
     Trigger.WITHDRAW: "Withdrawn by the agency",
+    Trigger.ENFORCING_CLEARED: "Enforcing authority raises no ground",
+    Trigger.ENFORCING_REFUSED: "Enforcing authority refused",
     Trigger.PRESERVE: "Preserve the records",
     Trigger.EXTEND: "Extend the preservation",
     Trigger.RELEASE: "Release the preservation",
@@ -73,7 +77,7 @@ EITHER = PRODUCTION | PRESERVATION
 class Transition:
     trigger: Trigger
     sources: tuple[State, ...]
-    dest: State
+    dest: State | None  # None: the case stays in the state it is in
     roles: frozenset[Role]
     needs: tuple[str, ...] = ()  # input the trigger requires: "note", "reason", "categories"
     summary: str = ""
@@ -98,6 +102,11 @@ TRANSITIONS: tuple[Transition, ...] = (
                summary="reason quashed"),
     Transition(Trigger.AMEND, (State.LEGAL_REVIEW,), State.LEGAL_REVIEW, REVIEWERS,
                needs=("note",), summary="the agency named accounts or narrowed; the check runs again"),
+    # A European Production Order whose enforcing authority was notified (Reg. 2023/1543 Art. 8, 12).
+    Transition(Trigger.ENFORCING_CLEARED, (State.LEGAL_REVIEW, State.PENDING_APPROVAL), None, REVIEWERS,
+               needs=("note",), summary="it raises no ground for refusal; approval need not wait"),
+    Transition(Trigger.ENFORCING_REFUSED, (State.LEGAL_REVIEW, State.PENDING_APPROVAL), State.REJECTED,
+               REVIEWERS, needs=("note",), summary="a ground for refusal raised in time"),
     Transition(Trigger.PROPOSE_DISCLOSURE, (State.LEGAL_REVIEW,), State.PENDING_APPROVAL, REVIEWERS,
                needs=("categories",), summary="categories within the legal check"),
     Transition(Trigger.SEND_BACK, (State.PENDING_APPROVAL,), State.LEGAL_REVIEW, APPROVERS,
@@ -164,17 +173,21 @@ def transitions_of(kind: CaseKind) -> tuple[Transition, ...]:
 def states_of(kind: CaseKind) -> list[State]:
     """The states a case of this kind can be in, in State order: where it starts
     and where its transitions lead."""
-    dests = {t.dest for t in transitions_of(kind)} | {State.RECEIVED}
+    dests = {t.dest for t in transitions_of(kind) if t.dest is not None} | {State.RECEIVED}
     return [s for s in State if s in dests]
 
 
 def machine_table(kind: CaseKind = CaseKind.PRODUCTION) -> list[dict]:
     """The table in the form the `transitions` library reads."""
     states = set(states_of(kind))
-    return [
-        {"trigger": t.trigger.value, "source": [s for s in t.sources if s in states], "dest": t.dest}
-        for t in transitions_of(kind)
-    ]
+    table = []
+    for t in transitions_of(kind):
+        sources = [s for s in t.sources if s in states]
+        if t.dest is None:  # stays where it is: one row per source
+            table += [{"trigger": t.trigger.value, "source": s, "dest": s} for s in sources]
+        else:
+            table.append({"trigger": t.trigger.value, "source": sources, "dest": t.dest})
+    return table
 
 
 def mermaid(kind: CaseKind = CaseKind.PRODUCTION) -> str:
@@ -183,7 +196,7 @@ def mermaid(kind: CaseKind = CaseKind.PRODUCTION) -> str:
     lines = ["stateDiagram-v2", f"    [*] --> {State.RECEIVED.value}"]
     for t in transitions_of(kind):
         roles = ", ".join(sorted(r.value for r in t.roles)) or "the application"
-        lines += [f"    {s.value} --> {t.dest.value}: {t.trigger.value} ({roles})"
+        lines += [f"    {s.value} --> {(t.dest or s).value}: {t.trigger.value} ({roles})"
                   for s in t.sources if s in states]
     lines += [f"    {state.value} --> [*]" for state in states_of(kind) if state in TERMINAL_STATES]
     return "\n".join(lines)
