@@ -217,7 +217,7 @@ def test_the_case_page_shows_the_wait_and_records_the_answer(app, new_client, ma
     sign_in(client, reviewer)
     page = html(client.get(f"/cases/{case.id}"))
     assert triggers_on(page) >= ANSWERS
-    assert "Enforcing authority (IE)" in page and "Traffic and content data wait until" in page
+    assert "Enforcing authority (IE)" in page and "Non-content records and stored content wait until" in page
     assert "IE, its authority notified" in page
     assert "Refused by the enforcing authority" not in page  # not a reason to pick by hand
 

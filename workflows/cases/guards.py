@@ -217,9 +217,10 @@ def _enforcing_window(ctx: Context, chosen: list[Category]) -> list[Reason]:
         return []
     return [Reason("enforcing_authority_window", "trigger",
                    f"The enforcing authority ({ctx.case.enforcing_state}) was notified of this order: "
-                   f"traffic and content data may be sent only from {_when(ends)}, 10 days after receipt "
-                   "(Reg. 2023/1543 Art. 10(2)), unless it says earlier that it raises no ground for "
-                   "refusal. Record that with \"Enforcing authority raises no ground\".")]
+                   f"non-content records and stored content may be approved only from {_when(ends)}, 10 days "
+                   "after receipt (Reg. 2023/1543 Art. 10(2)), unless it says earlier that it raises no "
+                   "ground for refusal. Record that with \"Enforcing authority raises no ground\", or "
+                   "approve basic subscriber information alone.")]
 
 
 def _enforcing_answer(ctx: Context, what: str) -> list[Reason]:
