@@ -17,12 +17,13 @@ from pathlib import Path
 from flask import current_app
 from sqlalchemy import select
 
-from demo import orders, preservations
+from demo import emergencies, orders, preservations
 from demo.documents import minimal_pdf
 from demo.plans import Plan, Step
 from demo.wording import (
     ASKS,
     AUTHORITIES,
+    CALLBACK_CONFIRMED_BY,
     CHANNELS,
     GEOFENCE_REJECTION,
     JUDICIAL,
@@ -99,7 +100,8 @@ def plan_cases(now: datetime, total: int = TOTAL, seed: int = SEED) -> list[Plan
         return []  # nothing to make demands of: the demo's agencies and customers come first
     rng = random.Random(seed)  # noqa: S311 (invented demo data, repeatable on purpose)
     known = [i for i, _, _ in accounts]
-    written = preservations.plans(now, agencies, known) + orders.plans(now, agencies, known)
+    written = (preservations.plans(now, agencies, known) + orders.plans(now, agencies, known)
+               + emergencies.plans(now, agencies, known))
     plans = _Planner(rng, now, agencies, accounts).plans(total - len(UNNAMED) - len(written))
     # The demands naming no account come from a generator of their own, so adding them
     # leaves every other demo case as it was.
@@ -274,6 +276,8 @@ class _Planner:
 
         review = step(Trigger.START_REVIEW, low=0.05, high=1.5)
         propose = [step(Trigger.PROPOSE_DISCLOSURE)]
+        if fast:  # nothing is proposed before a call-back confirms the emergency
+            propose[0].callback = ("confirmed", CALLBACK_CONFIRMED_BY, None)
         if rng.random() < 0.15 and not fast:
             propose += [step(Trigger.SEND_BACK, Role.APPROVER, 0.2, 2.0), step(Trigger.PROPOSE_DISCLOSURE)]
         if state is State.RECEIVED:
@@ -351,6 +355,11 @@ def _play(plan: Plan, actors: Mapping[Role, Actor], folder: Path, now: datetime)
     for step, at in zip(plan.steps, times, strict=True):
         actor = actors[step.role] if step.role else APPLICATION
         caller = Caller(actor.user_id, step.role, at, actor)
+        if step.callback is not None:
+            outcome, spoke_with, words = step.callback
+            cases.record_callback(case_id, cases.Callback(
+                phone_called=plan.agency.phone, spoke_with=spoke_with, outcome=outcome, note=words),
+                caller, at - timedelta(minutes=3))
         move = Move(step.trigger.value, note=step.note, reason=step.reason)
         if step.trigger in (Trigger.PROPOSE_DISCLOSURE, Trigger.PRESERVE):
             case = db.session.get(Case, case_id)

@@ -30,15 +30,15 @@ CUSTOMERS = [
     ("Kenji Sato", "consumer", "JP", "kenji.sato@mail.example", ["kenji.sato@mail.example"], None),
 ]
 
-# name, country, kind, verified
+# name, country, kind, verified, directory number (invented, like everything here)
 AGENCIES = [
-    ("FBI Seattle Field Office", "US", "law_enforcement", True),
-    ("U.S. Attorney's Office, S.D.N.Y.", "US", "prosecutor", True),
-    ("Metropolitan Police Service", "GB", "law_enforcement", True),
-    ("Bundeskriminalamt", "DE", "law_enforcement", True),
-    ("Australian Federal Police", "AU", "law_enforcement", True),
-    ("Police nationale, OCLCTIC", "FR", "law_enforcement", True),
-    ("Procura della Repubblica di Milano", "IT", "prosecutor", True),
-    ("Policia Federal", "BR", "law_enforcement", True),
-    ("Regional Cyber Unit (unverified)", "IN", "law_enforcement", False),
+    ("FBI Seattle Field Office", "US", "law_enforcement", True, "+1 206 555 0140"),
+    ("U.S. Attorney's Office, S.D.N.Y.", "US", "prosecutor", True, "+1 212 555 0175"),
+    ("Metropolitan Police Service", "GB", "law_enforcement", True, "+44 20 7946 0321"),
+    ("Bundeskriminalamt", "DE", "law_enforcement", True, "+49 611 555 0100"),
+    ("Australian Federal Police", "AU", "law_enforcement", True, "+61 2 5550 1234"),
+    ("Police nationale, OCLCTIC", "FR", "law_enforcement", True, "+33 1 55 50 01 20"),
+    ("Procura della Repubblica di Milano", "IT", "prosecutor", True, "+39 02 5550 0133"),
+    ("Policia Federal", "BR", "law_enforcement", True, "+55 61 5550 0150"),
+    ("Regional Cyber Unit (unverified)", "IN", "law_enforcement", False, "+91 11 5550 0160"),
 ]

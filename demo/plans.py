@@ -25,6 +25,9 @@ class Step:
     note: str | None = None
     reason: str | None = None
     narrow: bool = False  # challenge_lost: drop content from the categories
+    # An emergency's call-back to the agency's directory number, recorded just before
+    # this step: (outcome, whom the reviewer spoke with, note).
+    callback: tuple[str, str, str | None] | None = None
 
 
 @dataclass
@@ -41,7 +44,7 @@ class Plan:
 
 def written_plan(agency: Agency, process: ProcessType, received: datetime, identifiers: list[str],
                  steps: list[tuple], issued_days: int = 0, categories: list[str] = ALL,
-                 **process_fields) -> Plan:
+                 body_fields: dict | None = None, **process_fields) -> Plan:
     """A story written out: a signed demand received by e-mail, then `steps` as
     (trigger, role, days after receipt, note, or the reason of a rejection)."""
     received = received.replace(microsecond=0)
@@ -60,6 +63,7 @@ def written_plan(agency: Agency, process: ProcessType, received: datetime, ident
         "identifiers": identifiers, "categories": categories,
         "date_range": {"from": (day - timedelta(days=180)).isoformat(), "to": day.isoformat()},
         "ndo": {"present": False, "statute": "", "ends_on": None}, "emergency_justification": None,
+        **(body_fields or {}),
     }
     played, previous = [], timedelta(minutes=0)
     for trigger, role, at_days, words in steps:

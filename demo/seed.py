@@ -60,10 +60,10 @@ def seed(now: datetime) -> Seeded:
         if portal_email:
             user = _ensure_user(portal_email, Role.CUSTOMER, name, now, customer.id)
             logins.append(DemoLogin(Role.CUSTOMER, user.email, DEMO_PASSWORD, None, name))
-    for name, country, kind, verified in AGENCIES:
+    for name, country, kind, verified, phone in AGENCIES:
         if db.session.scalar(select(Agency.id).where(Agency.name == name)) is None:
             issued = identity.create_agency(
-                name, country, DEMO_ACTOR, now, kind=kind, verified=verified
+                name, country, DEMO_ACTOR, now, kind=kind, verified=verified, phone=phone
             )
             tokens[name] = issued.token
     # The vault first: the disclosed demo cases are packaged as they are seeded.

@@ -48,6 +48,8 @@ JUSTIFICATIONS = [
     "Kidnapping: the kidnappers send ransom demands from this address and set a deadline of tonight.",
     "A person announced suicide in a message sent from this account an hour ago; location unknown.",
 ]
+# Whom a reviewer reached when calling an agency back on its directory number.
+CALLBACK_CONFIRMED_BY = "Sgt. Dana Miller, duty officer at the agency's operations desk"
 NOTES = {
     Trigger.CHALLENGE: ["The date range covers five years for a one-week offence: overbroad.",
                         "The NDO has no end date and no finding of adverse result.",

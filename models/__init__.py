@@ -9,6 +9,7 @@ from models.case import (
     CaseReferenceCounter,
     CaseStateCount,
     CaseTransition,
+    CaseVerification,
     Disclosure,
     ProductionLink,
     StateWriteError,
@@ -17,6 +18,7 @@ from models.customer import Account, AccountKind, Customer, CustomerKind
 from models.notice import Delivery, HoldReason, Notice, NoticeKind, Objection
 from models.report import ReportFrozen, TransparencyReport
 from models.terms import (
+    CallbackOutcome,
     CaseKind,
     Category,
     Channel,
@@ -38,12 +40,14 @@ __all__ = [
     "AuditAction",
     "AuditEvent",
     "AuditHead",
+    "CallbackOutcome",
     "Case",
     "CaseDocument",
     "CaseKind",
     "CaseReferenceCounter",
     "CaseStateCount",
     "CaseTransition",
+    "CaseVerification",
     "Category",
     "Channel",
     "Customer",

@@ -26,6 +26,9 @@ class Agency(db.Model):
     country: Mapped[str] = mapped_column(String(2))  # ISO 3166-1 alpha-2
     kind: Mapped[AgencyKind] = mapped_column(enum_column(AgencyKind, "agency_kind"))
     verified: Mapped[bool] = mapped_column(default=False)
+    # The number in the agency's public directory (E.164): an emergency is confirmed
+    # by calling it back, never a number the request itself gives.
+    phone: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     tokens = relationship("AgencyToken", back_populates="agency")

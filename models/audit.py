@@ -30,6 +30,7 @@ class AuditAction(StrEnum):
     AGENCY_CREATED = "agency.created"
     AGENCY_TOKEN_ISSUED = "agency.token_issued"  # noqa: S105 (an event name)
     AGENCY_TOKENS_REVOKED = "agency.tokens_revoked"
+    AGENCY_PHONE_SET = "agency.phone_set"
     CASE_RECEIVED = "case.received"
     CASE_TRANSITION = "case.transition"
     CASE_VIEWED = "case.viewed"
@@ -48,6 +49,8 @@ class AuditAction(StrEnum):
     OBJECTION_FILED = "objection.filed"
     OBJECTION_ACKNOWLEDGED = "objection.acknowledged"
     NDO_EXTENDED = "case.ndo_extended"
+    CASE_VERIFIED = "case.verified"  # a call-back recorded, either way
+    CASE_VERIFICATION_REFUSED = "case.verification_refused"
     REPORT_PUBLISHED = "report.published"
 
 

@@ -10,7 +10,16 @@ from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, Unique
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import db, utcnow
-from models.terms import CaseKind, Category, Channel, ProcessType, RejectReason, RequestType, State
+from models.terms import (
+    CallbackOutcome,
+    CaseKind,
+    Category,
+    Channel,
+    ProcessType,
+    RejectReason,
+    RequestType,
+    State,
+)
 from models.user import enum_column
 
 REFERENCE_PREFIX = "LE"
@@ -128,6 +137,7 @@ class Case(db.Model):
     transitions = relationship("CaseTransition", back_populates="case", order_by="CaseTransition.seq")
     documents = relationship("CaseDocument", back_populates="case", order_by="CaseDocument.id")
     disclosure = relationship("Disclosure", back_populates="case", uselist=False)
+    verification = relationship("CaseVerification", back_populates="case", uselist=False)
     preservation = relationship("Case", remote_side=[id], foreign_keys=[preservation_id])
 
     def __init__(self, **fields):
@@ -188,6 +198,27 @@ class CaseDocument(db.Model):
     uploaded_by: Mapped[str] = mapped_column(String(254))
 
     case = relationship("Case", back_populates="documents")
+
+
+class CaseVerification(db.Model):
+    """The call-back that confirmed an emergency request, or found it forged: to
+    the agency's directory number, never one the request gave. One per case, so
+    two reviewers calling at once cannot both record an answer."""
+
+    __tablename__ = "case_verifications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), unique=True)
+    method: Mapped[str] = mapped_column(String(16))  # "callback"
+    phone_called: Mapped[str] = mapped_column(String(32))
+    spoke_with: Mapped[str] = mapped_column(String(200))
+    outcome: Mapped[CallbackOutcome] = mapped_column(enum_column(CallbackOutcome, "callback_outcome"))
+    note: Mapped[str | None] = mapped_column(Text)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    actor: Mapped[str] = mapped_column(String(254))
+    at: Mapped[datetime]
+
+    case = relationship("Case", back_populates="verification")
 
 
 class Disclosure(db.Model):

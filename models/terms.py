@@ -134,3 +134,11 @@ class RejectReason(StrEnum):
     QUASHED = "quashed"
     OTHER = "other"
     REFUSED_BY_ENFORCING_AUTHORITY = "refused_by_enforcing_authority"  # Reg. (EU) 2023/1543 Art. 12
+    VERIFICATION_FAILED = "verification_failed"  # an emergency the agency's call-back did not confirm
+
+
+class CallbackOutcome(StrEnum):
+    """What a call-back to the agency's directory number found."""
+
+    CONFIRMED = "confirmed"  # the agency confirmed it sent the request
+    FAILED = "failed"  # it did not: the request is taken as forged

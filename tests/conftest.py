@@ -462,10 +462,11 @@ def make_customer(app):
 def make_agency(app):
     counter = iter(range(1, 10_000))
 
-    def make(name=None, country="US", verified=True, kind="law_enforcement"):
+    def make(name=None, country="US", verified=True, kind="law_enforcement", phone=None):
+        n = next(counter)
         issued = directory.create_agency(
-            name or f"Agency {next(counter)}", country, TEST_ACTOR, utcnow(), kind=kind,
-            verified=verified,
+            name or f"Agency {n}", country, TEST_ACTOR, utcnow(), kind=kind,
+            verified=verified, phone=phone or f"+1 202 555 {n:04d}",
         )
         db.session.commit()
         return issued
@@ -606,6 +607,17 @@ def case_staff(make_user):
     return get
 
 
+def confirm_by_callback(case_id: int, who: User, outcome="confirmed", note=None):
+    """Record the call-back an emergency request needs before a proposal: to the
+    agency's directory number."""
+    from workflows.cases.verification import Callback, record_callback
+
+    phone = db.session.get(Case, case_id).agency.phone
+    return record_callback(case_id, Callback(phone_called=phone, spoke_with="Duty officer Ames",
+                                             outcome=outcome, note=note),
+                           caller_for(who), utcnow())
+
+
 def caller_for(user: User, authenticated_at=None):
     from workflows.cases import Caller
 
@@ -646,6 +658,8 @@ def make_case(app, make_agency, make_customer, case_staff):
                             documents.folder_for(app.instance_path))
         for trigger, fields in PATHS[state]:
             who = case_staff("approver2" if trigger == "approve" else "reviewer")
+            if trigger == "propose_disclosure" and created.emergency:
+                confirm_by_callback(created.id, who)
             if fields.get("categories", "") is None:
                 fields = {**fields, "categories": list(categories)}
             case_machine.advance(created.id, case_machine.Move(trigger, **fields), caller_for(who), utcnow())

@@ -47,6 +47,7 @@ BEYOND_SCHEMA = {
     "ndo.present", "ndo.ends_on", "agency_id", "file",
     "kind", "preservation_id",  # what the process type opens; a preservation of the same agency
     "legal_process.enforcing_state",  # only with an EPOC, and a State the regulation binds
+    "phone_called", "note",  # a call-back: the agency's directory number; a note when it failed
 }
 
 

@@ -158,3 +158,15 @@ def test_the_demo_holds_orders_whose_enforcing_authority_was_notified(app):
     assert enforcing_window_ends(waiting) > NOW and waiting.enforcing_cleared_at is None
     assert by_state[State.DISCLOSED].enforcing_cleared_at is not None
     assert by_state[State.REJECTED].reject_reason is RejectReason.REFUSED_BY_ENFORCING_AUTHORITY
+
+
+@pytest.mark.seeded_demo(at=NOW)
+def test_every_answered_demo_emergency_was_confirmed_by_a_call_back_and_one_was_forged(app):
+    from models import CallbackOutcome
+
+    emergencies = [c for c in seeded_cases() if c.emergency]
+    answered = [c for c in emergencies if c.proposed_categories or c.disclosure]
+    assert answered and all(c.verification.outcome is CallbackOutcome.CONFIRMED for c in answered)
+    assert all(c.verification.phone_called == c.agency.phone for c in answered)
+    [forged] = [c for c in emergencies if c.verification and c.verification.outcome is CallbackOutcome.FAILED]
+    assert (forged.state, forged.reject_reason) == (State.REJECTED, RejectReason.VERIFICATION_FAILED)

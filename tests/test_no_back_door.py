@@ -276,6 +276,10 @@ class World:
             "cases_api.production_link": lambda c, v: ("json", {"note": "The agency's transfer broke off."}),
             "agency_api.request_create": lambda c, v: ("json", case_body(identifiers=[self.identifier])),
             "cases.ndo_extension": lambda c, v: ("form", {"ends_on": "2031-01-01", "note": "Extended."}),
+            "cases.callback": lambda c, v: ("form", {"phone_called": "+1 202 555 0100", "spoke_with": "Ames",
+                                                     "outcome": "confirmed"}),
+            "cases_api.case_verification": lambda c, v: ("json", {
+                "phone_called": "+1 202 555 0100", "spoke_with": "Ames", "outcome": "confirmed"}),
             "notices.release": lambda c, v: ("form", {"note": "The order was lifted."}),
             "notices.retry": lambda c, v: ("form", {}),
             "notices.acknowledge": lambda c, v: ("form", {"note": "Read."}),

@@ -28,7 +28,8 @@ from workflows.reports import checkpoint as signing
 
 SVG = "{http://www.w3.org/2000/svg}"
 OUTCOMES = [o.value for o in Outcome]
-OTHERS = ["emergency", "with_ndo", "customer_notified", "challenged", "challenges_won"]
+OTHERS = ["emergency", "emergency_verification_failed", "with_ndo", "customer_notified", "challenged",
+          "challenges_won"]
 PUBLIC_KEY = (
     "-----BEGIN PUBLIC KEY-----\n"
     "MCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=\n"
@@ -49,14 +50,15 @@ needs_poppler = pytest.mark.skipif(
 
 
 def figures(requests: int, step: int = 0) -> dict:
-    """One country's fifteen figures: the requests spread over the seven outcomes."""
+    """One country's sixteen figures: the requests spread over the seven outcomes."""
     share, rest = divmod(requests, len(OUTCOMES))
     outcomes = {key: share + (1 if (i + step) % len(OUTCOMES) < rest else 0)
                 for i, key in enumerate(OUTCOMES)}
     return {
         "requests": requests, "accounts_specified": requests + requests // 3,
         "no_identifiers": requests // 20, **outcomes,
-        "emergency": requests // 10, "with_ndo": requests // 4, "customer_notified": requests // 2,
+        "emergency": requests // 10, "emergency_verification_failed": requests // 40,
+        "with_ndo": requests // 4, "customer_notified": requests // 2,
         "challenged": requests // 5, "challenges_won": requests // 12,
     }
 
@@ -294,7 +296,7 @@ def outline(html: str) -> Outline:
 
 
 @only_sqlite
-def test_period_page_shows_every_country_and_all_fifteen_figures(app):
+def test_period_page_shows_every_country_and_all_sixteen_figures(app):
     report = snapshot(60)
     html = render_period(app, report)
     body = html[html.index('class="figures by-country"'):]
@@ -302,7 +304,7 @@ def test_period_page_shows_every_country_and_all_fifteen_figures(app):
     for code, fig in report["by_country"].items():
         row = body[body.index(f'<th scope="row" class="cc">{code}</th>'):]
         row = row[:row.index("</tr>")]
-        assert row.count("<td") == 15
+        assert row.count("<td") == 16
         assert f">{fig['requests']:,}<" in row and f">{fig['challenges_won']:,}<" in row
     assert f">{report['totals']['requests']:,}<" in body  # the total row
     assert "Draft, not published" not in html

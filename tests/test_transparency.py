@@ -29,7 +29,7 @@ from models import (
     utcnow,
 )
 from models.base import UTCDateTime
-from tests.conftest import assert_error, caller_for, csrf_from, pairs, post_form, sign_in
+from tests.conftest import assert_error, caller_for, confirm_by_callback, csrf_from, pairs, post_form, sign_in
 from workflows import audit
 from workflows.audit import Actor
 from workflows.cases import machine as case_machine
@@ -42,7 +42,8 @@ START, END = datetime(2025, 7, 1, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC)
 ACTOR = Actor.system("test")
 FIGURES = ("requests", "accounts_specified", "no_identifiers", "content_disclosed", "non_content_disclosed",
            "no_data_found",
-           "rejected", "resolved_by_customer", "withdrawn", "pending", "emergency", "with_ndo",
+           "rejected", "resolved_by_customer", "withdrawn", "pending", "emergency",
+           "emergency_verification_failed", "with_ndo",
            "customer_notified", "challenged", "challenges_won")
 MICROSECOND = timedelta(microseconds=1)
 
@@ -89,6 +90,12 @@ def period_cases(make_case, make_agency, make_customer):
           identifiers=[a.identifier for a in consumer.accounts])
     extra("pending_approval", middle, request_type="emergency", emergency_justification="A threat to life.")
     extra("received", middle, ndo={"present": True, "statute": "18 U.S.C. 2705(b)", "ends_on": None})
+    forged = extra("legal_review", middle, country="GB", request_type="emergency",
+                   emergency_justification="A hostage taken an hour ago.")
+    confirm_by_callback(forged.id, forged.assignee, outcome="failed",
+                        note="The duty desk has no record of this request.")
+    case_machine.advance(forged.id, case_machine.Move("reject", reason="verification_failed"),
+                         caller_for(forged.assignee), utcnow())
     won = extra("challenged", middle, process="court_order", categories=("subscriber", "non_content"))
     reviewer = db.session.get(Case, won.id).assignee
     case_machine.advance(won.id, case_machine.Move("challenge_won"), caller_for(reviewer), utcnow())
@@ -122,6 +129,9 @@ SELECT a.country AS country,
     sum(CASE WHEN c.state IN ('received', 'legal_review', 'redirected', 'challenged', 'pending_approval')
         THEN 1 ELSE 0 END) AS pending,
     sum(CASE WHEN c.emergency THEN 1 ELSE 0 END) AS emergency,
+    sum(CASE WHEN c.emergency AND EXISTS (SELECT 1 FROM case_verifications v WHERE v.case_id = c.id
+                                          AND v.outcome = 'failed') THEN 1 ELSE 0 END)
+        AS emergency_verification_failed,
     sum(CASE WHEN c.ndo_present THEN 1 ELSE 0 END) AS with_ndo,
     sum(CASE WHEN EXISTS (SELECT 1 FROM notices n WHERE n.case_id = c.id AND n.released_at IS NOT NULL)
         THEN 1 ELSE 0 END) AS customer_notified,
@@ -156,7 +166,7 @@ def test_published_json_and_csv_match_an_independent_count(app, client, cli, per
 
     expected = counted_in_sql(START, END)
     assert set(expected) == {"US", "DE", "GB"}
-    assert summed(expected)["requests"] == 10  # the NSL, the FISA order and the two outside are not counted
+    assert summed(expected)["requests"] == 11  # the NSL, the FISA order and the two outside are not counted
     api = client.get(f"/api/v1/transparency/{PERIOD}")
     download = client.get(f"/transparency/{PERIOD}.json")
     assert api.status_code == download.status_code == 200
@@ -325,7 +335,7 @@ def test_national_security_waits_180_days_then_comes_in_bands(app, period_cases)
     early = transparency.publish(PERIOD, ACTOR, None, opens - MICROSECOND, render=stub_pdf).snapshot
     assert early["national_security"] == {"status": "deferred", "available_from": opens.date().isoformat()}
     assert "nsl" not in early["by_process"] and "fisa_order" not in early["by_process"]
-    assert sum(early["by_process"].values()) == early["totals"]["requests"] == 10
+    assert sum(early["by_process"].values()) == early["totals"]["requests"] == 11
     assert early["by_country"]["US"]["requests"] == 6  # the NSL and the FISA order are not among them
 
     later = transparency.publish(PERIOD, ACTOR, "National-security figures are due.", opens,

@@ -19,8 +19,10 @@ from hypothesis import strategies as st
 from app import MIGRATIONS_DIR
 from models import (
     Account,
+    CallbackOutcome,
     Case,
     CaseTransition,
+    CaseVerification,
     Customer,
     CustomerKind,
     Disclosure,
@@ -33,7 +35,7 @@ from models import (
     db,
     utcnow,
 )
-from tests.conftest import caller_for
+from tests.conftest import caller_for, confirm_by_callback
 from workflows.audit import Actor
 from workflows.cases import machine as case_machine
 from workflows.cases.states import outcome_of
@@ -43,7 +45,8 @@ from workflows.reports.transparency import Period
 
 OUTCOMES = ("content_disclosed", "non_content_disclosed", "no_data_found", "rejected", "resolved_by_customer",
             "withdrawn", "pending")
-FIGURES = ("requests", "accounts_specified", "no_identifiers", *OUTCOMES, "emergency", "with_ndo",
+FIGURES = ("requests", "accounts_specified", "no_identifiers", *OUTCOMES, "emergency",
+           "emergency_verification_failed", "with_ndo",
            "customer_notified",
            "challenged", "challenges_won")
 ENTERPRISE = ("requests", "redirected", "resolved_by_customer", "customer_notified", "content_disclosed",
@@ -83,6 +86,8 @@ def facts_by_case() -> dict[int, dict]:
     disclosed = dict(db.session.execute(sa.select(Disclosure.case_id, Disclosure.categories)).all())
     followed = set(db.session.scalars(sa.select(Case.preservation_id)
                                       .where(Case.preservation_id.is_not(None))))
+    forged = set(db.session.scalars(sa.select(CaseVerification.case_id)
+                                    .where(CaseVerification.outcome == CallbackOutcome.FAILED)))
     facts = {}
     for case in db.session.scalars(sa.select(Case).order_by(Case.id)):
         fired = triggers.get(case.id, set())
@@ -94,6 +99,7 @@ def facts_by_case() -> dict[int, dict]:
             "accounts_specified": len(case.identifiers),
             "no_identifiers": not named_at_intake.get(case.id, case.identifiers),
             "emergency": case.emergency, "with_ndo": case.ndo_present,
+            "emergency_verification_failed": case.emergency and case.id in forged,
             "customer_notified": case.id in notified,
             "challenged": "challenge" in fired,
             "challenges_won": case.reject_reason == RejectReason.QUASHED,
@@ -110,8 +116,8 @@ def figures_of(fact: dict) -> dict[str, int]:
     counted["requests"] = 1
     counted["accounts_specified"] = fact["accounts_specified"]
     counted[fact["outcome"]] = 1
-    for name in ("no_identifiers", "emergency", "with_ndo", "customer_notified", "challenged",
-                 "challenges_won"):
+    for name in ("no_identifiers", "emergency", "emergency_verification_failed", "with_ndo",
+                 "customer_notified", "challenged", "challenges_won"):
         counted[name] = int(fact[name])
     return counted
 
@@ -231,6 +237,7 @@ TAIL_MOVES = {
     "won": ("challenge_won", {}),
     "lost": ("challenge_lost", {}),
     "reject": ("reject", {"reason": "overbroad"}),
+    "reject_forged": ("reject", {"reason": "verification_failed"}),
     "propose": ("propose_disclosure", {"categories": True}),
     "approve": ("approve", {}),
     "no_data": ("no_data_found", {}),
@@ -242,6 +249,8 @@ TAIL_MOVES = {
 def tails(base: str, profile: Profile, kind: str, n_ids: int) -> list[tuple]:
     known = kind != "unknown"
     disclose = profile.lawful and known
+    if base == "legal_review" and profile.emergency:
+        return [(), ("withdraw",), ("forged",)]
     if base in ("received", "legal_review"):
         return [(), ("withdraw",)]
     if base == "challenged":
@@ -347,12 +356,17 @@ def drive(spec: dict, period: Period, world: World, make_case, case_staff) -> Ca
         ndo=ndo, emergency_justification="A child is missing." if profile.emergency else None,
     )
     for step in spec["tail"]:
+        if step == "forged":  # the call-back finds it forged: only rejection is left
+            confirm_by_callback(case.id, case_staff("reviewer"), "failed", "The agency sent no such request.")
+            step = "reject_forged"
         trigger, fields = NARROW if step == "narrow" else TAIL_MOVES[step]
         if fields.get("categories"):
             fields = {**fields, "categories": categories}
         if fields.get("narrow"):
             fields = {"identifiers": spec["identifiers"][:1]}
         who = case_staff("approver2" if trigger in ("approve", "send_back") else "reviewer")
+        if trigger == "propose_disclosure" and case.emergency and case.verification is None:
+            confirm_by_callback(case.id, who)
         case_machine.advance(case.id, case_machine.Move(trigger, **fields), caller_for(who), utcnow())
     if spec["release"]:
         reviewer = case_staff("reviewer")

@@ -16,6 +16,7 @@ from workflows import cases, disclosure, notices
 from workflows.cases import BY_TRIGGER, CHANNEL_LABELS, REJECT_REASON_LABELS, REQUEST_TYPE_LABELS, Trigger
 from workflows.errors import Conflict, InvalidInput, ReauthRequired, TooLarge
 from workflows.identity import ID_MAX
+from workflows.schema import validate
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
 CASE = f"/<int(max={ID_MAX}):case_id>"
@@ -164,6 +165,24 @@ def ndo_extension(case_id: int):
         return case_page(case_id, status_of(exc), ndo_error=exc.message, ndo_values=f.to_dict())
     flash("NDO extension recorded; notices still held now wait for the new date.", "ok")
     return redirect(url_for("cases.show", case_id=case_id, _anchor="ndo-heading"), 303)
+
+
+@bp.post(f"{CASE}/callback")
+@allow(Role.REVIEWER, Role.APPROVER)
+def callback(case_id: int):
+    f = request.form
+    values = {k: f.get(k, "") for k in ("phone_called", "spoke_with", "outcome", "note")}
+    try:
+        body = validate(cases.Callback, {k: v for k, v in values.items() if v or k != "note"})
+        recorded = cases.record_callback(case_id, body, caller(), utcnow())
+    except (InvalidInput, Conflict) as exc:
+        return case_page(case_id, status_of(exc), callback_error=exc, callback_values=values)
+    if recorded.outcome.value == "confirmed":
+        flash("Call-back recorded: the agency confirmed the request.", "ok")
+    else:
+        flash("Call-back recorded: the agency did not confirm the request. Reject it as verification "
+              "failed.", "ok")
+    return redirect(url_for("cases.show", case_id=case_id, _anchor="emergency-heading"), 303)
 
 
 @bp.post(f"{CASE}/document")

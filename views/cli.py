@@ -80,12 +80,24 @@ def users_create(email, role, password, customer_id, name):
 @click.option("--country", required=True, help="ISO 3166-1 alpha-2, e.g. US")
 @click.option("--verified", is_flag=True, help="Identity of the agency has been verified.")
 @click.option("--kind", default="law_enforcement")
-def agencies_create(name, country, verified, kind):
+@click.option("--phone", help="The number in the agency's published directory, e.g. +1 206 555 0100; "
+                              "emergency call-backs dial it.")
+def agencies_create(name, country, verified, kind, phone):
     """Register an agency and issue its API token (shown once)."""
     issued = committed(
-        identity.create_agency, name, country, CLI_ACTOR, utcnow(), kind=kind, verified=verified
+        identity.create_agency, name, country, CLI_ACTOR, utcnow(), kind=kind, verified=verified, phone=phone
     )
     emit(agency_id=issued.agency.id, token=issued.token)
+
+
+@agencies_cli.command("set-phone")
+@click.argument("agency_id", type=click.IntRange(1, identity.ID_MAX))
+@click.argument("phone")
+def agencies_set_phone(agency_id, phone):
+    """Record the number in the agency's published directory entry (never one a
+    request gave): emergency call-backs must dial it."""
+    agency = committed(identity.set_agency_phone, agency_id, phone, CLI_ACTOR, utcnow())
+    emit(agency_id=agency_id, phone=agency.phone)
 
 
 @agencies_cli.command("revoke-tokens")

@@ -10,8 +10,8 @@ from flask import url_for
 from pydantic import BaseModel, Field, PlainSerializer, WithJsonSchema
 from sqlalchemy import select
 
-from models import Case as CaseRow
 from models import (
+    CallbackOutcome,
     CaseDocument,
     CaseKind,
     Category,
@@ -24,6 +24,7 @@ from models import (
     User,
     db,
 )
+from models import Case as CaseRow
 from models import Disclosure as DisclosureRow
 from workflows import cases, disclosure, legal
 from workflows.cases import CaseFile, Outcome, Trigger, available_triggers, facts_of, outcome_of
@@ -155,6 +156,18 @@ class Enforcing(BaseModel):
     cleared_at: Time | None = Field(description="when the authority said it raises no ground for refusal")
 
 
+class Verification(BaseModel):
+    """A call-back that confirmed an emergency request, or did not."""
+
+    method: Literal["callback"]
+    phone_called: str = Field(description="the agency's directory number, as dialled")
+    spoke_with: str
+    outcome: CallbackOutcome
+    note: str | None
+    recorded_by: str
+    at: Time
+
+
 class DateRangeBody(BaseModel):
     start: date | None = Field(serialization_alias="from")
     end: date | None = Field(serialization_alias="to")
@@ -232,6 +245,9 @@ class Case(BaseModel):
     emergency: bool
     emergency_justification: str | None
     enforcing: Enforcing | None = Field(description="null unless an enforcing authority's answer matters")
+    verifications: list[Verification] = Field(description=(
+        "an emergency request: the call-back to the agency's directory number (at most one); nothing is "
+        "proposed or approved before one confirms it"))
     legal_check: LegalCheck
     available_triggers: list[Trigger] = Field(description="what the caller may fire now")
     due_at: Time
@@ -270,6 +286,14 @@ def _legal_process(case: CaseRow) -> LegalProcessBody:
         enforcing_authority_notified=case.enforcing_notified)
 
 
+def _verifications(case: CaseRow) -> list[Verification]:
+    v = case.verification
+    if v is None:
+        return []
+    return [Verification(method=v.method, phone_called=v.phone_called, spoke_with=v.spoke_with,
+                         outcome=v.outcome, note=v.note, recorded_by=v.actor, at=v.at)]
+
+
 def _enforcing(case: CaseRow) -> Enforcing | None:
     if not cases.enforcing_applies(case):
         return None
@@ -295,7 +319,8 @@ def staff_case(case: CaseRow, check: legal.LegalCheck, deadline: str | None, tri
         date_range=DateRangeBody(start=case.date_from, end=case.date_to),
         ndo=NdoBody(present=case.ndo_present, statute=case.ndo_statute, ends_on=case.ndo_ends_on),
         emergency=case.emergency, emergency_justification=case.emergency_justification,
-        enforcing=_enforcing(case), legal_check=LegalCheck.model_validate(check.as_json()),
+        enforcing=_enforcing(case), verifications=_verifications(case),
+        legal_check=LegalCheck.model_validate(check.as_json()),
         available_triggers=triggers,
         due_at=case.due_at, due_status=deadline, assignee=person(case.assignee), proposal=proposal,
         disclosure=_disclosure(case.disclosure, now),

@@ -10,6 +10,7 @@ from flask_login import current_user
 from pydantic import Field
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from models import Case as CaseRow
 from models import Category, RejectReason, Role, db, utcnow
 from views.api.case_bodies import Case, Document, Link, case_file_body, case_now, document_body, link_body
 from views.api.contract import Reply, operation, reply
@@ -125,6 +126,24 @@ def case_transition(case_id: int, body: Move):
     now = utcnow()
     case = cases.advance(case_id, move, caller(), now)
     return reply(case_now(case, current_user.role, current_user.id, now))
+
+
+@bp.post(CASE + "/verifications")
+@allow(Role.REVIEWER, Role.APPROVER)
+@operation("Record the call-back that confirms an emergency request, or finds it forged (reviewer, "
+           "approver); audited, refusals too", body=cases.Callback, replies={
+               201: Reply("The case with its call-back", Case),
+               404: "No such case",
+               409: "Not an emergency (not_emergency), a call-back already recorded (already_verified), or "
+                    "the case is not in legal review or awaiting approval (illegal_transition)",
+               422: "A malformed field (invalid_input), or a number that is not the agency's directory "
+                    "number (guard_failed: not_directory_number, no_directory_number), or a failed "
+                    "call-back without a note (guard_failed: note_required)"})
+def case_verification(case_id: int, body: cases.Callback):
+    now = utcnow()
+    cases.record_callback(case_id, body, caller(), now)
+    case = db.session.get(CaseRow, case_id)
+    return reply(case_now(case, current_user.role, current_user.id, now), 201)
 
 
 @bp.post(CASE + "/production/link")

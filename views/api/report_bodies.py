@@ -11,10 +11,13 @@ from models import ProcessType
 from workflows import reports
 
 _COUNT = (int, Field(ge=0))
+_LATER_COUNT = (int | None, Field(None, ge=0, description="absent from revisions published before it was "
+                                                          "counted"))
 
 Figures = create_model("Figures", __config__=ConfigDict(extra="forbid"),
                        __doc__="The counts for one country, or in total.",
-                       **{name: _COUNT for name in reports.FIGURES})
+                       **{name: _LATER_COUNT if name in reports.LATER_FIGURES else _COUNT
+                          for name in reports.FIGURES})
 EnterpriseFigures = create_model("EnterpriseFigures", __config__=ConfigDict(extra="forbid"),
                                  __doc__="Requests naming an enterprise customer's accounts.",
                                  **{name: _COUNT for name in reports.ENTERPRISE_FIGURES})

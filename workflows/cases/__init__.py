@@ -51,6 +51,7 @@ from workflows.cases.states import (
     states_of,
     transitions_of,
 )
+from workflows.cases.verification import Callback, callback_outcome, record_callback
 
 __all__ = [
     "BY_TRIGGER",
@@ -62,6 +63,7 @@ __all__ = [
     "REQUEST_TYPE_LABELS",
     "TRANSITIONS",
     "AgencyRequest",
+    "Callback",
     "Caller",
     "CaseFile",
     "CaseRequest",
@@ -78,6 +80,7 @@ __all__ = [
     "agencies",
     "allowed_from",
     "available_triggers",
+    "callback_outcome",
     "categories_text",
     "create_case",
     "deadline_status",
@@ -96,6 +99,7 @@ __all__ = [
     "parse_case",
     "parse_filters",
     "queue_choices",
+    "record_callback",
     "recount_states",
     "size_label",
     "state_counts",

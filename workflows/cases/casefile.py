@@ -45,6 +45,7 @@ REJECT_REASON_LABELS = {
     RejectReason.QUASHED: "Quashed after a challenge",
     RejectReason.OTHER: "Other (explain in the note)",
     RejectReason.REFUSED_BY_ENFORCING_AUTHORITY: "Refused by the enforcing authority",
+    RejectReason.VERIFICATION_FAILED: "Verification failed: the call-back did not confirm it",
 }
 CHANNEL_LABELS = {
     Channel.API: "Agency API", Channel.PORTAL: "Agency portal", Channel.EMAIL: "E-mail", Channel.POST: "Post",
@@ -156,7 +157,7 @@ def _load(case_id: int) -> Case:
     case = db.session.execute(
         select(Case).where(Case.id == case_id).options(
             joinedload(Case.agency), selectinload(Case.transitions), selectinload(Case.documents),
-            selectinload(Case.disclosure),
+            selectinload(Case.disclosure), selectinload(Case.verification),
         ).execution_options(populate_existing=True)
     ).unique().scalar_one_or_none()
     if case is None:
@@ -287,6 +288,11 @@ def timeline(case: Case, people: dict[int, str] | None = None) -> list[Entry]:
     for d in case.documents:
         entries.append(Entry(d.uploaded_at, d.uploaded_by, "Document uploaded",
                              details=(f"{d.filename} ({size_label(d.size)}), SHA-256 {d.sha256}",)))
+    v = case.verification
+    if v is not None:
+        title = "Call-back confirmed the request" if v.outcome.value == "confirmed" else "Call-back failed"
+        entries.append(Entry(v.at, v.actor, title, note=v.note,
+                             details=(f"Called {v.phone_called}, spoke with {v.spoke_with}",)))
     return sorted(entries, key=lambda e: e.at)
 
 

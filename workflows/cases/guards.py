@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from models import (
     Account,
+    CallbackOutcome,
     Case,
     Category,
     Customer,
@@ -320,6 +321,61 @@ def _expire(ctx: Context) -> list[Reason]:
                               "A production demand that follows it is open (" + ", ".join(pending)
                               + "): the records stay held until it ends."))
     return reasons
+
+
+# ---- emergencies and their call-back (DESIGN 11.4) ---------------------------------
+
+LEFT_AFTER_FAILED_CALLBACK = frozenset({Trigger.REJECT, Trigger.SEND_BACK})
+WAIT_FOR_CALLBACK = frozenset({Trigger.PROPOSE_DISCLOSURE, Trigger.APPROVE})
+
+
+def callback_failed(case: Case) -> bool:
+    return case.verification is not None and case.verification.outcome is CallbackOutcome.FAILED
+
+
+def awaits_callback(case: Case) -> bool:
+    """An emergency request no call-back has confirmed yet."""
+    return case.emergency and case.verification is None
+
+
+def _callback(ctx: Context, trigger: Trigger) -> list[Reason]:
+    """What the call-back on an emergency request allows: nothing is proposed or
+    approved before one confirms it; after one that failed, only rejection (and
+    sending a proposal back, to reach it)."""
+    case = ctx.case
+    if callback_failed(case):
+        if trigger not in LEFT_AFTER_FAILED_CALLBACK:
+            return [Reason("verification_failed", "trigger",
+                           "The call-back to the agency did not confirm this emergency request: reject it "
+                           "as \"Verification failed\"" + (", after sending the proposal back."
+                                                              if case.state.value == "pending_approval"
+                                                              else "."))]
+        if trigger is Trigger.REJECT and ctx.reason not in (None, RejectReason.VERIFICATION_FAILED):
+            return [Reason("use_verification_failed", "reason",
+                           "The call-back did not confirm this request: the reason is \"Verification "
+                           "failed\".")]
+        return []
+    if trigger is Trigger.REJECT and ctx.reason is RejectReason.VERIFICATION_FAILED:
+        return [Reason("no_failed_callback", "reason",
+                       "Verification failed is the reason only after a call-back that did not confirm "
+                       "the request is recorded.")]
+    if trigger in WAIT_FOR_CALLBACK and awaits_callback(case):
+        number = case.agency.phone or "its directory number (none on file yet)"
+        done = "proposed" if trigger is Trigger.PROPOSE_DISCLOSURE else "approved"
+        return [Reason("emergency_unverified", "trigger",
+                       f"An emergency request is confirmed before anything is {done}: "
+                       f"call {case.agency.name} back on {number}, never a number the request gives, and "
+                       "record the call-back.")]
+    return []
+
+
+def reasons_for(trigger: Trigger, ctx: Context) -> list[Reason]:
+    """Every reason the guards refuse this trigger; none means it passes."""
+    first = _callback(ctx, trigger)
+    if first:
+        return first
+    guard = GUARDS.get(trigger)
+    return guard(ctx) if guard else []
 
 
 GUARDS = {

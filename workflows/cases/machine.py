@@ -33,13 +33,17 @@ from models.case import state_writer
 from workflows import audit, disclosure, identity, legal, notices
 from workflows.cases.demand import narrowed_identifiers
 from workflows.cases.guards import (
-    GUARDS,
+    LEFT_AFTER_FAILED_CALLBACK,
+    WAIT_FOR_CALLBACK,
     Caller,
     Context,
+    awaits_callback,
     awaits_enforcing_answer,
+    callback_failed,
     extensions_used_up,
     open_followups,
     period_end,
+    reasons_for,
 )
 from workflows.cases.intake import count_state
 from workflows.cases.states import (
@@ -103,6 +107,8 @@ def available_triggers(case: Case, role: Role, user_id: int) -> list[Trigger]:
         and not (trigger is Trigger.APPROVE and case.proposed_by_id == user_id)
         and not (trigger is Trigger.EXTEND and extensions_used_up(case))
         and not (trigger in ENFORCING_ANSWERS and not awaits_enforcing_answer(case))
+        and not (trigger not in LEFT_AFTER_FAILED_CALLBACK and callback_failed(case))
+        and not (trigger in WAIT_FOR_CALLBACK and awaits_callback(case))
     ]
 
 
@@ -256,8 +262,7 @@ def advance(case_id: int, move: Move, caller: Caller, now: datetime) -> Case:
                                      "a sign-in within the last 10 minutes.")
         ctx = Context(case=case, caller=caller, note=note, reason=reason, categories=categories,
                       identifiers=identifiers, now=now)
-        guard = GUARDS.get(trigger)
-        reasons = guard(ctx) if guard else []
+        reasons = reasons_for(trigger, ctx)
         if reasons:
             raise InvalidInput(
                 " ".join(r.message for r in reasons), code="guard_failed",

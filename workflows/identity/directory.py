@@ -1,6 +1,7 @@
 """Customers with their accounts, and agencies with their API tokens."""
 
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -30,6 +31,26 @@ TOKEN_MAX = 128  # issued tokens are 47 characters; anything much longer is not 
 # at most once a minute keeps every API call from writing the same row.
 TOKEN_STAMP_EVERY = timedelta(minutes=1)
 IDENTIFIER_MAX = EMAIL_MAX  # identifiers are often e-mail addresses; the column holds 254
+
+
+# A telephone number as people write it: a leading +, then 8 to 15 digits (E.164)
+# with spaces, dots, dashes or brackets between them. Kept as + and the digits.
+PHONE_PATTERN = r"^\+(?:[ ().-]*[0-9]){8,15}[ ().-]*$"
+PHONE_MAX = 32
+
+
+def normalise_phone(raw: str) -> str:
+    """+ and the digits of a number that matches PHONE_PATTERN."""
+    return "+" + re.sub(r"\D", "", raw)
+
+
+def parse_phone(raw: str, field: str = "phone") -> str:
+    text = (raw or "").strip()
+    if len(text) > PHONE_MAX or not re.fullmatch(PHONE_PATTERN, text):
+        raise InvalidInput(f"A telephone number is written in international form, such as +1 206 555 0100, "
+                           f"not {raw!r}.", reasons=[field], fields={field: "Not a number in international "
+                                                                              "form (+ and 8 to 15 digits)."})
+    return normalise_phone(text)
 
 
 def parse_country(raw: str) -> str:
@@ -159,21 +180,35 @@ def authenticate_token(token: str | None, now: datetime) -> Agency | None:
 
 def create_agency(
     name: str, country: str, actor: Actor, now: datetime, *, kind: str = "law_enforcement",
-    verified: bool = False,
+    verified: bool = False, phone: str | None = None,
 ) -> IssuedToken:
     name = parse_name(name, "An agency")
+    phone = parse_phone(phone) if phone is not None else None
     if db.session.scalar(select(Agency.id).where(Agency.name == name)) is not None:
         raise Conflict(f"An agency named {name!r} already exists.", reasons=["name"])
     agency = Agency(
         name=name, country=parse_country(country),
-        kind=_parse_enum(AgencyKind, kind, "kind"), verified=verified, created_at=now,
+        kind=_parse_enum(AgencyKind, kind, "kind"), verified=verified, phone=phone, created_at=now,
     )
     db.session.add(agency)
     unique_flush(f"An agency named {name!r} already exists.", "name")
     audit.record(
         AuditAction.AGENCY_CREATED, actor, subject=("agency", agency.id),
         data={"name": agency.name, "country": agency.country, "kind": agency.kind.value,
-              "verified": verified},
+              "verified": verified, "phone": phone},
         now=now,
     )
     return IssuedToken(agency, issue_token(agency, actor, now))
+
+
+def set_agency_phone(agency_id: int, phone: str, actor: Actor, now: datetime) -> Agency:
+    """Record the number in the agency's published directory entry, which
+    emergency call-backs must dial. Audited with the number it replaces."""
+    number = parse_phone(phone)
+    agency = db.session.get(Agency, agency_id)
+    if agency is None:
+        raise NotFound(f"No agency with id {agency_id}.")
+    before, agency.phone = agency.phone, number
+    audit.record(AuditAction.AGENCY_PHONE_SET, actor, subject=("agency", agency.id), now=now,
+                 data={"phone": number, "before": before})
+    return agency

@@ -7,6 +7,7 @@ from workflows.reports.checkpoint import init_app, key_id, new_key_pem, public_k
 from workflows.reports.transparency import (
     ENTERPRISE_FIGURES,
     FIGURES,
+    LATER_FIGURES,
     NATIONAL_SECURITY,
     PERIOD_PATTERN,
     PRESERVATION_FIGURES,
@@ -25,8 +26,8 @@ from workflows.reports.transparency import (
 )
 
 __all__ = [
-    "ENTERPRISE_FIGURES", "FIGURES", "NATIONAL_SECURITY", "PERIOD_PATTERN", "PRESERVATION_FIGURES", "Period",
-    "aggregate",
+    "ENTERPRISE_FIGURES", "FIGURES", "LATER_FIGURES", "NATIONAL_SECURITY", "PERIOD_PATTERN",
+    "PRESERVATION_FIGURES", "Period", "aggregate",
     "all_published", "band", "draft", "history", "init_app", "init_charts", "key_id", "latest",
     "new_key_pem", "outcome_bars", "outcome_shares", "percent", "process_label", "process_mix",
     "public_key_pem", "publish", "publish_past", "render_pdf", "to_csv", "trend", "verify_all",

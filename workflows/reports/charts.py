@@ -28,13 +28,14 @@ OUTCOME_LABELS = {
     Outcome.WITHDRAWN: "Withdrawn",
     Outcome.PENDING: "Pending",
 }
-# The fifteen figures given in total and per country (DESIGN sections 9 and 11.6), in table order.
+# The sixteen figures given in total and per country (DESIGN sections 9 and 11.6), in table order.
 FIGURE_LABELS = {
     "requests": "Requests",
     "accounts_specified": "Accounts specified",
     "no_identifiers": "Naming no account",
     **{o.value: label for o, label in OUTCOME_LABELS.items()},
     "emergency": "Emergency",
+    "emergency_verification_failed": "Emergency, call-back failed",
     "with_ndo": "Under non-disclosure order",
     "customer_notified": "Customer notified",
     "challenged": "Challenged",

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
 
-from sqlalchemy import bindparam, exists, func, select
+from sqlalchemy import and_, bindparam, exists, func, select
 from sqlalchemy import case as when
 from sqlalchemy.orm import aliased
 
@@ -33,8 +33,10 @@ from models import (
     AuditAction,
     AuditEvent,
     AuditHead,
+    CallbackOutcome,
     Case,
     CaseKind,
+    CaseVerification,
     ProcessType,
     RejectReason,
     State,
@@ -57,7 +59,9 @@ PRODUCTION_PROCESSES = tuple(p for p in ProcessType if p.kind is CaseKind.PRODUC
 NS_DELAY = timedelta(days=180)  # national-security figures only for periods ended this long ago
 BAND = 500  # national-security figures are published only in bands of this width
 FIGURES = ("requests", "accounts_specified", "no_identifiers", *[o.value for o in Outcome], "emergency",
-           "with_ndo", "customer_notified", "challenged", "challenges_won")
+           "emergency_verification_failed", "with_ndo", "customer_notified", "challenged", "challenges_won")
+# Figures added after reports were first published: absent from the revisions before them.
+LATER_FIGURES = frozenset({"emergency_verification_failed"})
 ENTERPRISE_FIGURES = ("requests", "redirected", "resolved_by_customer", "customer_notified",
                       "content_disclosed", "non_content_disclosed")
 PERIOD_PATTERN = "^[0-9]{4}-H[12]$"  # 2026-H1: the first half of 2026
@@ -133,6 +137,9 @@ def _grouped_statement():
         **{o.value: Case.outcome == o.value for o in Outcome},
         "no_identifiers": Case.named_no_account.is_(True),
         "emergency": Case.emergency.is_(True), "with_ndo": Case.ndo_present.is_(True),
+        # An emergency whose call-back to the agency's directory number did not confirm it.
+        "emergency_verification_failed": and_(Case.emergency.is_(True), exists().where(
+            CaseVerification.case_id == Case.id, CaseVerification.outcome == CallbackOutcome.FAILED)),
         "customer_notified": Case.customer_notified.is_(True), "challenged": Case.challenged.is_(True),
         "challenges_won": Case.reject_reason == RejectReason.QUASHED, "redirected": Case.redirected.is_(True),
     }
