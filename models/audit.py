@@ -18,6 +18,7 @@ class AuditAction(StrEnum):
     SIGN_OUT = "auth.sign_out"
     SESSION_EXPIRED = "auth.session_expired"
     MFA_ENROLLED = "auth.mfa_enrolled"
+    MFA_ENROLMENT_OFFERED = "auth.mfa_enrolment_offered"
     MFA_FAILED = "auth.mfa_failed"
     MFA_LOCKED = "auth.mfa_locked"
     MFA_RESET = "auth.mfa_reset"

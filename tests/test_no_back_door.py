@@ -269,6 +269,7 @@ class World:
             "api.session_create": lambda c, v: ("json", {"email": self.victim.email,
                                                          "password": "not the password", "totp": "123456"}),
             "api.session_delete": lambda c, v: ("json", None),
+            "api.session_enrolment": lambda c, v: ("json", {"token": "not.a.token", "totp": "123456"}),
             "cases_api.case_create": lambda c, v: ("json", case_body(self.owner.agency.id,
                                                                      identifiers=[self.identifier])),
             "cases_api.case_document": upload,

@@ -59,6 +59,7 @@ EXPECTED = {
     "admin.user_reset_mfa": ADMIN,
     "audit.index": AUDITOR,
     "api.session_create": ANYONE,
+    "api.session_enrolment": ANYONE,
     "api.session_delete": SIGNED_IN,
     "api.openapi": ANYONE,
     "api.transparency": ANYONE,

@@ -255,16 +255,80 @@ def test_sixth_failure_within_a_minute_is_rate_limited(client, make_user):
     assert len(events(AuditAction.SIGN_IN_THROTTLED)) == 1
 
 
-def test_staff_user_not_enrolled_is_sent_to_the_browser(client, make_user):
-    user = make_user(Role.REVIEWER, enrolled=False)
+def enrolment_offer(client, user) -> dict:
+    resp = client.post(URL, json={"email": user.email, "password": PASSWORD})
+    assert resp.status_code == 403, resp.get_data(as_text=True)
+    body = resp.get_json()
+    assert set(body) == {"error", "message", "reasons", "enrolment"}
+    assert body["error"] == "mfa_enrolment_required"
+    assert "POST /api/v1/session/enrolment" in body["message"]
+    return body["enrolment"]
 
-    resp = client.post(URL, json={"email": user.email, "password": PASSWORD, "totp": totp_code(user)})
-    body = assert_error(resp, 403, "mfa_enrolment_required")
-    assert "browser" in body["message"]
+
+def test_staff_user_not_enrolled_enrols_through_the_api(client, make_user):
+    user = make_user(Role.REVIEWER, enrolled=False)
+    offer = enrolment_offer(client, user)
+    assert offer["secret"] == user.totp_secret and offer["expires_in"] == 300
+    assert offer["otpauth_uri"].startswith("otpauth://totp/")
+    assert f"secret={user.totp_secret}" in offer["otpauth_uri"]
     db.session.refresh(user)
-    assert user.totp_confirmed_at is None and user.totp_last_step is None
-    assert sessions_of(user) == []
-    assert events(AuditAction.MFA_ENROLLED) == []
+    assert user.totp_confirmed_at is None and sessions_of(user) == []
+    assert len(events(AuditAction.MFA_ENROLMENT_OFFERED)) == 1
+
+    wrong = client.post(URL + "/enrolment", json={"token": offer["token"], "totp": "000000"})
+    assert_error(wrong, 401, "invalid_credentials", CODE_FAILURE)
+    done = client.post(URL + "/enrolment", json={"token": offer["token"],
+                                                  "totp": pyotp.TOTP(offer["secret"]).now()})
+    assert done.status_code == 200, done.get_json()
+    assert done.get_json()["user"]["email"] == user.email and done.get_json()["csrf_token"]
+    db.session.refresh(user)
+    assert user.totp_confirmed_at is not None and len(sessions_of(user)) == 1
+    assert len(events(AuditAction.MFA_ENROLLED)) == 1
+    assert client.get(f"/api/v1/cases/{999999}").status_code == 404  # signed in: the case simply is not there
+
+    # The token is spent: the user is enrolled now.
+    again = client.post(URL + "/enrolment", json={"token": offer["token"], "totp": totp_code(user)})
+    assert_error(again, 401, "invalid_credentials")
+
+
+@pytest.mark.parametrize("token", ["not-a-token", "a" * 40, "x.y.z"])
+def test_an_enrolment_token_not_ours_is_refused(client, make_user, token):
+    user = make_user(Role.REVIEWER, enrolled=False)
+    refused = client.post(URL + "/enrolment", json={"token": token, "totp": totp_code(user)})
+    assert_error(refused, 401, "invalid_credentials")
+    db.session.refresh(user)
+    assert user.totp_confirmed_at is None
+
+
+def test_an_enrolment_token_is_worthless_after_a_password_change_or_five_minutes(client, make_user,
+                                                                                monkeypatch):
+    from workflows.identity import hash_password
+
+    user = make_user(Role.REVIEWER, enrolled=False)
+    offer = enrolment_offer(client, user)
+    user.password_hash = hash_password("another long passphrase")
+    db.session.commit()
+    changed = client.post(URL + "/enrolment", json={"token": offer["token"], "totp": totp_code(user)})
+    assert_error(changed, 401, "invalid_credentials")
+
+    other = make_user(Role.REVIEWER, enrolled=False)
+    late = enrolment_offer(client, other)
+    import time
+
+    real = time.time
+    monkeypatch.setattr(time, "time", lambda: real() + 301)
+    expired = client.post(URL + "/enrolment", json={"token": late["token"], "totp": totp_code(other)})
+    assert_error(expired, 401, "invalid_credentials")
+    db.session.refresh(other)
+    assert other.totp_confirmed_at is None
+
+
+def test_enrolment_codes_count_toward_the_sign_in_limit(client, make_user):
+    user = make_user(Role.REVIEWER, enrolled=False)
+    offer = enrolment_offer(client, user)
+    statuses = [client.post(URL + "/enrolment", json={"token": offer["token"], "totp": "000000"}).status_code
+                for _ in range(6)]
+    assert statuses[:5] == [401] * 5 and statuses[5] == 429
 
 
 def test_not_enrolled_answer_needs_the_right_password(client, make_user):
