@@ -24,10 +24,11 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from workflows.errors import InvalidInput
-from workflows.text import encodable
+from workflows.text import BIDI_REORDERING, encodable
 
-# Unicode's control characters (category Cc) and the spaces str.strip() removes.
-CONTROL = "\x00-\x1f\x7f-\x9f"
+# Unicode's control characters (category Cc), the characters that reorder display
+# (workflows.text.BIDI_REORDERING), and the spaces str.strip() removes.
+CONTROL = "\x00-\x1f\x7f-\x9f" + BIDI_REORDERING
 SPACE = " \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 LINE = f"^[^{CONTROL}]*$"
 FILLED_LINE = f"^[^{CONTROL}]*[^{CONTROL}{SPACE}][^{CONTROL}]*$"
@@ -42,11 +43,14 @@ DAY_PATTERN = f"^{_DATE}$"
 MOMENT_PATTERN = (f"^{_DATE}" r"T(?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:\.[0-9]{1,6})?)?"
                   r"(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])?$")
 PATTERN_MESSAGES = {
-    LINE: "{name} may not contain control characters (line breaks, tabs, NUL).",
-    FILLED_LINE: "{name} may not be blank, nor contain control characters (line breaks, tabs, NUL).",
-    MULTILINE: "{name} may contain line breaks and tabs but no other control character.",
+    LINE: "{name} may not contain control characters (line breaks, tabs, NUL) or bidirectional "
+          "overrides.",
+    FILLED_LINE: "{name} may not be blank, nor contain control characters (line breaks, tabs, NUL) or "
+                 "bidirectional overrides.",
+    MULTILINE: "{name} may contain line breaks and tabs but no other control character, and no "
+               "bidirectional override.",
     FILLED_MULTILINE: "{name} may not be blank, and may contain line breaks and tabs but no other "
-                      "control character.",
+                      "control character, and no bidirectional override.",
     DAY_PATTERN: "{name} must be a date written YYYY-MM-DD.",
     MOMENT_PATTERN: "{name} must be a date and time such as 2026-03-02T10:00:00Z.",
 }

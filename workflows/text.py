@@ -8,6 +8,21 @@ from datetime import UTC, datetime
 
 from workflows.errors import InvalidInput
 
+# Unicode's bidirectional formatting characters. The embeddings and overrides
+# (U+202A-U+202E) and isolates (U+2066-U+2069) reorder what follows them: with them a
+# name ending "\u202efdp.exe" shows as "exe.pdf". They are refused in every text people
+# give us, as control characters are; the schema's patterns say the same
+# (workflows.schema). The marks (U+200E, U+200F, U+061C) only steer neutral
+# characters and may come with right-to-left text, so only file names refuse them too.
+BIDI_REORDERING = "\u202a-\u202e\u2066-\u2069"  # as a regular expression's class
+BIDI_FORMATTING = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
+_REORDERING = frozenset(c for c in BIDI_FORMATTING if c not in "\u200e\u200f\u061c")
+
+
+def reorders(text: str) -> bool:
+    """Whether the text holds a character that reorders its display."""
+    return any(c in _REORDERING for c in text)
+
 
 def encodable(value: str) -> bool:
     """False for strings holding unpaired surrogates, which UTF-8 cannot encode."""
@@ -50,6 +65,11 @@ def clean_text(
         raise InvalidInput(
             f"{label} may not contain control characters (line breaks, tabs, NUL).",
             reasons=[field],
+        )
+    if reorders(text):
+        raise InvalidInput(
+            f"{label} may not contain characters that reorder how text is displayed (bidirectional "
+            "overrides, embeddings and isolates).", reasons=[field],
         )
     if len(text) > max_length:
         raise InvalidInput(f"{label} have at most {max_length} characters.", reasons=[field])

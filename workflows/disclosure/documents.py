@@ -18,7 +18,7 @@ from workflows import audit
 from workflows.audit import Actor
 from workflows.errors import Conflict, InvalidInput, NotFound, TooLarge
 from workflows.rows import locked
-from workflows.text import clean_text
+from workflows.text import BIDI_FORMATTING, clean_text
 
 MAX_BYTES = 20 * 1024 * 1024
 CHUNK = 64 * 1024
@@ -27,10 +27,6 @@ HEADER_WINDOW = 1024  # enough of the start to find the header after any leading
 TRAILER = b"%%EOF"
 TRAILER_WINDOW = 2048
 FILENAME_MAX = 200
-
-
-# Unicode's bidirectional formatting characters: embeddings, overrides, isolates and marks.
-BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
 
 
 def folder_for(instance_path: str) -> Path:
@@ -42,14 +38,14 @@ def folder_for(instance_path: str) -> Path:
 def parse_filename(raw: str | None) -> str:
     """The name the file was sent with, kept only to name the download. A name
     that tries to be a path is refused rather than quietly trimmed."""
-    name = clean_text(raw, field="file", label="File names", max_length=FILENAME_MAX)
-    if any(c in BIDI_CONTROLS for c in name):
+    if isinstance(raw, str) and any(c in BIDI_FORMATTING for c in raw):
         # "invoice\u202efdp.exe" reads as "invoiceexe.pdf": the name would lie about the file.
         raise InvalidInput(
             "The file name holds characters that reverse the direction of the text, so it would not "
             "read as what it is; rename the file and send it again.",
             reasons=["file"], fields={"file": "The file name may not reverse the text direction."},
         )
+    name = clean_text(raw, field="file", label="File names", max_length=FILENAME_MAX)
     if "/" in name or "\\" in name or name in (".", "..") or name.startswith("."):
         raise InvalidInput(
             f"The file name {name!r} looks like a path; send a plain name such as warrant.pdf.",
