@@ -42,3 +42,20 @@ AGENCIES = [
     ("Policia Federal", "BR", "law_enforcement", True, "+55 61 5550 0150"),
     ("Regional Cyber Unit (unverified)", "IN", "law_enforcement", False, "+91 11 5550 0160"),
 ]
+
+# Officers: agency name, e-mail, name, status (verified by a call-back to the agency's
+# directory number, waiting for that, or suspended). Ross's name was used in the forged
+# emergency request (demo.emergencies): his account is suspended while that is looked into.
+OFFICERS = [
+    ("FBI Seattle Field Office", "sa.morgan@fbi-seattle.example", "Special Agent Jordan Morgan", "verified"),
+    ("FBI Seattle Field Office", "sa.ross@fbi-seattle.example", "Special Agent Sam Ross", "suspended"),
+    ("U.S. Attorney's Office, S.D.N.Y.", "ausa.kim@sdny.example", "AUSA Hannah Kim", "verified"),
+    ("Metropolitan Police Service", "ds.okafor@met-police.example", "DS Chidi Okafor", "verified"),
+    ("Bundeskriminalamt", "k.weber@bka.example", "KHK Katrin Weber", "verified"),
+    ("Australian Federal Police", "a.nguyen@afp.example", "Federal Agent Anh Nguyen", "verified"),
+    ("Australian Federal Police", "l.harris@afp.example", "Federal Agent Lee Harris", "pending"),
+    ("Police nationale, OCLCTIC", "c.martin@oclctic.example", "Commandant Claire Martin", "verified"),
+    ("Procura della Repubblica di Milano", "g.rossi@procura-milano.example", "PM Giulia Rossi", "verified"),
+    ("Policia Federal", "r.souza@pf.example", "Delegado Rafael Souza", "verified"),
+    ("Regional Cyber Unit (unverified)", "inspector@cyber-unit.example", "Inspector Vikram Rao", "pending"),
+]

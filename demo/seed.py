@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from demo import cases as demo_cases
 from demo import vault as demo_vault
-from demo.people import AGENCIES, CUSTOMERS, STAFF
+from demo.people import AGENCIES, CUSTOMERS, OFFICERS, STAFF
 from models import Agency, Customer, Role, User, db
 from workflows import identity, notices, reports
 from workflows.audit import Actor
@@ -25,6 +25,7 @@ class DemoLogin:
     password: str
     totp_secret: str | None
     customer: str | None = None
+    agency: str | None = None
 
 
 @dataclass
@@ -33,17 +34,38 @@ class Seeded:
     new_tokens: dict[str, str]  # agency name -> token, only for agencies created now
 
 
-def _ensure_user(email, role, name, now, customer_id=None) -> User:
+def _ensure_user(email, role, name, now, customer_id=None, agency_id=None) -> User:
     user = db.session.scalar(select(User).where(User.email == email))
     if user is None:
         user = identity.create_user(
-            email, role, DEMO_PASSWORD, DEMO_ACTOR, now, name=name, customer_id=customer_id
+            email, role, DEMO_PASSWORD, DEMO_ACTOR, now, name=name, customer_id=customer_id,
+            agency_id=agency_id,
         ).user
-        if role.is_staff:
+        if role.needs_second_factor:
             # Demo staff come enrolled, so a newcomer needs no phone: the secret is
             # printed and `flask --app app demo-code EMAIL` shows the current code.
             user.totp_confirmed_at = now
     return user
+
+
+def _officers(now: datetime) -> list[DemoLogin]:
+    """The agencies' officers, in each state; the first verified one's login is printed."""
+    for agency_name, email, name, status in OFFICERS:
+        agency = db.session.scalar(select(Agency).where(Agency.name == agency_name))
+        if agency is None or db.session.scalar(select(User.id).where(User.email == email)) is not None:
+            continue
+        user = _ensure_user(email, Role.OFFICER, name, now, agency_id=agency.id)
+        db.session.flush()
+        if status in ("verified", "suspended"):
+            identity.verify_officer(user.id, "callback", agency.phone, "The duty desk", DEMO_ACTOR, now)
+        if status == "suspended":
+            identity.suspend_officer(user.id, "His name was used in a forged emergency request.", DEMO_ACTOR,
+                                     now)
+    first = next(email for _, email, _, status in OFFICERS if status == "verified")
+    user = db.session.scalar(select(User).where(User.email == first))
+    if user is None:
+        return []
+    return [DemoLogin(Role.OFFICER, user.email, DEMO_PASSWORD, user.totp_secret, agency=user.agency.name)]
 
 
 def seed(now: datetime) -> Seeded:
@@ -66,6 +88,7 @@ def seed(now: datetime) -> Seeded:
                 name, country, DEMO_ACTOR, now, kind=kind, verified=verified, phone=phone
             )
             tokens[name] = issued.token
+    logins += _officers(now)
     # The vault first: the disclosed demo cases are packaged as they are seeded.
     demo_vault.seed_vault(now, demo_vault.configured_mb())
     demo_cases.seed_cases(now, {role: _ensure_user(f"{role.value}@{DOMAIN}", role, name, now)
@@ -91,7 +114,7 @@ def describe(seeded: Seeded, now: datetime) -> str:
     lines = [
         "demo: ready",
         f"password: {DEMO_PASSWORD}",
-        "note: staff sign in with password, then a 6-digit code; no phone needed:",
+        "note: staff and officers sign in with password, then a 6-digit code; no phone needed:",
         "note:   flask --app app demo-code EMAIL   prints the current code",
         "note:   or add totp_secret to any authenticator app",
     ]
@@ -101,6 +124,8 @@ def describe(seeded: Seeded, now: datetime) -> str:
             who += f" totp_secret={login.totp_secret}"
         if login.customer:
             who += f" customer={login.customer!r} (no second factor)"
+        if login.agency:
+            who += f" agency={login.agency!r} (the agency portal, /agency/)"
         lines.append(who)
     for name, token in seeded.new_tokens.items():
         lines.append(f"agency_token: {name}: {token}")

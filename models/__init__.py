@@ -27,7 +27,7 @@ from models.terms import (
     RequestType,
     State,
 )
-from models.user import STAFF_ROLES, Role, SignInFailure, User, UserSession
+from models.user import STAFF_ROLES, Invitation, Role, SignInFailure, User, UserSession
 
 __all__ = [
     "GENESIS_HASH",
@@ -55,6 +55,7 @@ __all__ = [
     "Delivery",
     "Disclosure",
     "HoldReason",
+    "Invitation",
     "Notice",
     "NoticeKind",
     "Objection",

@@ -27,6 +27,11 @@ class AuditAction(StrEnum):
     USER_CREATED = "user.created"
     USER_DISABLED = "user.disabled"
     USER_ENABLED = "user.enabled"
+    OFFICER_INVITED = "officer.invited"
+    OFFICER_VERIFIED = "officer.verified"
+    OFFICER_SUSPENDED = "officer.suspended"
+    INVITATION_ACCEPTED = "invitation.accepted"
+    INVITATION_REFUSED = "invitation.refused"
     CUSTOMER_CREATED = "customer.created"
     AGENCY_CREATED = "agency.created"
     AGENCY_TOKEN_ISSUED = "agency.token_issued"  # noqa: S105 (an event name)

@@ -1,9 +1,10 @@
-"""People who sign in: staff by role, and customer users of one tenant."""
+"""People who sign in: staff by role, customer users of one tenant, and officers
+of one agency; and the single-use invitations that let them set a password."""
 
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Enum, ForeignKey, Index, String
+from sqlalchemy import JSON, Enum, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Sealed, db, utcnow
@@ -16,9 +17,15 @@ class Role(StrEnum):
     ADMIN = "admin"
     AUDITOR = "auditor"
     CUSTOMER = "customer"
+    OFFICER = "officer"  # a person at an agency (DESIGN 11.4)
 
     @property
     def is_staff(self) -> bool:
+        return self not in (Role.CUSTOMER, Role.OFFICER)
+
+    @property
+    def needs_second_factor(self) -> bool:
+        """Staff and officers always sign in with a code; customers once they set one up."""
         return self is not Role.CUSTOMER
 
     @property
@@ -50,6 +57,10 @@ class User(db.Model):
     name: Mapped[str] = mapped_column(String(200), default="")
     role: Mapped[Role] = mapped_column(enum_column(Role, "role"))
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    # An officer: the agency they work for, and how staff verified that they do.
+    agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id"), index=True)
+    officer_verified_at: Mapped[datetime | None]
+    officer_verification: Mapped[dict | None] = mapped_column(JSON)
     password_hash: Mapped[str] = mapped_column(String(255))
     must_change_password: Mapped[bool] = mapped_column(default=False)
     active: Mapped[bool] = mapped_column(default=True)
@@ -62,6 +73,7 @@ class User(db.Model):
     last_sign_in_at: Mapped[datetime | None]
 
     customer = relationship("Customer", back_populates="users")
+    agency = relationship("Agency")
 
     @property
     def mfa_enrolled(self) -> bool:
@@ -69,8 +81,8 @@ class User(db.Model):
 
     @property
     def mfa_required(self) -> bool:
-        """Staff always need a second factor; customers once they enrolled one."""
-        return self.role.is_staff or self.mfa_enrolled
+        """Staff and officers always need a second factor; customers once they enrolled one."""
+        return self.role.needs_second_factor or self.mfa_enrolled
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.email} {self.role}>"
@@ -111,3 +123,19 @@ class SignInFailure(db.Model):
     email: Mapped[str] = mapped_column(String(254))
     ip: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Invitation(db.Model):
+    """A single-use link that lets a person set their own password: nobody else
+    ever knows it. Only the token's SHA-256 is kept."""
+
+    __tablename__ = "invitations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+    user = relationship("User")

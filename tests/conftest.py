@@ -475,21 +475,23 @@ def make_agency(app):
 
 
 @pytest.fixture
-def make_user(app, make_customer):
+def make_user(app, make_customer, make_agency):
     counter = iter(range(1, 10_000))
 
     def make(role=Role.REVIEWER, email=None, password=PASSWORD, enrolled=True, customer=None,
-             active=True, must_change_password=False) -> User:
+             active=True, must_change_password=False, agency=None) -> User:
         role = Role(role)
         if role is Role.CUSTOMER and customer is None:
             customer = make_customer()
+        if role is Role.OFFICER and agency is None:
+            agency = make_agency().agency
         created = users.create_user(
             email or f"{role.value}{next(counter)}@provider.example", role, password, TEST_ACTOR,
             utcnow(), name=f"Test {role.label}", customer_id=customer.id if customer else None,
-            must_change_password=must_change_password,
+            agency_id=agency.id if agency else None, must_change_password=must_change_password,
         )
         user = created.user
-        if enrolled and role.is_staff:
+        if enrolled and role.needs_second_factor:
             user.totp_confirmed_at = utcnow()
         user.active = active
         db.session.commit()

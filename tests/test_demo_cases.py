@@ -170,3 +170,16 @@ def test_every_answered_demo_emergency_was_confirmed_by_a_call_back_and_one_was_
     assert all(c.verification.phone_called == c.agency.phone for c in answered)
     [forged] = [c for c in emergencies if c.verification and c.verification.outcome is CallbackOutcome.FAILED]
     assert (forged.state, forged.reject_reason) == (State.REJECTED, RejectReason.VERIFICATION_FAILED)
+
+
+@pytest.mark.seeded_demo(at=NOW)
+def test_the_demo_has_officers_at_every_agency_one_pending_and_one_suspended(app):
+    from models import Role, User
+    from workflows.identity import officer_status
+
+    officers = list(db.session.scalars(sa.select(User).where(User.role == Role.OFFICER)))
+    agencies = set(db.session.scalars(sa.select(Agency.id)))
+    assert {o.agency_id for o in officers} == agencies
+    statuses = [officer_status(o) for o in officers]
+    assert statuses.count("suspended") == 1 and statuses.count("pending") >= 1
+    assert all(o.officer_verification["phone"] == o.agency.phone for o in officers if o.officer_verified_at)

@@ -55,6 +55,7 @@ ROOT = Path(__file__).resolve().parent.parent
 ALL_CATEGORIES = ("subscriber", "non_content", "content")
 STAFF_CALLERS = (Role.INTAKE, Role.REVIEWER, Role.APPROVER, Role.ADMIN, Role.AUDITOR)
 OWNER, OTHER_AGENCY, ANONYMOUS, CUSTOMER = "agency A (owner)", "agency B", "anonymous", "customer"
+OFFICER = "an officer of agency A"
 DOWNLOAD = "agency_api.production_download"
 # Werkzeug adds HEAD and OPTIONS to every rule: HEAD runs the GET view and drops
 # the body, OPTIONS answers with the Allow header. Neither can carry data.
@@ -207,8 +208,10 @@ class World:
         if "objection_id" in names:
             rows = [{"objection_id": o} for o in db.session.scalars(sa.select(Objection.id))] or [
                 {"objection_id": 1}]
-        if "token" in names:
+        if "token" in names and "case_id" in names:
             rows.append({"case_id": self.disclosed.id})  # a second try: the owner's must be 410
+        elif "token" in names:  # an invitation link: one nobody was sent
+            rows = [{"token": "no-such-invitation"}]
         for row in rows:
             if "document_id" in names:
                 row["document_id"] = self.documents[row["case_id"]]
@@ -270,6 +273,8 @@ class World:
                                                          "password": "not the password", "totp": "123456"}),
             "api.session_delete": lambda c, v: ("json", None),
             "api.session_enrolment": lambda c, v: ("json", {"token": "not.a.token", "totp": "123456"}),
+            "agency_portal.invitation": lambda c, v: ("form", {"password": NEW_PASSWORD,
+                                                               "confirm": NEW_PASSWORD}),
             "cases_api.case_create": lambda c, v: ("json", case_body(self.owner.agency.id,
                                                                      identifiers=[self.identifier])),
             "cases_api.case_document": upload,
@@ -301,6 +306,8 @@ class World:
     def new_user(self, role: Role) -> User:
         if role is Role.CUSTOMER:
             return self.make_user(Role.CUSTOMER, customer=self.customer)
+        if role is Role.OFFICER:  # an officer of the very agency whose case holds the canary
+            return self.make_user(Role.OFFICER, agency=self.owner.agency)
         return self.make_user(role)
 
     def page_session(self, role: Role) -> tuple[FlaskClient, str, User]:
@@ -332,7 +339,8 @@ class World:
     def callers(self) -> list[Caller]:
         """The owner comes last: everyone else tries its link while it still works."""
         return ([self.outsider(ANONYMOUS)] + [self.signed_in(role.value, role) for role in STAFF_CALLERS]
-                + [self.signed_in(CUSTOMER, Role.CUSTOMER), self.outsider(OTHER_AGENCY, self.other.token),
+                + [self.signed_in(CUSTOMER, Role.CUSTOMER), self.signed_in(OFFICER, Role.OFFICER),
+                   self.outsider(OTHER_AGENCY, self.other.token),
                    self.outsider(OWNER, self.owner.token)])
 
     def refresh(self, caller: Caller, side: str) -> None:
@@ -352,7 +360,7 @@ class World:
         client = caller.api if side == "api" else caller.pages
         csrf = caller.api_csrf if side == "api" else caller.page_csrf
         values, live = dict(values), None
-        if "token" in rule.arguments:
+        if "token" in rule.arguments and "case_id" in rule.arguments:  # a production's link
             values["token"], live = self.token()
             live = live if values["case_id"] == self.disclosed.id else None
         url = self.app.url_map.bind("localhost").build(rule.endpoint, values, method=method)
@@ -411,10 +419,11 @@ def test_the_canary_leaves_only_through_the_owners_one_download(app, world):
     for caller in callers:
         assert any(h.status == 200 for h in hits if h.caller == caller.name), caller.name
     for caller in callers:
-        if caller.role is not None and caller.role is not Role.CUSTOMER:
+        if caller.role is not None and caller.role not in (Role.CUSTOMER, Role.OFFICER):
             assert any(h.status == 200 and h.endpoint == "home.index"
                        for h in hits if h.caller == caller.name), caller.name
     assert any(h.status == 200 and h.endpoint == "portal.home" for h in hits if h.caller == CUSTOMER)
+    assert any(h.status == 200 and h.endpoint == "agency_portal.home" for h in hits if h.caller == OFFICER)
     assert any(h.status == 200 and h.endpoint == "agency_api.request_detail" for h in hits
                if h.caller == OTHER_AGENCY)
 

@@ -17,12 +17,13 @@ from workflows import audit
 
 ANYONE = "public"  # no sign-in needed
 SIGNED_IN = frozenset(
-    {Role.INTAKE, Role.REVIEWER, Role.APPROVER, Role.ADMIN, Role.AUDITOR, Role.CUSTOMER}
+    {Role.INTAKE, Role.REVIEWER, Role.APPROVER, Role.ADMIN, Role.AUDITOR, Role.CUSTOMER, Role.OFFICER}
 )
 STAFF = frozenset({Role.INTAKE, Role.REVIEWER, Role.APPROVER, Role.ADMIN, Role.AUDITOR})
 ADMIN = frozenset({Role.ADMIN})
 AUDITOR = frozenset({Role.AUDITOR})
 CUSTOMER = frozenset({Role.CUSTOMER})
+OFFICER = frozenset({Role.OFFICER})
 INTAKE = frozenset({Role.INTAKE})
 CASE_READERS = frozenset({Role.INTAKE, Role.REVIEWER, Role.APPROVER, Role.AUDITOR})
 CASE_WORKERS = frozenset({Role.INTAKE, Role.REVIEWER, Role.APPROVER})
@@ -45,6 +46,8 @@ EXPECTED = {
     "portal.objection": CUSTOMER,
     "portal.demand": CUSTOMER,
     "portal.security": CUSTOMER,
+    "agency_portal.invitation": ANYONE,
+    "agency_portal.home": OFFICER,
     "notices.index": CASE_READERS,
     "notices.release": LINK_ISSUERS,
     "notices.retry": LINK_ISSUERS,
@@ -91,13 +94,14 @@ EXPECTED = {
     "agency_api.production_download": AGENCY,
 }
 
-CALLERS = ["anonymous", "intake", "reviewer", "approver", "admin", "auditor", "customer"]
+CALLERS = ["anonymous", "intake", "reviewer", "approver", "admin", "auditor", "customer", "officer"]
 ENDPOINTS = sorted(EXPECTED)
 TARGET_EMAIL = "target.person@provider.example"
 
 # What a refused caller must never see, and an allowed caller does see on a 200.
 PROTECTED_CONTENT = {
     "home.index": ["What this role does"],
+    "agency_portal.home": ["requests", "Signed in as"],
     "portal.home": ["Your accounts"],
     "admin.user_list": ["All users", TARGET_EMAIL],
     "admin.user_new": ["Create user"],

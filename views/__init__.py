@@ -2,6 +2,7 @@
 
 from views import (
     admin,
+    agency_portal,
     audit_log,
     auth,
     cases,
@@ -28,8 +29,8 @@ def init_app(app) -> None:
     policy.init_app(app)
     security.init_app(app)
     errors.init_app(app)
-    for module in (auth, home, portal, admin, audit_log, api, cases_api, agency_api, cases, notices,
-                   public):
+    for module in (auth, home, portal, agency_portal, admin, audit_log, api, cases_api, agency_api, cases,
+                   notices, public):
         app.register_blueprint(module.bp)
     cli.init_app(app)
     reports.init_charts(app)

@@ -69,7 +69,11 @@ def failed(exc, form, template: str, **context):
 
 
 def home_for(principal) -> str:
-    return url_for("portal.home") if principal.role.value == "customer" else url_for("home.index")
+    if principal.role.value == "customer":
+        return url_for("portal.home")
+    if principal.role.value == "officer":
+        return url_for("agency_portal.home")
+    return url_for("home.index")
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])

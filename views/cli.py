@@ -52,6 +52,7 @@ notices_cli = click.Group("notices", help="The customer-notice outbox relay.")
 reports_cli = click.Group("reports", help="Transparency reports.")
 preservations_cli = click.Group("preservations", help="Preservation requests and their holds.")
 vault_cli = click.Group("vault", help="Customer data, as the customer acts on it.")
+officers_cli = click.Group("officers", help="People at agencies: invitations, verification, suspension.")
 
 
 @users_cli.command("create")
@@ -214,6 +215,41 @@ def vault_delete_account(identifier):
          kept_under_hold=result["kept_under_hold"])
 
 
+def public_url() -> str:
+    return (current_app.config.get("PUBLIC_URL") or "http://127.0.0.1:5000").rstrip("/")
+
+
+@officers_cli.command("invite")
+@click.argument("email")
+@click.option("--agency-id", type=click.IntRange(1, identity.ID_MAX), required=True)
+@click.option("--name", default="")
+def officers_invite(email, agency_id, name):
+    """Invite a person at an agency: the single-use link (72 hours) lets them set
+    their own password; send it to the address on the agency's records."""
+    invited = committed(identity.invite_officer, email, agency_id, CLI_ACTOR, utcnow(), name=name)
+    emit(officer_id=invited.user.id, invite_url=f"{public_url()}/agency/invitation/{invited.token}")
+
+
+@officers_cli.command("verify")
+@click.argument("officer_id", type=click.IntRange(1, identity.ID_MAX))
+@click.option("--method", type=click.Choice(["callback"]), required=True)
+@click.option("--phone", required=True, help="The agency's directory number you called.")
+@click.option("--spoke-with", required=True, help="Whom you spoke with at the agency.")
+def officers_verify(officer_id, method, phone, spoke_with):
+    """Record that a call-back to the agency's directory number confirmed the officer."""
+    user = committed(identity.verify_officer, officer_id, method, phone, spoke_with, CLI_ACTOR, utcnow())
+    emit(officer_id=user.id, status=identity.officer_status(user))
+
+
+@officers_cli.command("suspend")
+@click.argument("officer_id", type=click.IntRange(1, identity.ID_MAX))
+@click.option("--reason", default="")
+def officers_suspend(officer_id, reason):
+    """Suspend an officer: no more sign-ins, every session ended."""
+    user = committed(identity.suspend_officer, officer_id, reason, CLI_ACTOR, utcnow())
+    emit(officer_id=user.id, status=identity.officer_status(user))
+
+
 def _relay_settings():
     config = current_app.config
     return (notices.MailSettings.from_config(config), notices.RelayPolicy.from_config(config),
@@ -245,6 +281,6 @@ def notices_run(interval):
 
 def init_app(app) -> None:
     for command in (init_db, users_cli, agencies_cli, customers_cli, audit_cli, notices_cli, reports_cli,
-                    preservations_cli, vault_cli, demo_command,
+                    preservations_cli, vault_cli, officers_cli, demo_command,
                     demo_code):
         app.cli.add_command(command)

@@ -49,10 +49,20 @@ class PasswordChangeForm(FlaskForm):
     )
 
 
+class InvitationForm(FlaskForm):
+    password = PasswordField("Choose a password", validators=[DataRequired(), Length(min=12, max=256)])
+    confirm = PasswordField(
+        "The same password again",
+        validators=[DataRequired(), EqualTo("password", message="The two passwords differ.")],
+    )
+
+
 class NewUserForm(FlaskForm):
     email = EmailField("E-mail", validators=[DataRequired(), Email(), Length(max=254)])
     name = StringField("Full name", validators=[Optional(), Length(max=200)])
-    role = SelectField("Role", choices=[SelectChoice(r.value, r.label) for r in Role])
+    # Officers are invited for their agency (`officers invite`), never made here.
+    role = SelectField("Role", choices=[SelectChoice(r.value, r.label) for r in Role
+                                        if r is not Role.OFFICER])
     # The view fills the choices (existing customers, or none) before validation;
     # anything else posted is refused here rather than reaching int() in the view.
     customer_id = SelectField("Customer (customer users only)", coerce=str)

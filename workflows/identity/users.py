@@ -10,7 +10,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from models import AuditAction, Customer, Role, User, db
+from models import Agency, AuditAction, Customer, Role, User, db
 from workflows import audit
 from workflows.audit import Actor
 from workflows.errors import Conflict, InvalidInput, NotAllowed, NotFound
@@ -64,6 +64,7 @@ def create_user(
     *,
     name: str = "",
     customer_id: int | None = None,
+    agency_id: int | None = None,
     must_change_password: bool = False,
 ) -> CreatedUser:
     email = parse_email(email)
@@ -76,11 +77,17 @@ def create_user(
             raise InvalidInput("A customer user needs an existing customer.", reasons=["customer_id"])
     elif customer_id is not None:
         raise InvalidInput("Only customer users belong to a customer.", reasons=["customer_id"])
+    if role is Role.OFFICER:
+        in_range = agency_id is not None and 1 <= agency_id <= ID_MAX
+        if not in_range or db.session.get(Agency, agency_id) is None:
+            raise InvalidInput("An officer needs an existing agency.", reasons=["agency_id"])
+    elif agency_id is not None:
+        raise InvalidInput("Only officers belong to an agency.", reasons=["agency_id"])
     if db.session.scalar(select(User.id).where(User.email == email)) is not None:
         raise Conflict(f"A user with the e-mail {email} already exists.", reasons=["email"])
-    secret = totp.new_secret() if role.is_staff else None
+    secret = totp.new_secret() if role.needs_second_factor else None
     user = User(
-        email=email, name=name, role=role, customer_id=customer_id,
+        email=email, name=name, role=role, customer_id=customer_id, agency_id=agency_id,
         password_hash=passwords.hash_password(password), totp_secret=secret,
         must_change_password=must_change_password, created_at=now,
     )
@@ -88,7 +95,8 @@ def create_user(
     unique_flush(f"A user with the e-mail {email} already exists.", "email")
     audit.record(
         AuditAction.USER_CREATED, actor, subject=("user", user.id),
-        data={"email": email, "role": role.value, "customer_id": customer_id}, now=now,
+        data={"email": email, "role": role.value, "customer_id": customer_id,
+              **({"agency_id": agency_id} if agency_id else {})}, now=now,
     )
     return CreatedUser(user, secret)
 
@@ -131,9 +139,9 @@ def set_active(user_id: int, active: bool, actor: Actor, now: datetime) -> User:
 def reset_mfa(user_id: int, actor: Actor, now: datetime) -> User:
     """A lost phone: new secret, enrolment again at next sign-in, sessions ended."""
     user = get_user(user_id)
-    if not user.role.is_staff and not user.mfa_enrolled:
+    if not user.role.needs_second_factor and not user.mfa_enrolled:
         raise Conflict(f"{user.email} has no second factor to reset.")
-    user.totp_secret = totp.new_secret() if user.role.is_staff else None
+    user.totp_secret = totp.new_secret() if user.role.needs_second_factor else None
     user.totp_confirmed_at = None
     user.totp_last_step = None
     auth.revoke_sessions(user.id, now)

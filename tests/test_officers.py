@@ -1,0 +1,173 @@
+"""Officers (DESIGN 11.4): invited by a single-use link for their agency, they set
+their own password and a second factor, see their agency's requests and nothing
+else, are verified by a call-back to the agency's directory number, and can be
+suspended at once. On both engines, through the CLI and the browser."""
+
+from datetime import timedelta
+
+import pyotp
+import sqlalchemy as sa
+
+from models import AuditAction, AuditEvent, Invitation, Role, User, UserSession, db, utcnow
+from tests.conftest import PASSWORD, csrf_from, pairs, sign_in
+from workflows.identity import officers
+
+NEW_PASSWORD = "a passphrase only I know"
+
+
+def events(action: AuditAction) -> list[AuditEvent]:
+    return list(db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == action.value)
+                                   .order_by(AuditEvent.seq)))
+
+
+def invite(cli, agency, email="det.rivera@police.example") -> tuple[User, str]:
+    result = cli("officers", "invite", email, "--agency-id", str(agency.id), "--name", "Det. Rivera")
+    assert result.exit_code == 0, result.output
+    out = pairs(result.stdout)
+    assert list(out) == ["officer_id", "invite_url"]
+    return db.session.get(User, int(out["officer_id"])), out["invite_url"]
+
+
+def accept(client, url: str, password=NEW_PASSWORD, confirm=None):
+    path = url.removeprefix("http://127.0.0.1:5000")
+    page = client.get(path)
+    return client.post(path, data={"csrf_token": csrf_from(page.get_data(as_text=True)),
+                                   "password": password, "confirm": confirm or password})
+
+
+def test_an_invited_officer_sets_a_password_and_a_second_factor_and_sees_the_agencys_requests(
+        app, cli, client, make_agency, make_case):
+    mine, other = make_agency(), make_agency()
+    ours = make_case("legal_review", agency=mine.agency)
+    theirs = make_case("legal_review", agency=other.agency)
+    officer, url = invite(cli, mine.agency)
+    assert url.startswith("http://127.0.0.1:5000/agency/invitation/")
+    assert (officer.role, officer.agency_id, officer.officer_verified_at) == (
+        Role.OFFICER, mine.agency.id, None)
+    token = url.rsplit("/", 1)[1]
+    [stored] = db.session.scalars(sa.select(Invitation)).all()
+    assert stored.token_hash != token and len(stored.token_hash) == 64  # kept only as a digest
+    assert stored.expires_at - stored.created_at == timedelta(hours=72)
+    [invited] = events(AuditAction.OFFICER_INVITED)
+    assert invited.data == {"email": officer.email, "agency_id": mine.agency.id}
+
+    page = client.get(url.removeprefix("http://127.0.0.1:5000")).get_data(as_text=True)
+    assert officer.email in page and mine.agency.name in page
+    assert accept(client, url, confirm="something else entirely").status_code == 422
+    assert accept(client, url, password="short").status_code == 422
+    done = accept(client, url)
+    assert done.status_code == 303 and done.headers["Location"] == "/sign-in"
+    assert len(events(AuditAction.INVITATION_ACCEPTED)) == 1
+
+    # Password, then the authenticator, then the agency's own page.
+    page = client.get("/sign-in").get_data(as_text=True)
+    step = client.post("/sign-in", data={"email": officer.email, "password": NEW_PASSWORD,
+                                         "csrf_token": csrf_from(page)})
+    assert step.headers["Location"] == "/sign-in/enrol"
+    page = client.get("/sign-in/enrol").get_data(as_text=True)
+    db.session.refresh(officer)
+    landed = client.post("/sign-in/enrol", data={"code": pyotp.TOTP(officer.totp_secret).now(),
+                                                 "csrf_token": csrf_from(page)})
+    assert landed.headers["Location"] == "/agency/"
+    home = client.get("/agency/").get_data(as_text=True)
+    assert mine.agency.name in home and "Not yet verified" in home
+    assert ours.reference in home and theirs.reference not in home
+    for staff_page in ("/home", "/cases/", f"/cases/{ours.id}", f"/api/v1/cases/{ours.id}"):
+        assert client.get(staff_page).status_code == 403, staff_page
+
+
+def test_an_invitation_works_once_and_for_72_hours(app, cli, client, new_client, make_agency):
+    agency = make_agency().agency
+    _, url = invite(cli, agency)
+    assert accept(client, url).status_code == 303
+    other, path = new_client(), url.removeprefix("http://127.0.0.1:5000")
+    again = other.get(path)
+    assert again.status_code == 410 and "already used" in again.get_data(as_text=True)
+    csrf = csrf_from(other.get("/sign-in").get_data(as_text=True))
+    posted = other.post(path, data={"csrf_token": csrf, "password": "another long passphrase",
+                                    "confirm": "another long passphrase"})
+    assert posted.status_code == 410
+    assert [e.data["reason"] for e in events(AuditAction.INVITATION_REFUSED)] == ["invitation_used"] * 2
+
+    _, late = invite(cli, agency, email="late@police.example")
+    token = late.rsplit("/", 1)[1]
+    later = utcnow() + timedelta(hours=72, seconds=1)
+    try:
+        officers.pending_invitation(token, later)
+    except Exception as exc:
+        assert getattr(exc, "code", "") == "invitation_expired"
+    else:
+        raise AssertionError("an expired invitation was accepted")
+    assert new_client().get("/agency/invitation/not-a-real-token").status_code == 404
+
+
+def test_an_invitation_names_an_existing_agency_and_a_new_address(app, cli, make_agency, make_user):
+    agency = make_agency().agency
+    assert cli("officers", "invite", "x@police.example", "--agency-id", "99999").exit_code != 0
+    taken = make_user(Role.REVIEWER)
+    refused = cli("officers", "invite", taken.email, "--agency-id", str(agency.id))
+    assert refused.exit_code != 0 and "already exists" in refused.stderr
+    assert cli("officers", "invite", "not an address", "--agency-id", str(agency.id)).exit_code != 0
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Invitation)) == 0
+
+
+def test_staff_verify_an_officer_on_the_agencys_directory_number(app, cli, new_client, make_user,
+                                                                 make_agency):
+    agency = make_agency(phone="+1 206 555 0140").agency
+    officer = make_user(Role.OFFICER, agency=agency)
+    wrong = cli("officers", "verify", str(officer.id), "--method", "callback", "--phone", "+1 206 555 0199",
+                "--spoke-with", "Lt. Chen")
+    assert wrong.exit_code != 0 and "directory number" in wrong.stderr
+    done = cli("officers", "verify", str(officer.id), "--method", "callback", "--phone", "+1 (206) 555-0140",
+               "--spoke-with", "Lt. Chen, watch commander")
+    assert done.exit_code == 0 and pairs(done.stdout)["status"] == "verified"
+    db.session.refresh(officer)
+    assert officer.officer_verification == {"method": "callback", "phone": "+12065550140",
+                                            "spoke_with": "Lt. Chen, watch commander", "by": "cli"}
+    again = cli("officers", "verify", str(officer.id), "--method", "callback", "--phone", "+12065550140",
+                "--spoke-with", "Lt. Chen")
+    assert again.exit_code != 0 and "already verified" in again.stderr
+
+    client = new_client()
+    sign_in(client, officer)
+    assert "Verified" in client.get("/agency/").get_data(as_text=True)
+    staff = make_user(Role.REVIEWER)
+    assert cli("officers", "verify", str(staff.id), "--method", "callback", "--phone", "+12065550140",
+               "--spoke-with", "x").exit_code != 0  # not an officer
+
+
+def test_a_suspended_officer_is_signed_out_at_once_and_cannot_sign_in(app, cli, new_client, make_user):
+    officer = make_user(Role.OFFICER)
+    client = new_client()
+    sign_in(client, officer)
+    assert client.get("/agency/").status_code == 200
+    result = cli("officers", "suspend", str(officer.id), "--reason",
+                 "A forged emergency came from this account.")
+    assert result.exit_code == 0 and pairs(result.stdout)["status"] == "suspended"
+    assert client.get("/agency/").status_code == 302  # the session ended
+    live = db.session.scalar(sa.select(sa.func.count()).select_from(UserSession).where(
+        UserSession.user_id == officer.id, UserSession.revoked_at.is_(None)))
+    assert live == 0
+    page = new_client()
+    form = page.get("/sign-in").get_data(as_text=True)
+    refused = page.post("/sign-in", data={"email": officer.email, "password": PASSWORD,
+                                          "csrf_token": csrf_from(form)})
+    assert refused.status_code == 401
+    [event] = events(AuditAction.OFFICER_SUSPENDED)
+    assert event.data["reason"] == "A forged emergency came from this account."
+    assert cli("officers", "suspend", str(officer.id)).exit_code != 0  # already suspended
+
+
+def test_an_administrator_cannot_make_an_officer(app, new_client, make_user):
+    from tests.conftest import post_form
+
+    client = new_client()
+    sign_in(client, make_user(Role.ADMIN))
+    page = client.get("/admin/users/new").get_data(as_text=True)
+    assert 'value="officer"' not in page
+    resp = post_form(client, "/admin/users/new", {"email": "fake.officer@police.example", "name": "Fake",
+                                                   "role": "officer", "customer_id": "",
+                                                   "password": "a long enough password"},
+                     page_url="/admin/users/new")
+    assert resp.status_code == 422
+    assert db.session.scalar(sa.select(User).where(User.email == "fake.officer@police.example")) is None

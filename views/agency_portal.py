@@ -1,0 +1,57 @@
+"""The agency portal (DESIGN 11.4): where an invited officer sets a password, and
+an officer's home, with the agency's requests as they stand. An officer sees
+their own agency's requests only, and no customer's data."""
+
+from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from models import Case, Role, db, utcnow
+from views.errors import status_of
+from views.forms import InvitationForm
+from views.identity import client_ip
+from views.policy import allow, public
+from workflows import identity
+from workflows.errors import Gone, InvalidInput, NotFound
+
+bp = Blueprint("agency_portal", __name__, url_prefix="/agency")
+officers = allow(Role.OFFICER)
+REQUESTS_SHOWN = 100
+
+
+@bp.route("/invitation/<token>", methods=["GET", "POST"])
+@public
+def invitation(token: str):
+    """Set a password from a single-use invitation link."""
+    now = utcnow()
+    try:
+        invited = identity.pending_invitation(token, now).user
+    except (NotFound, Gone) as exc:
+        identity.record_invitation_refusal(token, exc, client_ip(), now)
+        return render_template("agency/invitation_gone.html", message=exc.message), status_of(exc)
+    form = InvitationForm()
+    if not form.validate_on_submit():
+        return render_template("agency/invitation.html", form=form, invited=invited), \
+            422 if form.errors else 200
+    try:
+        identity.accept_invitation(token, form.password.data, form.confirm.data, client_ip(), now)
+    except InvalidInput as exc:
+        db.session.rollback()
+        form.password.errors = [*form.password.errors, exc.message]
+        return render_template("agency/invitation.html", form=form, invited=invited), 422
+    except (NotFound, Gone) as exc:
+        return render_template("agency/invitation_gone.html", message=exc.message), status_of(exc)
+    flash("Your password is set. Sign in with it; you will then set up your authenticator app.", "ok")
+    return redirect(url_for("auth.sign_in"), 303)
+
+
+@bp.get("/")
+@officers
+def home():
+    officer = current_user.user
+    agency = officer.agency
+    rows = db.session.execute(
+        select(Case.id, Case.reference, Case.kind, Case.state, Case.received_at, Case.due_at, Case.is_open)
+        .where(Case.agency_id == agency.id).order_by(Case.received_at.desc()).limit(REQUESTS_SHOWN)).all()
+    return render_template("agency/home.html", officer=officer, agency=agency, requests=rows,
+                           status=identity.officer_status(officer), shown=REQUESTS_SHOWN)

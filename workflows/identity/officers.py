@@ -1,0 +1,163 @@
+"""Officers (DESIGN 11.4): the people at an agency who sign in. An officer is
+invited by a single-use link and sets their own password (nobody else knows it),
+sets up a second factor at first sign-in like staff, and is verified by staff
+through a call-back to the agency's directory number before acting for it.
+Staff can suspend an officer: every session ends at once.
+
+Invitations serve any user: only the token's SHA-256 is stored, a link works
+once and for 72 hours, and every refusal is audited."""
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from models import Agency, AuditAction, Invitation, Role, User, db
+from workflows import audit
+from workflows.audit import Actor
+from workflows.errors import Conflict, Gone, InvalidInput, NotFound
+from workflows.identity import auth, passwords
+from workflows.identity.directory import normalise_phone, parse_phone
+from workflows.identity.users import NAME_MAX, create_user
+from workflows.text import clean_text
+
+INVITATION_LIFETIME = timedelta(hours=72)
+TOKEN_MAX = 128
+VERIFY_METHODS = ("callback",)
+
+
+@dataclass
+class Invited:
+    user: User
+    token: str  # shown once, in the link
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _invite(user: User, now: datetime) -> str:
+    token = secrets.token_urlsafe(32)
+    db.session.add(Invitation(token_hash=_digest(token), user_id=user.id, created_at=now,
+                              expires_at=now + INVITATION_LIFETIME))
+    return token
+
+
+def invite_officer(email: str, agency_id: int, actor: Actor, now: datetime, name: str = "") -> Invited:
+    """A new officer of `agency_id`, with no usable password until they accept."""
+    if db.session.get(Agency, agency_id) is None:
+        raise NotFound(f"No agency with id {agency_id}.")
+    created = create_user(email, Role.OFFICER, secrets.token_urlsafe(32), actor, now, name=name,
+                          agency_id=agency_id)
+    token = _invite(created.user, now)
+    audit.record(AuditAction.OFFICER_INVITED, actor, subject=("user", created.user.id), now=now,
+                 data={"email": created.user.email, "agency_id": agency_id})
+    return Invited(created.user, token)
+
+
+def pending_invitation(token: str, now: datetime) -> Invitation:
+    """The invitation a link names, while it may still be used."""
+    if not isinstance(token, str) or not token or len(token) > TOKEN_MAX:
+        raise NotFound("This invitation link is not valid.")
+    invitation = db.session.scalar(select(Invitation).where(Invitation.token_hash == _digest(token)))
+    if invitation is None:
+        raise NotFound("This invitation link is not valid.")
+    if invitation.used_at is not None:
+        raise Gone("This invitation link was already used. Sign in with the password you set, or ask for "
+                   "a new invitation.", code="invitation_used")
+    if invitation.expires_at <= now or not invitation.user.active:
+        raise Gone("This invitation link has expired. Ask the person who invited you for a new one.",
+                   code="invitation_expired")
+    return invitation
+
+
+def accept_invitation(token: str, password: str, confirm: str, ip: str, now: datetime) -> User:
+    """The invited person sets their password; the link is spent. Committed here;
+    a refusal of a real link is audited."""
+    try:
+        invitation = pending_invitation(token, now)
+    except (NotFound, Gone) as exc:
+        record_refusal(token, exc, ip, now)
+        raise
+    user = invitation.user
+    if password != confirm:
+        raise InvalidInput("The two passwords differ.", reasons=["confirm"],
+                           fields={"confirm": "Type the same password twice."})
+    passwords.check_policy(password, user.email)
+    user.password_hash = passwords.hash_password(password)
+    invitation.used_at = now
+    audit.record(AuditAction.INVITATION_ACCEPTED, Actor(user.email, user.id, ip), subject=("user", user.id),
+                 now=now, data={"email": user.email})
+    db.session.commit()
+    return user
+
+
+def record_refusal(token: str, exc: Exception, ip: str, now: datetime) -> None:
+    """Audit the use of a real link that is spent or expired (committed here): a
+    link used twice may be a link someone else has."""
+    if not isinstance(token, str) or len(token) > TOKEN_MAX:
+        return
+    found = db.session.scalar(select(Invitation).where(Invitation.token_hash == _digest(token)))
+    if found is not None:
+        audit.record(AuditAction.INVITATION_REFUSED, Actor("invitation", None, ip), now=now,
+                     subject=("user", found.user_id), data={"reason": getattr(exc, "code", "refused")})
+        db.session.commit()
+
+
+def _officer(officer_id: int) -> User:
+    user = db.session.get(User, officer_id)
+    if user is None or user.role is not Role.OFFICER:
+        raise NotFound(f"No officer with id {officer_id}.")
+    return user
+
+
+def verify_officer(officer_id: int, method: str, phone: str, spoke_with: str, actor: Actor,
+                   now: datetime) -> User:
+    """Staff confirm the officer works for the agency: a call-back to the agency's
+    directory number, never one the officer gave, and whom they spoke with."""
+    user = _officer(officer_id)
+    if method not in VERIFY_METHODS:
+        raise InvalidInput(f"Unknown method {method!r}; use callback.", reasons=["method"])
+    agency = user.agency
+    if not agency.phone:
+        raise InvalidInput(f"{agency.name} has no directory number on file: record it first "
+                           "(flask --app app agencies set-phone).", reasons=["phone"])
+    if normalise_phone(parse_phone(phone)) != agency.phone:
+        raise InvalidInput(f"{phone} is not {agency.name}'s directory number ({agency.phone}): call the "
+                           "agency back on its directory number.", reasons=["phone"])
+    who = clean_text(spoke_with, field="spoke_with", label="Names", max_length=NAME_MAX)
+    if not who:
+        raise InvalidInput("Say whom you spoke with at the agency.", reasons=["spoke_with"])
+    if not user.active:
+        raise Conflict(f"{user.email} is suspended.")
+    if user.officer_verified_at is not None:
+        raise Conflict(f"{user.email} was already verified on {user.officer_verified_at:%Y-%m-%d}.")
+    user.officer_verified_at = now
+    user.officer_verification = {"method": method, "phone": agency.phone, "spoke_with": who,
+                                 "by": actor.label}
+    audit.record(AuditAction.OFFICER_VERIFIED, actor, subject=("user", user.id), now=now,
+                 data={"email": user.email, "agency_id": agency.id, **user.officer_verification})
+    return user
+
+
+def suspend_officer(officer_id: int, reason: str, actor: Actor, now: datetime) -> User:
+    """No more sign-ins, and every session ends at once."""
+    user = _officer(officer_id)
+    if not user.active:
+        raise Conflict(f"{user.email} is already suspended.")
+    why = clean_text(reason, field="reason", label="Reasons", max_length=1000)
+    user.active = False
+    auth.revoke_sessions(user.id, now)
+    audit.record(AuditAction.OFFICER_SUSPENDED, actor, subject=("user", user.id), now=now,
+                 data={"email": user.email, "agency_id": user.agency_id, "reason": why or None})
+    return user
+
+
+def officer_status(user: User) -> str:
+    if not user.active:
+        return "suspended"
+    if user.officer_verified_at is None:
+        return "pending"
+    return "verified"
