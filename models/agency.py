@@ -42,6 +42,9 @@ class AgencyToken(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    # An officer's own token acts as that officer; none: the agency's system token.
+    officer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100), default="", server_default="")
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     prefix: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -49,3 +52,4 @@ class AgencyToken(db.Model):
     last_used_at: Mapped[datetime | None]
 
     agency = relationship("Agency", back_populates="tokens")
+    officer = relationship("User")

@@ -198,7 +198,7 @@ class World:
     def url_values(self, rule) -> list[dict]:
         names = set(rule.arguments)
         known = {"case_id", "document_id", "user_id", "token", "filename", "notice_id", "objection_id",
-                 "period"}
+                 "period", "token_id"}
         unknown = names - known
         assert not unknown, f"{rule.endpoint}: the sweep does not know how to fill {unknown}"
         rows = [{"case_id": c} for c in self.case_ids] if "case_id" in names else [{}]
@@ -219,6 +219,8 @@ class World:
                 row["user_id"] = self.victim.id
             if "filename" in names:
                 row["filename"] = "style.css"
+            if "token_id" in names:  # the agency's own system token: no officer's to revoke
+                row["token_id"] = 1
             if "period" in names:
                 row["period"] = "2026-H1"
         return rows
@@ -273,6 +275,8 @@ class World:
                                                          "password": "not the password", "totp": "123456"}),
             "api.session_delete": lambda c, v: ("json", None),
             "api.session_enrolment": lambda c, v: ("json", {"token": "not.a.token", "totp": "123456"}),
+            "agency_portal.token_create": lambda c, v: ("form", {"name": "Sweep token"}),
+            "agency_portal.token_revoke": lambda c, v: ("form", {}),
             "agency_portal.invitation": lambda c, v: ("form", {"password": NEW_PASSWORD,
                                                                "confirm": NEW_PASSWORD}),
             "cases_api.case_create": lambda c, v: ("json", case_body(self.owner.agency.id,

@@ -3,12 +3,24 @@ their own password and a second factor, see their agency's requests and nothing
 else, are verified by a call-back to the agency's directory number, and can be
 suspended at once. On both engines, through the CLI and the browser."""
 
+import re
 from datetime import timedelta
 
 import pyotp
 import sqlalchemy as sa
 
-from models import AuditAction, AuditEvent, Invitation, Role, User, UserSession, db, utcnow
+from models import (
+    AgencyToken,
+    AuditAction,
+    AuditEvent,
+    Case,
+    Invitation,
+    Role,
+    User,
+    UserSession,
+    db,
+    utcnow,
+)
 from tests.conftest import PASSWORD, csrf_from, pairs, sign_in
 from workflows.identity import officers
 
@@ -171,3 +183,107 @@ def test_an_administrator_cannot_make_an_officer(app, new_client, make_user):
                      page_url="/admin/users/new")
     assert resp.status_code == 422
     assert db.session.scalar(sa.select(User).where(User.email == "fake.officer@police.example")) is None
+
+
+# ---- an officer's own API tokens ---------------------------------------------------------------
+
+def make_token(client, name="Case system") -> tuple[int, str]:
+    page = client.get("/agency/").get_data(as_text=True)
+    resp = client.post("/agency/tokens", data={"csrf_token": csrf_from(page), "name": name})
+    body = resp.get_data(as_text=True)
+    found = re.search(r'<code class="hash">(dpa_[A-Za-z0-9_-]+)</code>', body)
+    return resp.status_code, found.group(1) if found else body
+
+
+def verified_officer(make_user, agency=None):
+    officer = make_user(Role.OFFICER, agency=agency)
+    officer.officer_verified_at = utcnow()
+    db.session.commit()
+    return officer
+
+
+def test_a_verified_officer_makes_a_token_that_acts_as_them(app, new_client, make_user, make_agency):
+    from tests.conftest import case_body
+
+    issued = make_agency()
+    officer = verified_officer(make_user, issued.agency)
+    client = new_client()
+    sign_in(client, officer)
+    status, token = make_token(client)
+    assert status == 201 and token.startswith("dpa_")
+    assert token not in client.get("/agency/").get_data(as_text=True)  # shown once
+    [record] = db.session.scalars(sa.select(AgencyToken).where(AgencyToken.officer_id == officer.id)).all()
+    assert (record.name, record.agency_id) == ("Case system", issued.agency.id)
+
+    api = new_client()
+    sent = api.post("/api/v1/agency/requests", json=case_body(), headers={"Authorization": f"Bearer {token}"})
+    assert sent.status_code == 201, sent.get_json()
+    case = db.session.get(Case, sent.get_json()["id"])
+    assert case.created_by_id == officer.id and case.agency_id == issued.agency.id
+    [received] = db.session.scalars(sa.select(AuditEvent).where(
+        AuditEvent.action == AuditAction.CASE_RECEIVED.value, AuditEvent.subject_id == str(case.id))).all()
+    assert received.actor == officer.email
+    page = client.get("/agency/").get_data(as_text=True)
+    assert case.reference in page and "Never" not in page  # last used is shown
+
+    revoke = client.post(f"/agency/tokens/{record.id}/revoke", data={"csrf_token": csrf_from(page)})
+    assert revoke.status_code == 303
+    refused = api.get(f"/api/v1/agency/requests/{case.id}", headers={"Authorization": f"Bearer {token}"})
+    assert refused.status_code == 401
+    # The agency's own system token still works.
+    assert api.get(f"/api/v1/agency/requests/{case.id}",
+                   headers={"Authorization": f"Bearer {issued.token}"}).status_code == 200
+
+
+def test_tokens_only_after_verification_and_only_ones_own(app, new_client, make_user):
+    pending = make_user(Role.OFFICER)
+    client = new_client()
+    sign_in(client, pending)
+    status, body = make_token(client)
+    assert status == 409 and "verification" in body
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(AgencyToken).where(
+        AgencyToken.officer_id == pending.id)) == 0
+
+    owner = verified_officer(make_user)
+    owner_client = new_client()
+    sign_in(owner_client, owner)
+    assert make_token(owner_client)[0] == 201
+    [theirs] = db.session.scalars(sa.select(AgencyToken).where(AgencyToken.officer_id == owner.id)).all()
+    page = client.get("/agency/").get_data(as_text=True)
+    other = client.post(f"/agency/tokens/{theirs.id}/revoke", data={"csrf_token": csrf_from(page)})
+    assert other.status_code == 404
+    db.session.refresh(theirs)
+    assert theirs.revoked_at is None
+    assert make_token(owner_client, name="")[0] == 422
+
+
+def test_a_failed_call_back_suspends_the_officer_who_sent_the_emergency(app, new_client, make_user,
+                                                                      make_agency, case_staff):
+    from tests.conftest import caller_for, case_body, confirm_by_callback
+    from workflows.cases.machine import Move, advance
+
+    issued = make_agency()
+    officer = verified_officer(make_user, issued.agency)
+    client = new_client()
+    sign_in(client, officer)
+    _, token = make_token(client)
+    body = case_body(request_type="emergency", emergency_justification="A child is missing.",
+                     legal_process={"type": "emergency", "issuing_authority": "", "judicial": False,
+                                    "signed": False, "case_number": "", "issued_on": None},
+                     categories=["subscriber"])
+    sent = new_client().post("/api/v1/agency/requests", json=body,
+                             headers={"Authorization": f"Bearer {token}"})
+    assert sent.status_code == 201, sent.get_json()
+    case_id = sent.get_json()["id"]
+    reviewer = case_staff("reviewer")
+    advance(case_id, Move("start_review"), caller_for(reviewer), utcnow())
+    confirm_by_callback(case_id, reviewer, outcome="failed", note="The agency sent no such request.")
+
+    db.session.expire_all()
+    assert not db.session.get(User, officer.id).active
+    assert client.get("/agency/").status_code == 302  # signed out at once
+    assert new_client().get(f"/api/v1/agency/requests/{case_id}",
+                            headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    [event] = events(AuditAction.OFFICER_SUSPENDED)
+    case = db.session.get(Case, case_id)
+    assert case.reference in event.data["reason"] and event.data["tokens_revoked"] == 1

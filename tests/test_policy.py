@@ -48,6 +48,8 @@ EXPECTED = {
     "portal.security": CUSTOMER,
     "agency_portal.invitation": ANYONE,
     "agency_portal.home": OFFICER,
+    "agency_portal.token_create": OFFICER,
+    "agency_portal.token_revoke": OFFICER,
     "notices.index": CASE_READERS,
     "notices.release": LINK_ISSUERS,
     "notices.retry": LINK_ISSUERS,
@@ -122,6 +124,7 @@ POST_BODIES = {
     "cases.callback": {"phone_called": "+1 202 555 0100", "spoke_with": "Smuggled", "outcome": "confirmed"},
     "cases_api.case_verification": {"phone_called": "+1 202 555 0100", "spoke_with": "Smuggled",
                                     "outcome": "confirmed"},
+    "agency_portal.token_create": {"name": "Smuggled token"},
     "admin.user_new": {
         "email": "smuggled@provider.example", "name": "Smuggled", "role": "approver",
         "customer_id": "", "password": "a long enough password",
@@ -169,7 +172,7 @@ def test_builtin_static_endpoint_is_public(app):
 
 def url_args(rule, target: User, case=None) -> dict:
     values = {"user_id": target.id, "filename": "style.css", "token": "A" * 43, "notice_id": 1,
-              "objection_id": 1, "period": "2026-H1"}
+              "objection_id": 1, "period": "2026-H1", "token_id": 1}
     if case is not None:
         values.update(case_id=case.id, document_id=case.documents[-1].id)
     missing = set(rule.arguments) - values.keys()

@@ -2,17 +2,18 @@
 an officer's home, with the agency's requests as they stand. An officer sees
 their own agency's requests only, and no customer's data."""
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
 from models import Case, Role, db, utcnow
 from views.errors import status_of
 from views.forms import InvitationForm
-from views.identity import client_ip
+from views.identity import actor, client_ip
 from views.policy import allow, public
 from workflows import identity
-from workflows.errors import Gone, InvalidInput, NotFound
+from workflows.errors import Conflict, Gone, InvalidInput, NotFound
+from workflows.identity import ID_MAX
 
 bp = Blueprint("agency_portal", __name__, url_prefix="/agency")
 officers = allow(Role.OFFICER)
@@ -45,13 +46,45 @@ def invitation(token: str):
     return redirect(url_for("auth.sign_in"), 303)
 
 
-@bp.get("/")
-@officers
-def home():
+def _home(status_code: int = 200, **extra):
     officer = current_user.user
     agency = officer.agency
     rows = db.session.execute(
         select(Case.id, Case.reference, Case.kind, Case.state, Case.received_at, Case.due_at, Case.is_open)
         .where(Case.agency_id == agency.id).order_by(Case.received_at.desc()).limit(REQUESTS_SHOWN)).all()
     return render_template("agency/home.html", officer=officer, agency=agency, requests=rows,
-                           status=identity.officer_status(officer), shown=REQUESTS_SHOWN)
+                           status=identity.officer_status(officer), shown=REQUESTS_SHOWN,
+                           tokens=identity.tokens_of(officer.id), **extra), status_code
+
+
+@bp.get("/")
+@officers
+def home():
+    return _home()
+
+
+@bp.post("/tokens")
+@officers
+def token_create():
+    """A new API token that acts as this officer: shown on this page once."""
+    name = request.form.get("name", "")
+    try:
+        token = identity.issue_officer_token(current_user.user, name, actor(), utcnow())
+        db.session.commit()
+    except (InvalidInput, Conflict) as exc:
+        db.session.rollback()
+        return _home(status_of(exc), token_error=exc.message, token_name=name)
+    return _home(201, new_token=token, token_name=name)
+
+
+@bp.post(f"/tokens/<int(max={ID_MAX}):token_id>/revoke")
+@officers
+def token_revoke(token_id: int):
+    try:
+        record = identity.revoke_officer_token(current_user.user, token_id, actor(), utcnow())
+        db.session.commit()
+    except (NotFound, Conflict) as exc:
+        db.session.rollback()
+        return _home(status_of(exc), token_error=exc.message)
+    flash(f"The token {record.name or record.prefix} is revoked: it is refused from its next use.", "ok")
+    return redirect(url_for("agency_portal.home", _anchor="tokens-heading"), 303)

@@ -62,6 +62,12 @@ def current_agency() -> Agency:
     return g.agency
 
 
+def current_officer():
+    """The officer whose own token let this request in, or None for the agency's
+    system token (set by enforce())."""
+    return g.get("officer")
+
+
 def policy_for(endpoint: str) -> Policy | None:
     if endpoint in BUILTIN_POLICIES:
         return BUILTIN_POLICIES[endpoint]
@@ -88,8 +94,8 @@ def bearer_token() -> str | None:
 
 def _admit_agency():
     token = bearer_token()
-    agency = identity.authenticate_token(token, utcnow())
-    if agency is None:
+    record = identity.authenticate_bearer(token, utcnow())
+    if record is None:
         db.session.rollback()
         response = make_response(_refuse(
             401, "invalid_token",
@@ -101,7 +107,7 @@ def _admit_agency():
             'Bearer realm="agency"' + ("" if token is None else ', error="invalid_token"'))
         return response
     db.session.commit()  # the token's last-used stamp
-    g.agency = agency
+    g.agency, g.officer = record.agency, record.officer
     return None
 
 

@@ -10,7 +10,7 @@ from models import Channel, db, utcnow
 from views.api.case_bodies import AgencyCase, agency_case, load_for_agency
 from views.api.contract import Reply, operation, reply
 from views.identity import client_ip
-from views.policy import agency_token, current_agency
+from views.policy import agency_token, current_agency, current_officer
 from views.security import csrf
 from workflows import cases, disclosure
 from workflows.audit import Actor
@@ -23,7 +23,9 @@ REQUEST = f"/requests/<int(max={ID_MAX}):case_id>"
 
 
 def agency_actor() -> Actor:
-    agency = current_agency()
+    agency, officer = current_agency(), current_officer()
+    if officer is not None:
+        return Actor(officer.email, officer.id, client_ip())
     return Actor(f"agency:{agency.id} {agency.name}"[:254], None, client_ip())
 
 
@@ -42,7 +44,9 @@ def _private(response):
 def request_create(body: cases.AgencyRequest):
     now = utcnow()
     draft = cases.draft_of(body, now, default_channel=Channel.API)
-    case = cases.create_case(draft, current_agency(), agency_actor(), now)
+    officer = current_officer()
+    case = cases.create_case(draft, current_agency(), agency_actor(), now,
+                             created_by_id=officer.id if officer is not None else None)
     db.session.commit()
     location = url_for("agency_api.request_detail", case_id=case.id)
     return reply(agency_case(case, now), 201, {"Location": location})

@@ -19,10 +19,12 @@ from models import (
     CallbackOutcome,
     Case,
     CaseVerification,
+    Role,
     State,
+    User,
     db,
 )
-from workflows import audit
+from workflows import audit, identity
 from workflows.cases.guards import Caller
 from workflows.cases.states import REVIEWERS
 from workflows.errors import Conflict, InvalidInput, NotAllowed
@@ -89,6 +91,8 @@ def record_callback(case_id: int, callback: Callback, caller: Caller, now: datet
             "reference": case.reference, "method": verification.method,
             "phone_called": verification.phone_called, "spoke_with": verification.spoke_with,
             "outcome": verification.outcome.value})
+        if verification.outcome is CallbackOutcome.FAILED:
+            _suspend_submitter(case, caller, now)
         db.session.commit()
     except (InvalidInput, Conflict) as exc:
         db.session.rollback()
@@ -98,6 +102,16 @@ def record_callback(case_id: int, callback: Callback, caller: Caller, now: datet
         db.session.rollback()
         raise
     return verification
+
+
+def _suspend_submitter(case: Case, caller: Caller, now: datetime) -> None:
+    """The officer whose token submitted a request the agency disowns is suspended
+    at once: their sessions and tokens end in the same transaction."""
+    submitter = db.session.get(User, case.created_by_id) if case.created_by_id else None
+    if submitter is None or submitter.role is not Role.OFFICER or not submitter.active:
+        return
+    identity.suspend_officer(submitter.id, f"The agency did not confirm emergency request {case.reference} "
+                             "when called back on its directory number.", caller.actor, now)
 
 
 def _check(case: Case, callback: Callback) -> None:

@@ -135,15 +135,17 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def issue_token(agency: Agency, actor: Actor, now: datetime) -> str:
+def issue_token(agency: Agency, actor: Actor, now: datetime, officer=None, name: str = "") -> str:
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     db.session.add(AgencyToken(
-        agency=agency, token_hash=hash_token(token), prefix=token[:10], created_at=now
+        agency=agency, token_hash=hash_token(token), prefix=token[:10], created_at=now, officer=officer,
+        name=name,
     ))
     db.session.flush()
     audit.record(
         AuditAction.AGENCY_TOKEN_ISSUED, actor, subject=("agency", agency.id),
-        data={"prefix": token[:10]}, now=now,
+        data={"prefix": token[:10], **({"officer_id": officer.id, "name": name} if officer else {})},
+        now=now,
     )
     return token
 
@@ -168,14 +170,23 @@ def revoke_tokens(agency_id: int, actor: Actor, now: datetime) -> int:
 def authenticate_token(token: str | None, now: datetime) -> Agency | None:
     """The agency a bearer token speaks for, or None for an unknown or revoked one.
     Marks the token used (the caller commits)."""
+    record = authenticate_bearer(token, now)
+    return record.agency if record is not None else None
+
+
+def authenticate_bearer(token: str | None, now: datetime) -> AgencyToken | None:
+    """The live token record a bearer token is, or None: unknown, revoked, or an
+    officer's token whose officer is suspended. Marks it used (the caller commits)."""
     if not token or len(token) > TOKEN_MAX or not token.isascii() or not token.startswith(TOKEN_PREFIX):
         return None
     record = db.session.scalar(select(AgencyToken).where(AgencyToken.token_hash == hash_token(token)))
     if record is None or record.revoked_at is not None:
         return None
+    if record.officer is not None and not record.officer.active:
+        return None
     if record.last_used_at is None or now - record.last_used_at >= TOKEN_STAMP_EVERY:
         record.last_used_at = now
-    return record.agency
+    return record
 
 
 def create_agency(

@@ -14,12 +14,12 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from models import Agency, AuditAction, Invitation, Role, User, db
+from models import Agency, AgencyToken, AuditAction, Invitation, Role, User, db
 from workflows import audit
 from workflows.audit import Actor
 from workflows.errors import Conflict, Gone, InvalidInput, NotFound
 from workflows.identity import auth, passwords
-from workflows.identity.directory import normalise_phone, parse_phone
+from workflows.identity.directory import issue_token, normalise_phone, parse_phone
 from workflows.identity.users import NAME_MAX, create_user
 from workflows.text import clean_text
 
@@ -150,9 +150,57 @@ def suspend_officer(officer_id: int, reason: str, actor: Actor, now: datetime) -
     why = clean_text(reason, field="reason", label="Reasons", max_length=1000)
     user.active = False
     auth.revoke_sessions(user.id, now)
+    tokens = _live_tokens(user.id)
+    for record in tokens:
+        record.revoked_at = now
     audit.record(AuditAction.OFFICER_SUSPENDED, actor, subject=("user", user.id), now=now,
-                 data={"email": user.email, "agency_id": user.agency_id, "reason": why or None})
+                 data={"email": user.email, "agency_id": user.agency_id, "reason": why or None,
+                       "tokens_revoked": len(tokens)})
     return user
+
+
+# ---- an officer's own API tokens ----------------------------------------------------
+
+TOKEN_NAME_MAX = 100
+
+
+def _live_tokens(officer_id: int) -> list[AgencyToken]:
+    return list(db.session.scalars(select(AgencyToken).where(
+        AgencyToken.officer_id == officer_id, AgencyToken.revoked_at.is_(None)).with_for_update()))
+
+
+def tokens_of(officer_id: int) -> list[AgencyToken]:
+    """The officer's tokens, newest first, revoked ones too (to show when)."""
+    return list(db.session.scalars(select(AgencyToken).where(AgencyToken.officer_id == officer_id)
+                                   .order_by(AgencyToken.id.desc())))
+
+
+def issue_officer_token(officer: User, name: str, actor: Actor, now: datetime) -> str:
+    """A token that acts as this officer, shown once. Only a verified officer gets one."""
+    if officer.role is not Role.OFFICER or not officer.active:
+        raise Conflict("Only an active officer has API tokens.")
+    if officer.officer_verified_at is None:
+        raise Conflict("Your agency has not yet confirmed that you work there: tokens come after that "
+                       "verification.", code="officer_unverified")
+    label = clean_text(name, field="name", label="Token names", max_length=TOKEN_NAME_MAX)
+    if not label:
+        raise InvalidInput("Name the token, for instance after the system that will use it.",
+                           reasons=["name"], fields={"name": "Name the token."})
+    return issue_token(officer.agency, actor, now, officer=officer, name=label)
+
+
+def revoke_officer_token(officer: User, token_id: int, actor: Actor, now: datetime) -> AgencyToken:
+    """The officer revokes one of their own tokens: refused at its next use."""
+    record = db.session.scalar(select(AgencyToken).where(
+        AgencyToken.id == token_id, AgencyToken.officer_id == officer.id).with_for_update())
+    if record is None:
+        raise NotFound("No such token of yours.")
+    if record.revoked_at is not None:
+        raise Conflict("This token was already revoked.")
+    record.revoked_at = now
+    audit.record(AuditAction.AGENCY_TOKENS_REVOKED, actor, subject=("agency", officer.agency_id), now=now,
+                 data={"revoked": 1, "prefixes": [record.prefix], "officer_id": officer.id})
+    return record
 
 
 def officer_status(user: User) -> str:
