@@ -83,6 +83,7 @@ def test_an_invited_officer_sets_a_password_and_a_second_factor_and_sees_the_age
     assert landed.headers["Location"] == "/agency/"
     home = client.get("/agency/").get_data(as_text=True)
     assert mine.agency.name in home and "Not yet verified" in home
+    assert f"<title>{mine.agency.name} · Due Process</title>" in home
     assert ours.reference in home and theirs.reference not in home
     for staff_page in ("/home", "/cases/", f"/cases/{ours.id}", f"/api/v1/cases/{ours.id}"):
         assert client.get(staff_page).status_code == 403, staff_page
@@ -287,3 +288,39 @@ def test_a_failed_call_back_suspends_the_officer_who_sent_the_emergency(app, new
     [event] = events(AuditAction.OFFICER_SUSPENDED)
     case = db.session.get(Case, case_id)
     assert case.reference in event.data["reason"] and event.data["tokens_revoked"] == 1
+
+
+def test_officers_manage_their_tokens_through_the_api(app, new_client, make_user, make_agency):
+    issued = make_agency()
+    officer = verified_officer(make_user, issued.agency)
+    client = new_client()
+    sign_in(client, officer)
+    _, first = make_token(client, name="Portal-made")
+    api = new_client()
+
+    def as_(token):
+        return {"Authorization": f"Bearer {token}"}
+
+    made = api.post("/api/v1/agency/tokens", json={"name": "Records system"}, headers=as_(first))
+    assert made.status_code == 201, made.get_json()
+    second = made.get_json()
+    assert second["name"] == "Records system" and second["token"].startswith("dpa_")
+    assert api.get("/api/v1/agency/requests/999999", headers=as_(second["token"])).status_code == 404
+
+    blank = api.post("/api/v1/agency/tokens", json={"name": " "}, headers=as_(first))
+    assert blank.status_code == 422 and "name" in blank.get_json()["fields"]
+    system = api.post("/api/v1/agency/tokens", json={"name": "x"}, headers=as_(issued.token))
+    assert system.status_code == 403 and system.get_json()["error"] == "officer_token_required"
+
+    other = verified_officer(make_user, issued.agency)
+    other_client = new_client()
+    sign_in(other_client, other)
+    make_token(other_client)
+    [others_record] = db.session.scalars(sa.select(AgencyToken).where(AgencyToken.officer_id == other.id))
+    assert api.delete(f"/api/v1/agency/tokens/{others_record.id}", headers=as_(first)).status_code == 404
+
+    gone = api.delete(f"/api/v1/agency/tokens/{second['id']}", headers=as_(first))
+    assert gone.status_code == 204
+    assert api.get("/api/v1/agency/requests/999999", headers=as_(second["token"])).status_code == 401
+    again = api.delete(f"/api/v1/agency/tokens/{second['id']}", headers=as_(first))
+    assert again.status_code == 409

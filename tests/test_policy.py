@@ -94,6 +94,8 @@ EXPECTED = {
     "agency_api.request_create": AGENCY,
     "agency_api.request_detail": AGENCY,
     "agency_api.production_download": AGENCY,
+    "agency_api.token_create": AGENCY,
+    "agency_api.token_revoke": AGENCY,
 }
 
 CALLERS = ["anonymous", "intake", "reviewer", "approver", "admin", "auditor", "customer", "officer"]

@@ -1,10 +1,14 @@
-"""The agencies' JSON API: submit a demand, follow its progress. Callers prove who
-they are with their agency's bearer token (views.policy.agency_token); they see
-their own requests only, and never the provider's internal review."""
+"""The agencies' JSON API: submit a demand, follow its progress, collect the
+production; officers manage their own tokens. Callers prove who they are with a
+bearer token (views.policy.agency_token): the agency's system token, or an
+officer's own, which acts as the officer. They see their own agency's requests
+only, and never the provider's internal review."""
 
 import base64
+from typing import ClassVar
 
 from flask import Blueprint, Response, request, url_for
+from pydantic import BaseModel, Field
 
 from models import Channel, db, utcnow
 from views.api.case_bodies import AgencyCase, agency_case, load_for_agency
@@ -12,9 +16,11 @@ from views.api.contract import Reply, operation, reply
 from views.identity import client_ip
 from views.policy import agency_token, current_agency, current_officer
 from views.security import csrf
-from workflows import cases, disclosure
+from workflows import cases, disclosure, identity
 from workflows.audit import Actor
+from workflows.errors import NotAllowed
 from workflows.identity import ID_MAX
+from workflows.schema import Body, text
 
 bp = Blueprint("agency_api", __name__, url_prefix="/api/v1/agency")
 # Token-authenticated: no cookie is read, so there is no cross-site request to forge.
@@ -86,3 +92,51 @@ def production_download(case_id: int, token: str):
     }
     return Response(disclosure.stream(collected), mimetype="application/zip", headers=headers,
                     direct_passthrough=True)
+
+
+# ---- an officer's own tokens ---------------------------------------------------------------
+
+class TokenRequest(Body):
+    WHAT: ClassVar[str] = "{name}"
+    name: text(identity.TOKEN_NAME_MAX, filled=True, description="what the token is for, such as the "
+                                                                   "system that will use it")
+
+
+class IssuedToken(BaseModel):
+    id: int
+    name: str
+    token: str = Field(description="shown this once; send it as Authorization: Bearer")
+
+
+def _officer_or_refuse():
+    officer = current_officer()
+    if officer is None:
+        raise NotAllowed("Only an officer's own token manages tokens; the agency's system token does not.",
+                         code="officer_token_required")
+    return officer
+
+
+@bp.post("/tokens")
+@agency_token
+@operation("Make a new token that acts as you (an officer's token only), shown once", body=TokenRequest,
+           replies={201: Reply("The new token", IssuedToken),
+                    403: "Called with the agency's system token (officer_token_required)",
+                    409: "You are not yet verified (officer_unverified)"})
+def token_create(body: TokenRequest):
+    officer = _officer_or_refuse()
+    token = identity.issue_officer_token(officer, body.name, agency_actor(), utcnow())
+    db.session.commit()
+    record = identity.tokens_of(officer.id)[0]
+    return reply(IssuedToken(id=record.id, name=record.name, token=token), 201)
+
+
+@bp.delete(f"/tokens/<int(max={ID_MAX}):token_id>")
+@agency_token
+@operation("Revoke one of your tokens (an officer's token only); it is refused from its next use",
+           replies={204: "Revoked", 403: "Called with the agency's system token (officer_token_required)",
+                    404: "No such token of yours", 409: "Already revoked"})
+def token_revoke(token_id: int):
+    officer = _officer_or_refuse()
+    identity.revoke_officer_token(officer, token_id, agency_actor(), utcnow())
+    db.session.commit()
+    return "", 204

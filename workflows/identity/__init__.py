@@ -34,6 +34,7 @@ from workflows.identity.directory import (
     set_agency_phone,
 )
 from workflows.identity.officers import (
+    TOKEN_NAME_MAX,
     Invited,
     accept_invitation,
     invite_officer,
@@ -76,7 +77,7 @@ __all__ = [
     "PASSWORD_MIN_LENGTH",
     "PHONE_MAX",
     "PHONE_PATTERN",
-    "STEP_SECONDS",
+    "STEP_SECONDS", "TOKEN_NAME_MAX",
     "CreatedUser",
     "Invited",
     "IssuedToken",
