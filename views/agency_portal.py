@@ -74,7 +74,7 @@ def token_create():
     except (InvalidInput, Conflict) as exc:
         db.session.rollback()
         return _home(status_of(exc), token_error=exc.message, token_name=name)
-    return _home(201, new_token=token, token_name=name)
+    return _home(201, new_token=token, new_token_name=name)
 
 
 @bp.post(f"/tokens/<int(max={ID_MAX}):token_id>/revoke")
