@@ -324,3 +324,21 @@ def test_officers_manage_their_tokens_through_the_api(app, new_client, make_user
     assert api.get("/api/v1/agency/requests/999999", headers=as_(second["token"])).status_code == 401
     again = api.delete(f"/api/v1/agency/tokens/{second['id']}", headers=as_(first))
     assert again.status_code == 409
+
+
+def test_staff_revoke_every_token_of_an_officer_at_once(app, cli, new_client, make_user, make_agency):
+    issued = make_agency()
+    officer = verified_officer(make_user, issued.agency)
+    client = new_client()
+    sign_in(client, officer)
+    tokens = [make_token(client, name=f"System {n}")[1] for n in range(2)]
+    result = cli("officers", "revoke-tokens", str(officer.id))
+    assert result.exit_code == 0 and pairs(result.stdout) == {"officer_id": str(officer.id), "revoked": "2"}
+    api = new_client()
+    for token in tokens:
+        refused = api.get("/api/v1/agency/requests/1", headers={"Authorization": f"Bearer {token}"})
+        assert refused.status_code == 401
+    kept = api.get("/api/v1/agency/requests/999999", headers={"Authorization": f"Bearer {issued.token}"})
+    assert kept.status_code == 404  # the agency's own token still works
+    assert client.get("/agency/").status_code == 200  # not suspended
+    assert cli("officers", "revoke-tokens", "99999").exit_code != 0

@@ -241,6 +241,14 @@ def officers_verify(officer_id, method, phone, spoke_with):
     emit(officer_id=user.id, status=identity.officer_status(user))
 
 
+@officers_cli.command("revoke-tokens")
+@click.argument("officer_id", type=click.IntRange(1, identity.ID_MAX))
+def officers_revoke_tokens(officer_id):
+    """Revoke every API token of an officer: each is refused at its next use."""
+    revoked = committed(identity.revoke_officer_tokens, officer_id, CLI_ACTOR, utcnow())
+    emit(officer_id=officer_id, revoked=revoked)
+
+
 @officers_cli.command("suspend")
 @click.argument("officer_id", type=click.IntRange(1, identity.ID_MAX))
 @click.option("--reason", default="")

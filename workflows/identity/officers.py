@@ -189,6 +189,18 @@ def issue_officer_token(officer: User, name: str, actor: Actor, now: datetime) -
     return issue_token(officer.agency, actor, now, officer=officer, name=label)
 
 
+def revoke_officer_tokens(officer_id: int, actor: Actor, now: datetime) -> int:
+    """Staff revoke every live token of one officer (a leaked laptop, say), without
+    suspending them: each is refused at its next use. Returns how many."""
+    user = _officer(officer_id)
+    tokens = _live_tokens(user.id)
+    for record in tokens:
+        record.revoked_at = now
+    audit.record(AuditAction.AGENCY_TOKENS_REVOKED, actor, subject=("agency", user.agency_id), now=now,
+                 data={"revoked": len(tokens), "prefixes": [r.prefix for r in tokens], "officer_id": user.id})
+    return len(tokens)
+
+
 def revoke_officer_token(officer: User, token_id: int, actor: Actor, now: datetime) -> AgencyToken:
     """The officer revokes one of their own tokens: refused at its next use."""
     record = db.session.scalar(select(AgencyToken).where(
