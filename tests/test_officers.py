@@ -84,6 +84,12 @@ def test_an_invited_officer_sets_a_password_and_a_second_factor_and_sees_the_age
     home = client.get("/agency/").get_data(as_text=True)
     assert mine.agency.name in home and "Not yet verified" in home
     assert f"<title>{mine.agency.name} · Due Process</title>" in home
+    # Nothing of the agency's before staff confirm the officer works there; then its own, never another's.
+    assert ours.reference not in home and theirs.reference not in home
+    officers.verify_officer(officer.id, "callback", mine.agency.phone, "Lt. Chen", officers.Actor.system("t"),
+                            utcnow())
+    db.session.commit()
+    home = client.get("/agency/").get_data(as_text=True)
     assert ours.reference in home and theirs.reference not in home
     for staff_page in ("/home", "/cases/", f"/cases/{ours.id}", f"/api/v1/cases/{ours.id}"):
         assert client.get(staff_page).status_code == 403, staff_page

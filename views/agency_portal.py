@@ -4,14 +4,13 @@ their own agency's requests only, and no customer's data."""
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
 
-from models import Case, Role, db, utcnow
+from models import Role, db, utcnow
 from views.errors import status_of
 from views.forms import InvitationForm
 from views.identity import actor, client_ip
 from views.policy import allow, public
-from workflows import identity
+from workflows import cases, identity
 from workflows.errors import Conflict, Gone, InvalidInput, NotFound
 from workflows.identity import ID_MAX
 
@@ -49,10 +48,8 @@ def invitation(token: str):
 def _home(status_code: int = 200, **extra):
     officer = current_user.user
     agency = officer.agency
-    rows = db.session.execute(
-        select(Case.id, Case.reference, Case.kind, Case.state, Case.received_at, Case.due_at, Case.is_open)
-        .where(Case.agency_id == agency.id).order_by(Case.received_at.desc()).limit(REQUESTS_SHOWN)).all()
-    return render_template("agency/home.html", officer=officer, agency=agency, requests=rows,
+    return render_template("agency/home.html", officer=officer, agency=agency,
+                           requests=cases.requests_for_officer(officer, REQUESTS_SHOWN),
                            status=identity.officer_status(officer), shown=REQUESTS_SHOWN,
                            tokens=identity.tokens_of(officer.id), **extra), status_code
 
@@ -69,7 +66,7 @@ def token_create():
     """A new API token that acts as this officer: shown on this page once."""
     name = request.form.get("name", "")
     try:
-        token = identity.issue_officer_token(current_user.user, name, actor(), utcnow())
+        _, token = identity.issue_officer_token(current_user.user, name, actor(), utcnow())
         db.session.commit()
     except (InvalidInput, Conflict) as exc:
         db.session.rollback()

@@ -124,9 +124,8 @@ def _officer_or_refuse():
                     409: "You are not yet verified (officer_unverified)"})
 def token_create(body: TokenRequest):
     officer = _officer_or_refuse()
-    token = identity.issue_officer_token(officer, body.name, agency_actor(), utcnow())
+    record, token = identity.issue_officer_token(officer, body.name, agency_actor(), utcnow())
     db.session.commit()
-    record = identity.tokens_of(officer.id)[0]
     return reply(IssuedToken(id=record.id, name=record.name, token=token), 201)
 
 

@@ -36,6 +36,7 @@ from workflows.cases.queue import (
     ends_soon,
     page,
     parse_filters,
+    requests_for_officer,
     state_counts,
 )
 from workflows.cases.states import (
@@ -101,6 +102,7 @@ __all__ = [
     "queue_choices",
     "record_callback",
     "recount_states",
+    "requests_for_officer",
     "size_label",
     "state_counts",
     "states_of",

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, tuple_
 
-from models import Agency, Case, CaseStateCount, ProcessType, State, db
-from workflows import legal
+from models import Agency, Case, CaseStateCount, ProcessType, State, User, db
+from workflows import identity, legal
 from workflows.errors import InvalidInput
 from workflows.identity import ID_MAX
 from workflows.text import whole_number
@@ -179,3 +179,14 @@ def deadline_status(case: Case, now: datetime) -> str | None:
     if case.due_at < now + DUE_SOON:
         return "due_soon"
     return None
+
+
+def requests_for_officer(officer: User, limit: int) -> list:
+    """An officer's agency's requests, newest first, as plain rows (reference,
+    kind, state, dates): none until staff have verified that the officer works
+    there, and never another agency's."""
+    if identity.officer_status(officer) != "verified":
+        return []
+    return db.session.execute(
+        select(Case.id, Case.reference, Case.kind, Case.state, Case.received_at, Case.due_at, Case.is_open)
+        .where(Case.agency_id == officer.agency_id).order_by(Case.received_at.desc()).limit(limit)).all()

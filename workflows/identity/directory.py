@@ -135,19 +135,26 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def issue_token(agency: Agency, actor: Actor, now: datetime, officer=None, name: str = "") -> str:
+def issue_token(agency: Agency, actor: Actor, now: datetime) -> str:
+    """The agency's own system token, shown once."""
+    return new_token(agency, actor, now)[1]
+
+
+def new_token(agency: Agency, actor: Actor, now: datetime, officer=None,
+              name: str = "") -> tuple[AgencyToken, str]:
+    """A token of the agency (an officer's own when `officer` is given): the stored
+    record, and the token in clear, which exists only now."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    db.session.add(AgencyToken(
-        agency=agency, token_hash=hash_token(token), prefix=token[:10], created_at=now, officer=officer,
-        name=name,
-    ))
+    record = AgencyToken(agency=agency, token_hash=hash_token(token), prefix=token[:10], created_at=now,
+                         officer=officer, name=name)
+    db.session.add(record)
     db.session.flush()
     audit.record(
         AuditAction.AGENCY_TOKEN_ISSUED, actor, subject=("agency", agency.id),
         data={"prefix": token[:10], **({"officer_id": officer.id, "name": name} if officer else {})},
         now=now,
     )
-    return token
+    return record, token
 
 
 def revoke_tokens(agency_id: int, actor: Actor, now: datetime) -> int:

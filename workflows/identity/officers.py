@@ -19,7 +19,7 @@ from workflows import audit
 from workflows.audit import Actor
 from workflows.errors import Conflict, Gone, InvalidInput, NotFound
 from workflows.identity import auth, passwords
-from workflows.identity.directory import issue_token, normalise_phone, parse_phone
+from workflows.identity.directory import new_token, normalise_phone, parse_phone
 from workflows.identity.users import NAME_MAX, create_user
 from workflows.text import clean_text
 
@@ -57,11 +57,15 @@ def invite_officer(email: str, agency_id: int, actor: Actor, now: datetime, name
     return Invited(created.user, token)
 
 
-def pending_invitation(token: str, now: datetime) -> Invitation:
-    """The invitation a link names, while it may still be used."""
+def pending_invitation(token: str, now: datetime, *, lock: bool = False) -> Invitation:
+    """The invitation a link names, while it may still be used; `lock`: read anew
+    and locked until the transaction ends, so two uses at once spend it once."""
     if not isinstance(token, str) or not token or len(token) > TOKEN_MAX:
         raise NotFound("This invitation link is not valid.")
-    invitation = db.session.scalar(select(Invitation).where(Invitation.token_hash == _digest(token)))
+    query = select(Invitation).where(Invitation.token_hash == _digest(token))
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    invitation = db.session.scalar(query)
     if invitation is None:
         raise NotFound("This invitation link is not valid.")
     if invitation.used_at is not None:
@@ -75,18 +79,29 @@ def pending_invitation(token: str, now: datetime) -> Invitation:
 
 def accept_invitation(token: str, password: str, confirm: str, ip: str, now: datetime) -> User:
     """The invited person sets their password; the link is spent. Committed here;
-    a refusal of a real link is audited."""
+    a refusal of a real link is audited. The (slow) hash is made before the link
+    is locked; the link is then read again under the lock, so of two uses at once
+    one sets the password and the other is refused."""
     try:
         invitation = pending_invitation(token, now)
     except (NotFound, Gone) as exc:
         record_refusal(token, exc, ip, now)
         raise
-    user = invitation.user
+    email = invitation.user.email
     if password != confirm:
         raise InvalidInput("The two passwords differ.", reasons=["confirm"],
                            fields={"confirm": "Type the same password twice."})
-    passwords.check_policy(password, user.email)
-    user.password_hash = passwords.hash_password(password)
+    passwords.check_policy(password, email)
+    db.session.commit()  # no transaction held open while hashing
+    hashed = passwords.hash_password(password)
+    try:
+        invitation = pending_invitation(token, now, lock=True)
+    except (NotFound, Gone) as exc:
+        db.session.rollback()
+        record_refusal(token, exc, ip, now)
+        raise
+    user = invitation.user
+    user.password_hash = hashed
     invitation.used_at = now
     audit.record(AuditAction.INVITATION_ACCEPTED, Actor(user.email, user.id, ip), subject=("user", user.id),
                  now=now, data={"email": user.email})
@@ -107,7 +122,10 @@ def record_refusal(token: str, exc: Exception, ip: str, now: datetime) -> None:
 
 
 def _officer(officer_id: int) -> User:
-    user = db.session.get(User, officer_id)
+    """The officer, locked until the transaction ends: two staff acting on one
+    officer at once act one after the other."""
+    user = db.session.scalar(select(User).where(User.id == officer_id).with_for_update()
+                             .execution_options(populate_existing=True))
     if user is None or user.role is not Role.OFFICER:
         raise NotFound(f"No officer with id {officer_id}.")
     return user
@@ -175,8 +193,9 @@ def tokens_of(officer_id: int) -> list[AgencyToken]:
                                    .order_by(AgencyToken.id.desc())))
 
 
-def issue_officer_token(officer: User, name: str, actor: Actor, now: datetime) -> str:
-    """A token that acts as this officer, shown once. Only a verified officer gets one."""
+def issue_officer_token(officer: User, name: str, actor: Actor, now: datetime) -> tuple[AgencyToken, str]:
+    """A token that acts as this officer: its record, and the token in clear, shown
+    once. Only a verified officer gets one."""
     if officer.role is not Role.OFFICER or not officer.active:
         raise Conflict("Only an active officer has API tokens.")
     if officer.officer_verified_at is None:
@@ -186,7 +205,7 @@ def issue_officer_token(officer: User, name: str, actor: Actor, now: datetime) -
     if not label:
         raise InvalidInput("Name the token, for instance after the system that will use it.",
                            reasons=["name"], fields={"name": "Name the token."})
-    return issue_token(officer.agency, actor, now, officer=officer, name=label)
+    return new_token(officer.agency, actor, now, officer=officer, name=label)
 
 
 def revoke_officer_tokens(officer_id: int, actor: Actor, now: datetime) -> int:

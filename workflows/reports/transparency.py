@@ -130,8 +130,9 @@ def _grouped_statement():
     """One pass over a period's cases: the figures per (agency, process type,
     enterprise, content asked for). Content is looked at for FISA orders only (the
     one place it splits a figure), and agencies are named by country afterwards,
-    so the scan needs no join; ix_cases_report holds every column it reads. Built
-    once: the period's bounds are parameters."""
+    so the scan needs no join; ix_cases_report holds every column it reads, and
+    only an emergency's row looks up its call-back (by the unique case_id of
+    case_verifications). Built once: the period's bounds are parameters."""
     content_asked = when((Case.process_type == ProcessType.FISA_ORDER, Case.content_requested), else_=False)
     flags = {
         **{o.value: Case.outcome == o.value for o in Outcome},
