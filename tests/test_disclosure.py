@@ -214,7 +214,7 @@ def test_expired_link_is_410_and_a_reissued_link_works(app, client, disclosed, m
     with pytest.raises(Gone) as gone:  # a second after it expires (time is a parameter)
         disclosure.collect(case.id, issued.agency.id, token, agency_actor, link.expires_at)
     assert gone.value.code == "link_expired"
-    from views.api.case_bodies import agency_case
+    from views.api.agency_bodies import agency_case
 
     with app.test_request_context():
         later = agency_case(db.session.get(Case, case.id), link.expires_at + timedelta(seconds=1))

@@ -11,7 +11,7 @@ from flask import Blueprint, Response, request, url_for
 from pydantic import BaseModel, Field
 
 from models import Channel, db, utcnow
-from views.api.case_bodies import AgencyCase, agency_case, load_for_agency
+from views.api.agency_bodies import AgencyCase, agency_case, load_for_agency
 from views.api.contract import Reply, operation, reply
 from views.identity import client_ip
 from views.policy import agency_token, current_agency, current_officer

@@ -6,7 +6,6 @@ from the domain, so a new state or category reaches the document by itself."""
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from flask import url_for
 from pydantic import BaseModel, Field, PlainSerializer, WithJsonSchema
 from sqlalchemy import select
 
@@ -28,7 +27,6 @@ from models import Case as CaseRow
 from models import Disclosure as DisclosureRow
 from workflows import cases, disclosure, legal
 from workflows.cases import CaseFile, Outcome, Trigger, available_triggers, facts_of, outcome_of
-from workflows.errors import NotFound
 from workflows.legal import DefectCode, Severity
 from workflows.text import iso_utc
 
@@ -265,7 +263,7 @@ def outcome(case: CaseRow) -> Outcome | None:
     return outcome_of(case.state, case.disclosure.categories if case.disclosure else ())
 
 
-def _preservation_fields(case: CaseRow) -> dict:
+def preservation_fields(case: CaseRow) -> dict:
     return {"kind": case.kind, "preserved_until": case.preserved_until, "extensions": case.extensions,
             "preservation_id": case.preservation_id}
 
@@ -310,7 +308,7 @@ def staff_case(case: CaseRow, check: legal.LegalCheck, deadline: str | None, tri
     preserving = case.kind is CaseKind.PRESERVATION
     return Case(
         id=case.id, reference=case.reference, state=case.state, outcome=outcome(case), version=case.version,
-        **_preservation_fields(case), followed_by=_followed_by(case),
+        **preservation_fields(case), followed_by=_followed_by(case),
         holds=Holds(**disclosure.held_counts(case.id)) if preserving else None,
         agency=AgencySummary(id=agency.id, name=agency.name, country=agency.country,
                              verified=agency.verified),
@@ -340,68 +338,3 @@ def case_now(case: CaseRow, role: Role, user_id: int, now: datetime) -> Case:
     """The case as a write left it, for the caller who made the write."""
     return staff_case(case, legal.check(facts_of(case), now), cases.deadline_status(case, now),
                       available_triggers(case, role, user_id), now)
-
-
-# ---- the agency's view --------------------------------------------------------------------
-
-class AgencyProcess(BaseModel):
-    type: ProcessType
-    case_number: str
-
-
-class AgencyProduction(BaseModel):
-    sha256: Sha256 = Field(description="SHA-256 of the ZIP, to check the download against")
-    size: int
-    generated_at: Time
-    link_status: LinkStatus
-    link_expires_at: Time
-
-
-class AgencyCase(BaseModel):
-    """What the agency that sent a demand may see of it: where it stands, never the
-    provider's internal notes, reviewers or legal analysis."""
-
-    id: int
-    reference: str
-    kind: CaseKind
-    state: State
-    outcome: Outcome | None = Field(description=OUTCOME_NOTE)
-    preserved_until: Time | None = Field(description=PRESERVED_UNTIL)
-    extensions: int = Field(description=EXTENSIONS)
-    preservation_id: int | None = Field(description=PRESERVATION_ID)
-    received_at: Time
-    due_at: Time
-    request_type: RequestType
-    legal_process: AgencyProcess
-    identifiers: list[str]
-    categories: list[Category]
-    download_url: str | None = Field(description="once disclosed, while its link is open (7 days): a "
-                                                 "one-time link to the production, called with the same "
-                                                 "bearer token")
-    production: AgencyProduction | None
-
-
-def agency_case(case: CaseRow, now: datetime) -> AgencyCase:
-    d = case.disclosure
-    url = package = None
-    if d is not None and d.package_name is not None:
-        link, token = disclosure.current_link(d, now)
-        if token:
-            url = url_for("agency_api.production_download", case_id=case.id, token=token, _external=True)
-        package = AgencyProduction(sha256=d.package_sha256, size=d.package_size, generated_at=d.packaged_at,
-                                   link_status=disclosure.link_status(link, now),
-                                   link_expires_at=link.expires_at)
-    return AgencyCase(
-        id=case.id, reference=case.reference, state=case.state, outcome=outcome(case),
-        **_preservation_fields(case), received_at=case.received_at, due_at=case.due_at,
-        request_type=case.request_type,
-        legal_process=AgencyProcess(type=case.process_type, case_number=case.case_number),
-        identifiers=case.identifiers, categories=case.categories, download_url=url, production=package)
-
-
-def load_for_agency(case_id: int, agency_id: int) -> CaseRow:
-    """An agency's own request; any other id reads exactly as one that does not exist."""
-    case = db.session.get(CaseRow, case_id)
-    if case is None or case.agency_id != agency_id:
-        raise NotFound("No such request for your agency.")
-    return case

@@ -24,9 +24,10 @@ from workflows.cases.demand import (
     draft_of,
     parse_case,
 )
-from workflows.cases.guards import Caller, enforcing_applies, enforcing_window_ends
+from workflows.cases.guards import Caller
 from workflows.cases.intake import create_case, facts_of, recount_states
 from workflows.cases.machine import NOTE_MAX, Move, advance, allowed_from, available_triggers
+from workflows.cases.preconditions import enforcing_applies, enforcing_window_ends
 from workflows.cases.preservations import ExpiryRun
 from workflows.cases.preservations import expire_due as expire_preservations
 from workflows.cases.queue import (

@@ -30,7 +30,7 @@ from models import (
 )
 from workflows import audit, disclosure, legal, notices
 from workflows.audit import Actor
-from workflows.cases import demand, guards, intake, queue
+from workflows.cases import demand, intake, preconditions, queue
 from workflows.cases import machine as case_machine
 from workflows.cases.states import Trigger
 from workflows.errors import Conflict, InvalidInput, NotFound, TooLarge
@@ -112,11 +112,11 @@ class CaseFile:
     @property
     def enforcing_applies(self) -> bool:
         """Whether the enforcing authority's answer matters to this order."""
-        return guards.enforcing_applies(self.case)
+        return preconditions.enforcing_applies(self.case)
 
     @property
     def enforcing_window_ends(self) -> datetime | None:
-        return guards.enforcing_window_ends(self.case)
+        return preconditions.enforcing_window_ends(self.case)
 
     def person(self, user_id: int | None) -> str:
         if not user_id:

@@ -33,19 +33,21 @@ from models.case import state_writer
 from workflows import audit, disclosure, identity, legal, notices
 from workflows.cases.demand import narrowed_identifiers
 from workflows.cases.guards import (
-    LEFT_AFTER_FAILED_CALLBACK,
-    WAIT_FOR_CALLBACK,
     Caller,
     Context,
-    awaits_callback,
-    awaits_enforcing_answer,
-    callback_failed,
     extensions_used_up,
     open_followups,
     period_end,
     reasons_for,
 )
 from workflows.cases.intake import count_state
+from workflows.cases.preconditions import (
+    LEFT_AFTER_FAILED_CALLBACK,
+    WAIT_FOR_CALLBACK,
+    awaits_callback,
+    awaits_enforcing_answer,
+    callback_failed,
+)
 from workflows.cases.states import (
     BY_TRIGGER,
     Transition,

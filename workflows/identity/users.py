@@ -55,6 +55,16 @@ class CreatedUser:
     totp_secret: str | None  # shown once to whoever created a staff user
 
 
+# The roles whose users belong to something: what, by which field, and what a
+# refusal says when it is missing, or given for another role.
+MEMBERSHIPS = {
+    Role.CUSTOMER: (Customer, "customer_id", "A customer user needs an existing customer.",
+                    "Only customer users belong to a customer."),
+    Role.OFFICER: (Agency, "agency_id", "An officer needs an existing agency.",
+                   "Only officers belong to an agency."),
+}
+
+
 def create_user(
     email: str,
     role: str | Role,
@@ -71,18 +81,15 @@ def create_user(
     role = parse_role(role)
     passwords.check_policy(password, email)
     name = clean_text(name, field="name", label="Names", max_length=NAME_MAX)
-    if role is Role.CUSTOMER:
-        in_range = customer_id is not None and 1 <= customer_id <= ID_MAX
-        if not in_range or db.session.get(Customer, customer_id) is None:
-            raise InvalidInput("A customer user needs an existing customer.", reasons=["customer_id"])
-    elif customer_id is not None:
-        raise InvalidInput("Only customer users belong to a customer.", reasons=["customer_id"])
-    if role is Role.OFFICER:
-        in_range = agency_id is not None and 1 <= agency_id <= ID_MAX
-        if not in_range or db.session.get(Agency, agency_id) is None:
-            raise InvalidInput("An officer needs an existing agency.", reasons=["agency_id"])
-    elif agency_id is not None:
-        raise InvalidInput("Only officers belong to an agency.", reasons=["agency_id"])
+    owners = {"customer_id": customer_id, "agency_id": agency_id}
+    for member, (model, field, needed, only) in MEMBERSHIPS.items():
+        owner_id = owners[field]
+        if role is member:
+            in_range = owner_id is not None and 1 <= owner_id <= ID_MAX
+            if not in_range or db.session.get(model, owner_id) is None:
+                raise InvalidInput(needed, reasons=[field])
+        elif owner_id is not None:
+            raise InvalidInput(only, reasons=[field])
     if db.session.scalar(select(User.id).where(User.email == email)) is not None:
         raise Conflict(f"A user with the e-mail {email} already exists.", reasons=["email"])
     secret = totp.new_secret() if role.needs_second_factor else None

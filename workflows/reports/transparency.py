@@ -26,7 +26,6 @@ from functools import cache
 
 from sqlalchemy import and_, bindparam, exists, func, select
 from sqlalchemy import case as when
-from sqlalchemy.orm import aliased
 
 from models import (
     Agency,
@@ -39,7 +38,6 @@ from models import (
     CaseVerification,
     ProcessType,
     RejectReason,
-    State,
     TransparencyReport,
     db,
 )
@@ -48,11 +46,10 @@ from workflows.audit import Actor
 from workflows.cases import Outcome
 from workflows.errors import Conflict, InvalidInput, NotFound
 from workflows.reports import checkpoint, pdf
+from workflows.reports.preservation_figures import PRESERVATION_FIGURES, preservation_block
 from workflows.text import clean_text, iso_utc
 
 NATIONAL_SECURITY = (ProcessType.NSL, ProcessType.FISA_ORDER)
-# A period's preservation requests (DESIGN 11.6), in total and by the agency's country.
-PRESERVATION_FIGURES = ("requests", "extended", "converted", "expired")
 
 # The processes a production demand comes with: preservation requests are counted apart (DESIGN 11.6).
 PRODUCTION_PROCESSES = tuple(p for p in ProcessType if p.kind is CaseKind.PRODUCTION)
@@ -153,36 +150,6 @@ def _grouped_statement():
             .group_by(*keys))
 
 
-@cache
-def _preservation_statement():
-    """One pass over a period's preservation requests, by agency: how many, how
-    many were extended, followed by a production demand, or ran out."""
-    follower = aliased(Case)
-    followed = exists().where(follower.preservation_id == Case.id)
-    figures = [func.count(), func.count().filter(Case.extensions > 0), func.count().filter(followed),
-               func.count().filter(Case.state == State.EXPIRED)]
-    return (select(Case.agency_id, *figures)
-            .where(Case.received_at >= bindparam("start"), Case.received_at < bindparam("end"),
-                   Case.kind == CaseKind.PRESERVATION)
-            .group_by(Case.agency_id))
-
-
-def _preservations(period: Period, countries: dict[int, str]) -> dict:
-    rows = db.session.connection().execute(
-        _preservation_statement(), {"start": period.start, "end": period.end}).all()
-    missing = {row[0] for row in rows} - set(countries)
-    if missing:
-        countries.update(db.session.execute(select(Agency.id, Agency.country)
-                                            .where(Agency.id.in_(missing))).all())
-    block, by_country = _zero(PRESERVATION_FIGURES), {}
-    for agency_id, *figures in rows:
-        country = by_country.setdefault(countries[agency_id], _zero(PRESERVATION_FIGURES))
-        for name, n in zip(PRESERVATION_FIGURES, figures, strict=True):
-            block[name] += n
-            country[name] += n
-    return {**block, "by_country": dict(sorted(by_country.items()))}
-
-
 def _grouped(period: Period) -> list[tuple]:
     # Core, not the ORM: plain tuples, without the ORM's per-row bookkeeping.
     return db.session.connection().execute(
@@ -212,7 +179,7 @@ def aggregate(period: Period, now: datetime) -> dict:
     rows = _grouped(period)
     countries = dict(db.session.execute(select(Agency.id, Agency.country).where(
         Agency.id.in_({row[0] for row in rows}))).all()) if rows else {}
-    preservation = _preservations(period, countries)
+    preservation = preservation_block(period.start, period.end, countries)
     at = {name: i for i, name in enumerate(GROUPED)}
     for agency_id, process_type, is_enterprise, content_asked, *figures in rows:
         process = ProcessType(process_type)
