@@ -15,6 +15,7 @@ from models.case import (
     StateWriteError,
 )
 from models.customer import Account, AccountKind, Customer, CustomerKind
+from models.mail import MailKind, MailMessage
 from models.notice import Delivery, HoldReason, Notice, NoticeKind, Objection
 from models.report import ReportFrozen, TransparencyReport
 from models.terms import (
@@ -56,6 +57,8 @@ __all__ = [
     "Disclosure",
     "HoldReason",
     "Invitation",
+    "MailKind",
+    "MailMessage",
     "Notice",
     "NoticeKind",
     "Objection",

@@ -24,6 +24,8 @@ class AuditAction(StrEnum):
     MFA_RESET = "auth.mfa_reset"
     PASSWORD_CHANGED = "auth.password_changed"  # noqa: S105 (an event name)
     PASSWORD_CHANGE_FAILED = "auth.password_change_failed"  # noqa: S105 (an event name)
+    PASSWORD_RESET_REQUESTED = "auth.password_reset_requested"  # noqa: S105 (an event name)
+    PASSWORD_RESET = "auth.password_reset"  # noqa: S105 (an event name)
     USER_CREATED = "user.created"
     USER_DISABLED = "user.disabled"
     USER_ENABLED = "user.enabled"
@@ -52,6 +54,8 @@ class AuditAction(StrEnum):
     NOTICE_FAILED = "notice.failed"
     NOTICE_RETRIED = "notice.retried"
     NOTICE_VIEWED = "notice.viewed"
+    MAIL_SENT = "mail.sent"
+    MAIL_FAILED = "mail.failed"
     OBJECTION_FILED = "objection.filed"
     OBJECTION_ACKNOWLEDGED = "objection.acknowledged"
     NDO_EXTENDED = "case.ndo_extended"

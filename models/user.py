@@ -127,13 +127,15 @@ class SignInFailure(db.Model):
 
 class Invitation(db.Model):
     """A single-use link that lets a person set their own password: nobody else
-    ever knows it. Only the token's SHA-256 is kept."""
+    ever knows it. Only the token's SHA-256 is kept. `purpose`: an invitation,
+    or a password reset (workflows.identity.links)."""
 
     __tablename__ = "invitations"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    purpose: Mapped[str] = mapped_column(String(16), default="invitation", server_default="invitation")
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]

@@ -210,7 +210,7 @@ class World:
                 {"objection_id": 1}]
         if "token" in names and "case_id" in names:
             rows.append({"case_id": self.disclosed.id})  # a second try: the owner's must be 410
-        elif "token" in names:  # an invitation link: one nobody was sent
+        elif "token" in names:  # an invitation or reset link: one nobody was sent
             rows = [{"token": "no-such-invitation"}]
         for row in rows:
             if "document_id" in names:
@@ -281,6 +281,8 @@ class World:
             "agency_portal.token_revoke": lambda c, v: ("form", {}),
             "agency_portal.invitation": lambda c, v: ("form", {"password": NEW_PASSWORD,
                                                                "confirm": NEW_PASSWORD}),
+            "auth.forgot_password": lambda c, v: ("form", {"email": self.victim.email}),
+            "auth.reset_password": lambda c, v: ("form", {"password": NEW_PASSWORD, "confirm": NEW_PASSWORD}),
             "cases_api.case_create": lambda c, v: ("json", case_body(self.owner.agency.id,
                                                                      identifiers=[self.identifier])),
             "cases_api.case_document": upload,

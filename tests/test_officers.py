@@ -22,7 +22,7 @@ from models import (
     utcnow,
 )
 from tests.conftest import PASSWORD, csrf_from, pairs, sign_in
-from workflows.identity import officers
+from workflows.identity import links, officers
 
 NEW_PASSWORD = "a passphrase only I know"
 
@@ -112,7 +112,7 @@ def test_an_invitation_works_once_and_for_72_hours(app, cli, client, new_client,
     token = late.rsplit("/", 1)[1]
     later = utcnow() + timedelta(hours=72, seconds=1)
     try:
-        officers.pending_invitation(token, later)
+        links.pending(token, links.INVITATION, later)
     except Exception as exc:
         assert getattr(exc, "code", "") == "invitation_expired"
     else:

@@ -39,6 +39,8 @@ EXPECTED = {
     "auth.sign_out": SIGNED_IN,
     "auth.change_password": SIGNED_IN,
     "auth.confirm": STAFF,
+    "auth.forgot_password": ANYONE,
+    "auth.reset_password": ANYONE,
     "home.root": ANYONE,
     "home.index": STAFF,
     "portal.home": CUSTOMER,

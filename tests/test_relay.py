@@ -102,7 +102,8 @@ def cli_pairs(app, *args: str) -> list[tuple[str, str]]:
 def printed(mail="configured", error=None, **done) -> dict:
     """What `notices send` prints for a pass that did `done`."""
     lines = {key: str(value) for key, value in (nothing_done() | done).items()} | {"mail": mail}
-    return lines | ({"error": error} if error else {})
+    account_mail = {"account_mail_sent": "0", "account_mail_retrying": "0", "account_mail_failed": "0"}
+    return lines | account_mail | ({"error": error} if error else {})
 
 
 def soon_after(moment: datetime, expected: datetime) -> bool:
@@ -536,6 +537,7 @@ def test_the_send_command_prints_what_the_pass_did(app, mail, make_case):
 
     lines = cli_pairs(app, "notices", "send")
     assert [key for key, _ in lines] == ["released", "sent", "retrying", "failed", "not_configured", "mail",
+                                         "account_mail_sent", "account_mail_retrying", "account_mail_failed",
                                          "error"]
     assert dict(lines) == printed(released=1, sent=1, retrying=1,
                                   error=f"notice {waiting.id}: 451 4.3.0 Try again later")

@@ -6,12 +6,12 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from models import Role, db, utcnow
+from views.auth import set_password_from_link
 from views.errors import status_of
-from views.forms import InvitationForm
-from views.identity import actor, client_ip
+from views.identity import actor
 from views.policy import allow, public
 from workflows import cases, identity
-from workflows.errors import Conflict, Gone, InvalidInput, NotFound
+from workflows.errors import Conflict, InvalidInput, NotFound
 from workflows.identity import ID_MAX
 
 bp = Blueprint("agency_portal", __name__, url_prefix="/agency")
@@ -23,26 +23,11 @@ REQUESTS_SHOWN = 100
 @public
 def invitation(token: str):
     """Set a password from a single-use invitation link."""
-    now = utcnow()
-    try:
-        invited = identity.pending_invitation(token, now).user
-    except (NotFound, Gone) as exc:
-        identity.record_invitation_refusal(token, exc, client_ip(), now)
-        return render_template("agency/invitation_gone.html", message=exc.message), status_of(exc)
-    form = InvitationForm()
-    if not form.validate_on_submit():
-        return render_template("agency/invitation.html", form=form, invited=invited), \
-            422 if form.errors else 200
-    try:
-        identity.accept_invitation(token, form.password.data, form.confirm.data, client_ip(), now)
-    except InvalidInput as exc:
-        db.session.rollback()
-        form.password.errors = [*form.password.errors, exc.message]
-        return render_template("agency/invitation.html", form=form, invited=invited), 422
-    except (NotFound, Gone) as exc:
-        return render_template("agency/invitation_gone.html", message=exc.message), status_of(exc)
-    flash("Your password is set. Sign in with it; you will then set up your authenticator app.", "ok")
-    return redirect(url_for("auth.sign_in"), 303)
+    return set_password_from_link(
+        token, identity.INVITATION, "agency/invitation.html",
+        lambda password, confirm, ip, now: identity.accept_link(token, identity.INVITATION, password, confirm,
+                                                                ip, now),
+        "Your password is set. Sign in with it; you will then set up your authenticator app.")
 
 
 def _home(status_code: int = 200, **extra):

@@ -3,16 +3,23 @@
 import hashlib
 from datetime import datetime
 
-from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
 from models import User, db, utcnow
 from views.errors import status_of
-from views.forms import CodeForm, ConfirmForm, PasswordChangeForm, SignInForm
+from views.forms import (
+    CodeForm,
+    ConfirmForm,
+    ForgotPasswordForm,
+    InvitationForm,
+    PasswordChangeForm,
+    SignInForm,
+)
 from views.identity import Principal, actor, client_ip
 from views.policy import public, signed_in, staff
 from workflows import identity
-from workflows.errors import InvalidCredentials, InvalidInput, RateLimited
+from workflows.errors import Gone, InvalidCredentials, InvalidInput, NotFound, RateLimited
 
 bp = Blueprint("auth", __name__)
 
@@ -96,6 +103,61 @@ def sign_in():
     session["next"] = next_url
     db.session.commit()
     return redirect(url_for("auth.code" if user.mfa_enrolled else "auth.enrol"))
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+@public
+def forgot_password():
+    """Ask for a reset link. The answer is the same whether or not an account uses
+    the address."""
+    form = ForgotPasswordForm()
+    if not form.validate_on_submit():
+        return render_template("auth/forgot.html", form=form), 422 if form.errors else 200
+    try:
+        identity.request_reset(form.email.data, client_ip(), utcnow(), public_url())
+    except RateLimited as exc:
+        return failed(exc, form, "auth/forgot.html")
+    return render_template("auth/forgot_sent.html", email=form.email.data.strip(),
+                           minutes=int(identity.PASSWORD_RESET.lifetime.total_seconds() // 60))
+
+
+@bp.route("/password/reset/<token>", methods=["GET", "POST"])
+@public
+def reset_password(token: str):
+    return set_password_from_link(
+        token, identity.PASSWORD_RESET, "auth/reset.html",
+        lambda password, confirm, ip, now: identity.reset_password(token, password, confirm, ip, now),
+        "Your new password is set, and you are signed out everywhere. Sign in with it.")
+
+
+def set_password_from_link(token: str, purpose, template: str, accept, done: str):
+    """The page behind a single-use link: who it is for, then a new password twice.
+    A spent, expired or unknown link says so (and a real one is audited)."""
+    now = utcnow()
+    try:
+        owner = identity.pending_link(token, purpose, now).user
+    except (NotFound, Gone) as exc:
+        identity.record_link_refusal(token, exc, client_ip(), now)
+        return render_template("auth/link_gone.html", message=exc.message), status_of(exc)
+    form = InvitationForm()
+    if not form.validate_on_submit():
+        return render_template(template, form=form, invited=owner), 422 if form.errors else 200
+    try:
+        accept(form.password.data, form.confirm.data, client_ip(), now)
+    except InvalidInput as exc:
+        db.session.rollback()
+        form.password.errors = [*form.password.errors, exc.message]
+        return render_template(template, form=form, invited=owner), 422
+    except (NotFound, Gone) as exc:
+        return render_template("auth/link_gone.html", message=exc.message), status_of(exc)
+    flash(done, "ok")
+    return redirect(url_for("auth.sign_in"), 303)
+
+
+def public_url() -> str:
+    """Where links in e-mail point: the configured address, never the Host header
+    of the request (which whoever asks for a reset controls)."""
+    return current_app.config.get("PUBLIC_URL") or "http://127.0.0.1:5000"
 
 
 @bp.route("/sign-in/enrol", methods=["GET", "POST"])

@@ -270,7 +270,9 @@ def notices_send():
     settings, policy, portal_url = _relay_settings()
     result = notices.send_pass(utcnow(), settings, policy, portal_url)
     emit(released=result.released, sent=result.sent, retrying=result.retrying, failed=result.failed,
-         not_configured=result.not_configured, mail="configured" if settings else "not configured")
+         not_configured=result.not_configured, mail="configured" if settings else "not configured",
+         account_mail_sent=result.account_mail.sent, account_mail_retrying=result.account_mail.retrying,
+         account_mail_failed=result.account_mail.failed)
     for error in result.errors:
         emit(error=error)
 

@@ -17,6 +17,7 @@ from workflows.identity.auth import (
     resume_session,
     revoke_sessions,
     start_session,
+    tell_password_changed,
 )
 from workflows.identity.directory import (
     PHONE_MAX,
@@ -33,25 +34,27 @@ from workflows.identity.directory import (
     revoke_tokens,
     set_agency_phone,
 )
+from workflows.identity.links import INVITATION, PASSWORD_RESET
+from workflows.identity.links import accept as accept_link
+from workflows.identity.links import pending as pending_link
+from workflows.identity.links import record_refusal as record_link_refusal
 from workflows.identity.officers import (
     TOKEN_NAME_MAX,
     Invited,
-    accept_invitation,
     invite_officer,
     issue_officer_token,
     officer_status,
-    pending_invitation,
     revoke_officer_token,
     revoke_officer_tokens,
     suspend_officer,
     tokens_of,
     verify_officer,
 )
-from workflows.identity.officers import record_refusal as record_invitation_refusal
 from workflows.identity.passwords import MAX_LENGTH as PASSWORD_MAX_LENGTH
 from workflows.identity.passwords import MIN_LENGTH as PASSWORD_MIN_LENGTH
 from workflows.identity.passwords import check_policy, hash_password
 from workflows.identity.passwords import init_app as init_passwords
+from workflows.identity.resets import request_reset, reset_password
 from workflows.identity.totp import STEP_SECONDS, current_code, new_secret, provisioning_uri, qr_svg
 from workflows.identity.users import (
     EMAIL_MAX,
@@ -73,17 +76,20 @@ __all__ = [
     "EMAIL_MAX",
     "GENERIC_FAILURE",
     "ID_MAX",
+    "INVITATION",
     "NAME_MAX",
     "PASSWORD_MAX_LENGTH",
     "PASSWORD_MIN_LENGTH",
+    "PASSWORD_RESET",
     "PHONE_MAX",
     "PHONE_PATTERN",
-    "STEP_SECONDS", "TOKEN_NAME_MAX",
+    "STEP_SECONDS",
+    "TOKEN_NAME_MAX",
     "CreatedUser",
     "Invited",
     "IssuedToken",
     "NewSession",
-    "accept_invitation",
+    "accept_link",
     "add_second_factor",
     "authenticate_bearer",
     "authenticate_token",
@@ -113,21 +119,25 @@ __all__ = [
     "parse_email",
     "parse_phone",
     "parse_role",
-    "pending_invitation",
+    "pending_link",
     "provisioning_uri",
     "qr_svg",
     "reauthenticate",
     "recently_authenticated",
-    "record_invitation_refusal",
+    "record_link_refusal",
+    "request_reset",
     "reset_mfa",
+    "reset_password",
     "resume_session",
-    "revoke_officer_token", "revoke_officer_tokens",
+    "revoke_officer_token",
+    "revoke_officer_tokens",
     "revoke_sessions",
     "revoke_tokens",
     "set_active",
     "set_agency_phone",
     "start_session",
     "suspend_officer",
+    "tell_password_changed",
     "tokens_of",
     "verify_officer",
 ]

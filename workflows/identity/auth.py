@@ -12,8 +12,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 
-from models import AuditAction, User, UserSession, db
-from workflows import audit
+from models import AuditAction, MailKind, User, UserSession, db
+from workflows import audit, mail
 from workflows.audit import Actor
 from workflows.errors import InvalidCredentials, InvalidInput
 from workflows.identity import passwords, throttle, totp
@@ -217,3 +217,11 @@ def change_password(
     user.must_change_password = False
     revoke_sessions(user.id, now)
     audit.record(AuditAction.PASSWORD_CHANGED, actor, subject=("user", user.id), now=now)
+    tell_password_changed(user, actor.ip, now)
+
+
+def tell_password_changed(user: User, ip: str | None, now: datetime) -> None:
+    """Mail the owner: a change they did not make is how they learn someone has
+    their account. The caller commits."""
+    mail.enqueue(MailKind.PASSWORD_CHANGED, user.email, "Your Due Process password was changed",
+                 "password_changed", now, user_id=user.id, ip=ip, at=now)

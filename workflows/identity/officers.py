@@ -4,27 +4,23 @@ sets up a second factor at first sign-in like staff, and is verified by staff
 through a call-back to the agency's directory number before acting for it.
 Staff can suspend an officer: every session ends at once.
 
-Invitations serve any user: only the token's SHA-256 is stored, a link works
-once and for 72 hours, and every refusal is audited."""
+Invitations are single-use links (workflows.identity.links)."""
 
-import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import select
 
-from models import Agency, AgencyToken, AuditAction, Invitation, Role, User, db
+from models import Agency, AgencyToken, AuditAction, Role, User, db
 from workflows import audit
 from workflows.audit import Actor
-from workflows.errors import Conflict, Gone, InvalidInput, NotFound
-from workflows.identity import auth, passwords
+from workflows.errors import Conflict, InvalidInput, NotFound
+from workflows.identity import auth, links
 from workflows.identity.directory import new_token, normalise_phone, parse_phone
 from workflows.identity.users import NAME_MAX, create_user
 from workflows.text import clean_text
 
-INVITATION_LIFETIME = timedelta(hours=72)
-TOKEN_MAX = 128
 VERIFY_METHODS = ("callback",)
 
 
@@ -34,91 +30,16 @@ class Invited:
     token: str  # shown once, in the link
 
 
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def _invite(user: User, now: datetime) -> str:
-    token = secrets.token_urlsafe(32)
-    db.session.add(Invitation(token_hash=_digest(token), user_id=user.id, created_at=now,
-                              expires_at=now + INVITATION_LIFETIME))
-    return token
-
-
 def invite_officer(email: str, agency_id: int, actor: Actor, now: datetime, name: str = "") -> Invited:
     """A new officer of `agency_id`, with no usable password until they accept."""
     if db.session.get(Agency, agency_id) is None:
         raise NotFound(f"No agency with id {agency_id}.")
     created = create_user(email, Role.OFFICER, secrets.token_urlsafe(32), actor, now, name=name,
                           agency_id=agency_id)
-    token = _invite(created.user, now)
+    token = links.issue(created.user, links.INVITATION, now)
     audit.record(AuditAction.OFFICER_INVITED, actor, subject=("user", created.user.id), now=now,
                  data={"email": created.user.email, "agency_id": agency_id})
     return Invited(created.user, token)
-
-
-def pending_invitation(token: str, now: datetime, *, lock: bool = False) -> Invitation:
-    """The invitation a link names, while it may still be used; `lock`: read anew
-    and locked until the transaction ends, so two uses at once spend it once."""
-    if not isinstance(token, str) or not token or len(token) > TOKEN_MAX:
-        raise NotFound("This invitation link is not valid.")
-    query = select(Invitation).where(Invitation.token_hash == _digest(token))
-    if lock:
-        query = query.with_for_update().execution_options(populate_existing=True)
-    invitation = db.session.scalar(query)
-    if invitation is None:
-        raise NotFound("This invitation link is not valid.")
-    if invitation.used_at is not None:
-        raise Gone("This invitation link was already used. Sign in with the password you set, or ask for "
-                   "a new invitation.", code="invitation_used")
-    if invitation.expires_at <= now or not invitation.user.active:
-        raise Gone("This invitation link has expired. Ask the person who invited you for a new one.",
-                   code="invitation_expired")
-    return invitation
-
-
-def accept_invitation(token: str, password: str, confirm: str, ip: str, now: datetime) -> User:
-    """The invited person sets their password; the link is spent. Committed here;
-    a refusal of a real link is audited. The (slow) hash is made before the link
-    is locked; the link is then read again under the lock, so of two uses at once
-    one sets the password and the other is refused."""
-    try:
-        invitation = pending_invitation(token, now)
-    except (NotFound, Gone) as exc:
-        record_refusal(token, exc, ip, now)
-        raise
-    email = invitation.user.email
-    if password != confirm:
-        raise InvalidInput("The two passwords differ.", reasons=["confirm"],
-                           fields={"confirm": "Type the same password twice."})
-    passwords.check_policy(password, email)
-    db.session.commit()  # no transaction held open while hashing
-    hashed = passwords.hash_password(password)
-    try:
-        invitation = pending_invitation(token, now, lock=True)
-    except (NotFound, Gone) as exc:
-        db.session.rollback()
-        record_refusal(token, exc, ip, now)
-        raise
-    user = invitation.user
-    user.password_hash = hashed
-    invitation.used_at = now
-    audit.record(AuditAction.INVITATION_ACCEPTED, Actor(user.email, user.id, ip), subject=("user", user.id),
-                 now=now, data={"email": user.email})
-    db.session.commit()
-    return user
-
-
-def record_refusal(token: str, exc: Exception, ip: str, now: datetime) -> None:
-    """Audit the use of a real link that is spent or expired (committed here): a
-    link used twice may be a link someone else has."""
-    if not isinstance(token, str) or len(token) > TOKEN_MAX:
-        return
-    found = db.session.scalar(select(Invitation).where(Invitation.token_hash == _digest(token)))
-    if found is not None:
-        audit.record(AuditAction.INVITATION_REFUSED, Actor("invitation", None, ip), now=now,
-                     subject=("user", found.user_id), data={"reason": getattr(exc, "code", "refused")})
-        db.session.commit()
 
 
 def _officer(officer_id: int) -> User:

@@ -1,0 +1,52 @@
+"""E-mail about people's own accounts (a password reset link, a warning of wrong
+codes, a grant of power): an outbox like the notices', written in the transaction
+that causes the message and sent later by the relay."""
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Sealed, db
+from models.notice import Delivery
+from models.user import enum_column
+
+
+class SealedText(Sealed):
+    """Sealed, without a length limit: a message's body may hold a single-use link."""
+
+    impl = Text
+    cache_ok = True
+
+
+class MailKind(StrEnum):
+    PASSWORD_RESET = "password_reset"  # noqa: S105 (a kind of message)
+    PASSWORD_CHANGED = "password_changed"  # noqa: S105 (a kind of message)
+    MFA_FAILED = "mfa_failed"  # a wrong code after the right password
+    MFA_LOCKED = "mfa_locked"
+
+    @property
+    def label(self) -> str:
+        return {"password_reset": "Password reset link", "password_changed": "Password changed",
+                "mfa_failed": "Wrong sign-in code",
+                "mfa_locked": "Sign-in locked"}[self.value]
+
+
+class MailMessage(db.Model):
+    __tablename__ = "mail_outbox"
+    __table_args__ = (Index("ix_mail_outbox_due", "delivery", "next_attempt_at", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[MailKind] = mapped_column(enum_column(MailKind, "mail_kind"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)  # whom it is about
+    recipients: Mapped[list[str]] = mapped_column(JSON, default=list)
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str | None] = mapped_column("body_sealed", SealedText())  # dropped once sent
+    created_at: Mapped[datetime]
+    delivery: Mapped[Delivery] = mapped_column(enum_column(Delivery, "delivery"))
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime | None]
+    claimed_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None]

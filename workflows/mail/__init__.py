@@ -1,0 +1,20 @@
+"""E-mail: the SMTP settings and retry policy both outboxes share (customer notices
+and account mail), and the account-mail outbox itself."""
+
+from workflows.mail.outbox import (
+    MAIL_ACTOR,
+    MailPass,
+    attempt,
+    claim,
+    enqueue,
+    of_user,
+    park_unsent,
+    send_pass,
+    unpark,
+)
+from workflows.mail.smtp import MailSettings, Permanent, Policy, Transient, classify, smtp_send
+
+__all__ = [
+    "MAIL_ACTOR", "MailPass", "MailSettings", "Permanent", "Policy", "Transient", "attempt", "claim",
+    "classify", "enqueue", "of_user", "park_unsent", "send_pass", "smtp_send", "unpark",
+]
