@@ -30,7 +30,7 @@ class MailKind(StrEnum):
     def label(self) -> str:
         return {"password_reset": "Password reset link", "password_changed": "Password changed",
                 "mfa_failed": "Wrong sign-in code",
-                "mfa_locked": "Sign-in locked"}[self.value]
+                "mfa_locked": "Sign-in locked for an hour"}[self.value]
 
 
 class MailMessage(db.Model):

@@ -9,7 +9,7 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import func, select
 
-from models import AuditAction, AuditEvent, Role, SignInFailure, User, db, utcnow
+from models import AuditAction, AuditEvent, MailKind, MailMessage, Role, SignInFailure, User, db, utcnow
 from tests.conftest import PASSWORD
 from workflows import audit
 from workflows.audit import Actor
@@ -188,11 +188,12 @@ def wrong_code_at(user: User, at) -> str:
     return next(c for c in ("000000", "111111", "222222") if c != right)
 
 
-def test_ten_wrong_codes_lock_the_code_step_for_fifteen_minutes(app, make_user):
+def test_ten_wrong_codes_lock_the_code_step_for_an_hour(app, make_user):
     """Whoever knows the password may not go on guessing codes: ten wrong ones within
-    15 minutes lock the code step (even the right code is refused, unread) until
-    the first of them is 15 minutes old. Attempts are 20 s apart, under the
-    per-minute limits, as a patient attacker would space them."""
+    an hour lock the code step (even the right code is refused, unread) until
+    the first of them is an hour old. Attempts are 20 s apart, under the
+    per-minute limits, as a patient attacker would space them. The owner is mailed
+    at the first wrong code and at the lock, once each."""
     from datetime import timedelta
 
     user = make_user(Role.REVIEWER)
@@ -210,8 +211,14 @@ def test_ten_wrong_codes_lock_the_code_step_for_fifteen_minutes(app, make_user):
     events = db.session.scalars(
         select(AuditEvent).where(AuditEvent.action == AuditAction.MFA_LOCKED.value)).all()
     assert len(events) == 1 and events[0].data["failures"] == throttle.CODE_LOCK_FAILURES
+    assert events[0].at == start + timedelta(seconds=20 * (throttle.CODE_LOCK_FAILURES - 1))  # at the tenth
+    told = db.session.scalars(select(MailMessage).where(MailMessage.user_id == user.id)
+                              .order_by(MailMessage.id)).all()
+    assert [(m.kind, m.recipients) for m in told] == [(MailKind.MFA_FAILED, [user.email]),
+                                                      (MailKind.MFA_LOCKED, [user.email])]
+    assert "198.51.100.7" in told[0].body and "locked for up to an hour" in told[1].body
 
-    # Once the first failure is 15 minutes old, the right code works again.
+    # Once the first failure is an hour old, the right code works again.
     later = start + throttle.CODE_LOCK_WINDOW + timedelta(seconds=1)
     auth.check_code(user, code_at(user, later), "198.51.100.7", later)
     db.session.commit()

@@ -107,7 +107,7 @@ def _enrolment_required(user: User, ip: str, now):
     403: Reply("A staff user who has not yet set up an authenticator (mfa_enrolment_required): the answer "
                "holds what enrolling needs", EnrolmentRequired),
     429: "Too many failed attempts in the last minute (rate_limited), or ten wrong codes for the account "
-         "in 15 minutes (mfa_locked)",
+         "in an hour (mfa_locked)",
 })
 def session_create(body: SessionRequest):
     now = utcnow()
@@ -149,7 +149,7 @@ EXPIRED = "This enrolment has expired or is no longer valid; sign in again with 
                200: Reply("Enrolled and signed in; the session cookie is set", Session),
                401: "An expired or unknown token, a token from before a password change, or a wrong code "
                     "(invalid_credentials)",
-               429: "Too many failed attempts (rate_limited), or ten wrong codes in 15 minutes (mfa_locked)"})
+               429: "Too many failed attempts (rate_limited), or ten wrong codes in an hour (mfa_locked)"})
 def session_enrolment(body: EnrolmentRequest):
     now = utcnow()
     try:

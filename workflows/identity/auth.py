@@ -86,6 +86,7 @@ def check_code(user: User, code: str, ip: str, now: datetime) -> None:
     throttle.refuse_locked_codes(user.id, user.email, ip, now)  # locked: the code is not even read
     if not user.active or not totp.consume(user, code or "", now):
         _fail(AuditAction.MFA_FAILED, attempt, now, user.id)
+        throttle.code_failed(user.id, user.email, attempt.ip, now)
         raise InvalidCredentials(CODE_FAILURE)
     throttle.release(attempt)
 
