@@ -40,6 +40,10 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 pytestmark = pytest.mark.slow  # about 6 s per caller and engine
 EXAMPLES = 6  # per operation, caller and mode: about 900 requests per engine
 CALLERS = ["nobody", "agency", "intake", "reviewer", "approver", "auditor"]
+# On PostgreSQL, the callers whose requests reach the database the most ways (what
+# an engine could answer differently: a number out of range, a string it will not
+# store); the others differ from them by role alone, which SQLite covers.
+ON_BOTH_ENGINES = {"agency", "intake", "reviewer"}
 # Fields whose refusal depends on the moment, on another field or on stored data (an
 # agency that exists, a file's content), which no JSON Schema can state.
 BEYOND_SCHEMA = {
@@ -131,7 +135,8 @@ def run(operation, caller: Caller, app, mode: GenerationMode, extra: Callable) -
     check()
 
 
-@pytest.mark.parametrize("who", CALLERS)
+@pytest.mark.parametrize("who", [
+    who if who in ON_BOTH_ENGINES else pytest.param(who, marks=pytest.mark.sqlite_only) for who in CALLERS])
 def test_the_server_keeps_to_its_document(app, client, world, who):
     caller = world["become"](who)
     schema = loaded(app, client, world)
