@@ -28,6 +28,7 @@ DEFAULTS = {
     "WTF_CSRF_SSL_STRICT": True,
     "MAX_CONTENT_LENGTH": 21 * 1024 * 1024,
     "DEMO": False,
+    "STAFF_DOMAINS": "",  # the provider's e-mail domains: staff addresses must be on one
 }
 
 migrate = Migrate()
@@ -91,6 +92,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     if (instance / "DEMO").exists() and "DEMO" not in test_config:
         # Made by `flask --app app demo`: served over plain http on 127.0.0.1.
         app.config.update(DEMO=True, SESSION_COOKIE_SECURE=False)
+        app.config["STAFF_DOMAINS"] = app.config["STAFF_DOMAINS"] or "demo.example"
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret(instance, "secret_key", lambda: secrets.token_hex(32))
     if not app.config.get("FIELD_KEYS"):

@@ -10,6 +10,9 @@ STAFF = [
     (Role.ADMIN, "Ada Admin"),
     (Role.AUDITOR, "Aurelio Auditor"),
 ]
+# A grant of power takes two administrators: the second, and the reviewer they proposed.
+SECOND_ADMIN = (Role.ADMIN, "Ben Admin")
+PROPOSED_STAFF = ("nina.new@demo.example", "Nina New")
 
 # name, kind, country, notice e-mail, accounts, portal user
 CUSTOMERS = [

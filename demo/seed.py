@@ -8,8 +8,8 @@ from sqlalchemy import select
 
 from demo import cases as demo_cases
 from demo import vault as demo_vault
-from demo.people import AGENCIES, CUSTOMERS, OFFICERS, STAFF
-from models import Agency, Customer, Role, User, db
+from demo.people import AGENCIES, CUSTOMERS, OFFICERS, PROPOSED_STAFF, SECOND_ADMIN, STAFF
+from models import Agency, Customer, Grant, Role, User, db
 from workflows import identity, notices, reports
 from workflows.audit import Actor
 from workflows.errors import InvalidInput
@@ -48,6 +48,18 @@ def _ensure_user(email, role, name, now, customer_id=None, agency_id=None) -> Us
     return user
 
 
+def _second_admin(now: datetime) -> DemoLogin:
+    """A grant of power needs two administrators (DESIGN 11.8): the demo has a second,
+    who has proposed a new reviewer for the first to approve or refuse."""
+    role, name = SECOND_ADMIN
+    user = _ensure_user(f"admin2@{DOMAIN}", role, name, now)
+    db.session.flush()
+    email, new_name = PROPOSED_STAFF
+    if db.session.scalar(select(Grant.id).where(Grant.email == email)) is None:
+        identity.propose_user(email, new_name, Role.REVIEWER, Actor(user.email, user.id), now, (DOMAIN,))
+    return DemoLogin(role, user.email, DEMO_PASSWORD, user.totp_secret)
+
+
 def _officers(now: datetime) -> list[DemoLogin]:
     """The agencies' officers, in each state; the first verified one's login is printed."""
     for agency_name, email, name, status in OFFICERS:
@@ -73,6 +85,7 @@ def seed(now: datetime) -> Seeded:
     for role, name in STAFF:
         user = _ensure_user(f"{role.value}@{DOMAIN}", role, name, now)
         logins.append(DemoLogin(role, user.email, DEMO_PASSWORD, user.totp_secret))
+    logins.append(_second_admin(now))
     for name, kind, country, email, accounts, portal_email in CUSTOMERS:
         customer = db.session.scalar(select(Customer).where(Customer.name == name))
         if customer is None:

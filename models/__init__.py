@@ -28,7 +28,7 @@ from models.terms import (
     RequestType,
     State,
 )
-from models.user import STAFF_ROLES, Invitation, Role, SignInFailure, User, UserSession
+from models.user import STAFF_ROLES, Grant, GrantState, Invitation, Role, SignInFailure, User, UserSession
 
 __all__ = [
     "GENESIS_HASH",
@@ -55,6 +55,8 @@ __all__ = [
     "CustomerKind",
     "Delivery",
     "Disclosure",
+    "Grant",
+    "GrantState",
     "HoldReason",
     "Invitation",
     "MailKind",

@@ -25,12 +25,15 @@ class MailKind(StrEnum):
     PASSWORD_CHANGED = "password_changed"  # noqa: S105 (a kind of message)
     MFA_FAILED = "mfa_failed"  # a wrong code after the right password
     MFA_LOCKED = "mfa_locked"
+    INVITATION = "invitation"
+    STAFF_GRANT = "staff_grant"  # to approvers and auditors: someone gained power
 
     @property
     def label(self) -> str:
         return {"password_reset": "Password reset link", "password_changed": "Password changed",
                 "mfa_failed": "Wrong sign-in code",
-                "mfa_locked": "Sign-in locked for an hour"}[self.value]
+                "mfa_locked": "Sign-in locked for an hour", "invitation": "Invitation",
+                "staff_grant": "Staff grant announced"}[self.value]
 
 
 class MailMessage(db.Model):

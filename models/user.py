@@ -141,3 +141,41 @@ class Invitation(db.Model):
     used_at: Mapped[datetime | None]
 
     user = relationship("User")
+
+
+class GrantState(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REFUSED = "refused"
+
+
+class Grant(db.Model):
+    """A grant of power over the system (DESIGN 11.8): a new staff user, or a change
+    of a user's role. One administrator proposes it; it takes effect only when a
+    second approves it. `pending_key` is set while it waits, so one address or user
+    has at most one grant waiting (NULLs never collide)."""
+
+    __tablename__ = "grants"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The user concerned: set once they exist (at approval, for a new user).
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    email: Mapped[str] = mapped_column(String(254))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    role: Mapped[Role] = mapped_column(enum_column(Role, "grant_role"))
+    previous_role: Mapped[Role | None] = mapped_column(enum_column(Role, "grant_previous_role"))
+    state: Mapped[GrantState] = mapped_column(enum_column(GrantState, "grant_state"))
+    pending_key: Mapped[str | None] = mapped_column(String(254), unique=True)
+    requested_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    requested_at: Mapped[datetime]
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None]
+    note: Mapped[str | None] = mapped_column(String(1000))
+
+    user = relationship("User", foreign_keys=[user_id])
+    requested_by = relationship("User", foreign_keys=[requested_by_id])
+    decided_by = relationship("User", foreign_keys=[decided_by_id])
+
+    @property
+    def is_new_user(self) -> bool:
+        return self.previous_role is None

@@ -55,6 +55,7 @@ def base_config(uri: str, instance) -> dict:
         "INSTANCE_PATH": str(instance),
         "DEMO": False,
         "DEMO_LARGE_ACCOUNT_MB": 2,  # the demo's large account, kept small for tests
+        "STAFF_DOMAINS": "provider.example",
     }
 
 

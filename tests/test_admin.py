@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from models import AuditAction, AuditEvent, Role, User, UserSession, db, utcnow
-from tests.conftest import PASSWORD, csrf_from, fresh_code, post_form, sign_in
+from tests.conftest import PASSWORD, csrf_from, post_form, sign_in
 from workflows import audit
 from workflows.audit import Actor
 from workflows.errors import Conflict
@@ -105,91 +105,48 @@ def test_list_shows_each_user_with_role_and_status(admin_client, make_user, make
 
 
 def new_user_form(**overrides) -> dict:
-    return {
-        "email": "nina.new@provider.example", "name": "Nina New", "role": "reviewer",
-        "customer_id": "", "password": "initial password 1", **overrides,
-    }
+    return {"email": "nina.new@provider.example", "name": "Nina New", "role": "reviewer", **overrides}
 
 
-def test_admin_creates_a_staff_user_who_must_enrol_and_change_password(new_client, admin_client, admin):
+def test_the_new_user_form_proposes_and_creates_nobody(admin_client, admin):
+    """The form proposes; a second administrator approves (tests/test_grants.py)."""
+    count = user_count()
     resp = post_form(admin_client, "/admin/users/new", new_user_form(), page_url="/admin/users/new")
-
-    assert resp.status_code == 302
-    created = db.session.scalar(select(User).where(User.email == "nina.new@provider.example"))
-    assert resp.headers["Location"] == f"/admin/users/{created.id}"
-    assert created.role is Role.REVIEWER and created.active and created.name == "Nina New"
-    assert created.must_change_password
-    assert created.totp_secret and created.totp_confirmed_at is None
-    detail = admin_client.get(resp.headers["Location"]).get_data(as_text=True)
-    assert "Created nina.new@provider.example (Reviewer)." in detail
-    assert "Temporary: must be changed at next sign-in" in detail
-
-    [event] = events(AuditAction.USER_CREATED, created.id)
-    assert event.actor_id == admin.id and event.actor == admin.email
-    assert event.data["email"] == created.email and event.data["role"] == "reviewer"
-
-    # First sign-in: the second factor must be set up before anything else...
-    nina = new_client()
-    resp = password_step(nina, created.email, "initial password 1")
-    assert resp.headers["Location"] == "/sign-in/enrol"
-    assert nina.get("/home").headers["Location"].startswith("/sign-in?next=")
-    page = nina.get("/sign-in/enrol").get_data(as_text=True)
-    resp = nina.post("/sign-in/enrol", data={
-        "code": fresh_code(created), "csrf_token": csrf_from(page)})
-    assert resp.status_code == 302
-    assert reload(created).totp_confirmed_at is not None
-    # ...then the temporary password must go.
-    assert nina.get("/home").headers["Location"] == "/account/password"
-    resp = post_form(nina, "/account/password", {
-        "current": "initial password 1", "new": NEW_PASSWORD, "confirm": NEW_PASSWORD})
-    assert resp.headers["Location"] == "/sign-in"
-    assert not reload(created).must_change_password
-    assert sign_in(new_client(), reload(created), NEW_PASSWORD).headers["Location"] == "/home"
-
-
-def test_admin_creates_a_customer_user(admin_client, make_customer):
-    customer = make_customer("Contoso")
-    resp = post_form(admin_client, "/admin/users/new", new_user_form(
-        email="cora@contoso.example", role="customer", customer_id=str(customer.id)),
-        page_url="/admin/users/new")
-    assert resp.status_code == 302
-    created = db.session.scalar(select(User).where(User.email == "cora@contoso.example"))
-    assert created.role is Role.CUSTOMER and created.customer_id == customer.id
-    assert created.totp_secret is None and created.must_change_password
+    assert resp.status_code == 303 and resp.headers["Location"] == "/admin/grants"
+    assert user_count() == count
+    page = admin_client.get("/admin/grants").get_data(as_text=True)
+    assert "Proposed nina.new@provider.example as Reviewer." in page
+    assert "You proposed this: another administrator approves it." in page
+    [event] = events(AuditAction.GRANT_PROPOSED)
+    assert event.actor_id == admin.id
+    assert event.data.items() >= {"email": "nina.new@provider.example", "role": "reviewer",
+                                  "new_user": True}.items()
 
 
 BAD_INPUT = {
     "malformed e-mail": ({"email": "not-an-address"}, "email", "Invalid email address"),
     "duplicate e-mail": ({"email": "Rita.Reviewer@Provider.example"}, "email", "already exists"),
+    "not a staff domain": ({"email": "rita@gmail.example"}, "email", "Staff addresses must be on"),
     "unknown role": ({"role": "superuser"}, "role", "Not a valid choice"),
-    "short password": ({"password": "too short"}, "password", "between 12 and 256 characters"),
-    "customer role without a customer": (
-        {"role": "customer"}, "customer_id", "A customer user needs an existing customer."),
-    "customer role with an unknown customer": (
-        {"role": "customer", "customer_id": "99999"}, "customer_id", "Not a valid choice"),
-    "customer id not a number": (
-        {"role": "customer", "customer_id": "1 or 1=1"}, "customer_id", "Not a valid choice"),
-    "staff role with a customer": (
-        {"role": "approver", "customer_id": "CUSTOMER"}, "customer_id",
-        "Only customer users belong to a customer."),
+    "customer role": ({"role": "customer"}, "role", "Not a valid choice"),
+    "officer role": ({"role": "officer"}, "role", "Not a valid choice"),
+    "control character in the name": ({"name": "Nina\u202eweN"}, "name", "Names"),
 }
 
 
 @pytest.mark.parametrize("case", list(BAD_INPUT))
-def test_bad_input_is_refused_beside_the_field(admin_client, target, make_customer, case):
+def test_bad_input_is_refused_beside_the_field(admin_client, target, case):
     overrides, field, message = BAD_INPUT[case]
-    customer = make_customer()
-    overrides = {k: str(customer.id) if v == "CUSTOMER" else v for k, v in overrides.items()}
-    count, created_events = user_count(), len(events(AuditAction.USER_CREATED))
+    count, proposed = user_count(), len(events(AuditAction.GRANT_PROPOSED))
 
     resp = post_form(admin_client, "/admin/users/new", new_user_form(**overrides),
                      page_url="/admin/users/new")
 
-    assert resp.status_code == 422
+    assert resp.status_code == (409 if case == "duplicate e-mail" else 422)
     assert message in field_error(resp.get_data(as_text=True), field)
     db.session.rollback()
     assert user_count() == count
-    assert len(events(AuditAction.USER_CREATED)) == created_events
+    assert len(events(AuditAction.GRANT_PROPOSED)) == proposed
 
 
 # ---- disable and enable -----------------------------------------------------
@@ -355,6 +312,9 @@ def test_csrf_table_covers_every_admin_post(app):
 
 CSRF_CASES = {
     "admin.user_new": lambda t: ("/admin/users/new", new_user_form()),
+    "admin.user_role": lambda t: (f"/admin/users/{t}/role", {"role": "reviewer"}),
+    "admin.grant_approve": lambda t: ("/admin/grants/1/approve", {}),
+    "admin.grant_refuse": lambda t: ("/admin/grants/1/refuse", {}),
     "admin.user_disable": lambda t: (f"/admin/users/{t}/disable", {}),
     "admin.user_enable": lambda t: (f"/admin/users/{t}/enable", {}),
     "admin.user_reset_mfa": lambda t: (f"/admin/users/{t}/reset-mfa", {}),

@@ -198,7 +198,7 @@ class World:
     def url_values(self, rule) -> list[dict]:
         names = set(rule.arguments)
         known = {"case_id", "document_id", "user_id", "token", "filename", "notice_id", "objection_id",
-                 "period", "token_id"}
+                 "period", "token_id", "grant_id"}
         unknown = names - known
         assert not unknown, f"{rule.endpoint}: the sweep does not know how to fill {unknown}"
         rows = [{"case_id": c} for c in self.case_ids] if "case_id" in names else [{}]
@@ -221,6 +221,8 @@ class World:
                 row["filename"] = "style.css"
             if "token_id" in names:  # the agency's own system token: no officer's to revoke
                 row["token_id"] = 1
+            if "grant_id" in names:  # the first grant proposed, by whichever administrator
+                row["grant_id"] = 1
             if "period" in names:
                 row["period"] = "2026-H1"
         return rows
@@ -262,7 +264,11 @@ class World:
             "auth.sign_out": lambda c, v: ("form", {}),
             "admin.user_new": lambda c, v: ("form", {
                 "email": f"new{next(new_user_numbers)}@provider.example", "name": "New Reviewer",
-                "role": "reviewer", "customer_id": "", "password": "an initial passphrase"}),
+                "role": "reviewer"}),
+            "admin.user_role": lambda c, v: ("form", {"role": "approver"}),
+            "admin.grant_approve": lambda c, v: ("form", {}),
+            "admin.grant_refuse": lambda c, v: ("form", {"note": "Not needed."}),
+            "auth.invitation": lambda c, v: ("form", {"password": NEW_PASSWORD, "confirm": NEW_PASSWORD}),
             "admin.user_disable": lambda c, v: ("form", {}),
             "admin.user_enable": lambda c, v: ("form", {}),
             "admin.user_reset_mfa": lambda c, v: ("form", {}),

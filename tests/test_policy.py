@@ -40,6 +40,7 @@ EXPECTED = {
     "auth.change_password": SIGNED_IN,
     "auth.confirm": STAFF,
     "auth.forgot_password": ANYONE,
+    "auth.invitation": ANYONE,
     "auth.reset_password": ANYONE,
     "home.root": ANYONE,
     "home.index": STAFF,
@@ -64,6 +65,10 @@ EXPECTED = {
     "admin.user_disable": ADMIN,
     "admin.user_enable": ADMIN,
     "admin.user_reset_mfa": ADMIN,
+    "admin.user_role": ADMIN,
+    "admin.grant_list": ADMIN,
+    "admin.grant_approve": ADMIN,
+    "admin.grant_refuse": ADMIN,
     "audit.index": AUDITOR,
     "api.session_create": ANYONE,
     "api.session_enrolment": ANYONE,
@@ -110,7 +115,8 @@ PROTECTED_CONTENT = {
     "agency_portal.home": ["requests", "Signed in as"],
     "portal.home": ["Your accounts"],
     "admin.user_list": ["All users", TARGET_EMAIL],
-    "admin.user_new": ["Create user"],
+    "admin.user_new": ["Propose a staff user"],
+    "admin.grant_list": ["Grants of power"],
     "admin.user_detail": [TARGET_EMAIL, "Disable and sign out everywhere"],
     "audit.index": ["Head hash", "Chain intact"],
     "cases.queue": ["CASE_REFERENCE"],
@@ -176,7 +182,7 @@ def test_builtin_static_endpoint_is_public(app):
 
 def url_args(rule, target: User, case=None) -> dict:
     values = {"user_id": target.id, "filename": "style.css", "token": "A" * 43, "notice_id": 1,
-              "objection_id": 1, "period": "2026-H1", "token_id": 1}
+              "objection_id": 1, "period": "2026-H1", "token_id": 1, "grant_id": 1}
     if case is not None:
         values.update(case_id=case.id, document_id=case.documents[-1].id)
     missing = set(rule.arguments) - values.keys()

@@ -1,63 +1,69 @@
-"""User administration: create, disable, re-enable, reset MFA. Nothing else."""
+"""User administration: propose a staff user or a role change (a second
+administrator approves it), disable, re-enable, reset MFA. Nothing else: no
+administrator creates a live user, knows a password, or reads a case."""
 
-from flask import Blueprint, flash, redirect, render_template, url_for
-from sqlalchemy import select
-from wtforms.fields.choices import SelectChoice
+from flask import Blueprint, current_app, flash, redirect, render_template, url_for
 
-from models import Customer, Role, db, utcnow
+from models import Role, db, utcnow
+from views.auth import public_url
 from views.errors import status_of
-from views.forms import ActionForm, NewUserForm
+from views.forms import ActionForm, GrantDecisionForm, NewUserForm, RoleForm
 from views.identity import actor
 from views.policy import allow
 from workflows import identity
-from workflows.errors import Conflict, InvalidInput, NotAllowed
+from workflows.errors import Conflict, InvalidInput, NotAllowed, NotFound
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 admin_only = allow(Role.ADMIN)
 # A user's page; an id no column can hold is a 404 from routing, not a driver error.
 USER = f"/users/<int(max={identity.ID_MAX}):user_id>"
+GRANT = f"/grants/<int(max={identity.ID_MAX}):grant_id>"
 
 
-def _customer_choices() -> list[SelectChoice]:
-    rows = db.session.execute(select(Customer.id, Customer.name).order_by(Customer.name))
-    return [SelectChoice("", "None (staff)")] + [SelectChoice(str(i), n) for i, n in rows]
+def staff_domains() -> tuple[str, ...]:
+    return identity.parse_domains(current_app.config.get("STAFF_DOMAINS"))
 
 
 @bp.get("/users")
 @admin_only
 def user_list():
-    return render_template("admin/users.html", users=identity.list_users(), form=ActionForm())
+    return render_template("admin/users.html", users=identity.list_users(), form=ActionForm(),
+                           waiting=len(identity.waiting()))
 
 
 @bp.route("/users/new", methods=["GET", "POST"])
 @admin_only
 def user_new():
     form = NewUserForm()
-    form.customer_id.choices = _customer_choices()
+    context = {"form": form, "domains": staff_domains()}
     if not form.validate_on_submit():
-        return render_template("admin/user_new.html", form=form), 422 if form.errors else 200
-    customer_id = int(form.customer_id.data) if form.customer_id.data else None
+        return render_template("admin/user_new.html", **context), 422 if form.errors else 200
     try:
-        created = identity.create_user(
-            form.email.data, form.role.data, form.password.data, actor(), utcnow(),
-            name=form.name.data, customer_id=customer_id, must_change_password=True,
-        )
-    except (InvalidInput, Conflict) as exc:
+        grant = identity.propose_user(form.email.data, form.name.data, form.role.data, actor(), utcnow(),
+                                      staff_domains())
+    except (InvalidInput, Conflict, NotAllowed) as exc:
         db.session.rollback()
-        fields = {"email": form.email, "customer_id": form.customer_id, "role": form.role,
-                  "password": form.password, "name": form.name}
-        field = fields.get(exc.reasons[0] if exc.reasons else "")
+        field = {"email": form.email, "role": form.role, "name": form.name}.get(
+            exc.reasons[0] if exc.reasons else "")
         (field.errors if field is not None else form.form_errors).append(exc.message)
-        return render_template("admin/user_new.html", form=form), 422
+        return render_template("admin/user_new.html", **context), status_of(exc)
     db.session.commit()
-    flash(f"Created {created.user.email} ({created.user.role.label}).", "ok")
-    return redirect(url_for("admin.user_detail", user_id=created.user.id))
+    flash(f"Proposed {grant.email} as {grant.role.label}. Another administrator must approve it; then "
+          "they are sent an invitation to set their own password.", "ok")
+    return redirect(url_for("admin.grant_list"), 303)
 
 
 @bp.get(USER)
 @admin_only
 def user_detail(user_id: int):
-    return render_template("admin/user.html", user=identity.get_user(user_id), form=ActionForm())
+    return _user_page(user_id)
+
+
+def _user_page(user_id: int, role_form: RoleForm | None = None, status: int = 200):
+    user = identity.get_user(user_id)
+    role_form = role_form or RoleForm(role=user.role.value if user.role.is_staff else None)
+    return render_template("admin/user.html", user=user, form=ActionForm(), role_form=role_form,
+                           waiting=identity.waiting_for(user.id)), status
 
 
 def _act(user_id: int, change, done: str):
@@ -67,8 +73,7 @@ def _act(user_id: int, change, done: str):
     except (Conflict, NotAllowed) as exc:
         db.session.rollback()
         flash(exc.message, "error")
-        page = render_template("admin/user.html", user=identity.get_user(user_id), form=ActionForm())
-        return page, status_of(exc)
+        return _user_page(user_id, status=status_of(exc))
     db.session.commit()
     flash(done.format(email=user.email), "ok")
     return redirect(url_for("admin.user_detail", user_id=user_id))
@@ -99,3 +104,68 @@ def user_reset_mfa(user_id: int):
         user_id, identity.reset_mfa,
         "{email} must set up a new authenticator at next sign-in; their sessions ended.",
     )
+
+
+@bp.post(f"{USER}/role")
+@admin_only
+def user_role(user_id: int):
+    identity.get_user(user_id)  # 404 before anything else
+    form = RoleForm()
+    if not form.validate_on_submit():
+        return _user_page(user_id, form, 422)
+    try:
+        grant = identity.propose_role(user_id, form.role.data, actor(), utcnow())
+    except (InvalidInput, Conflict, NotAllowed) as exc:
+        db.session.rollback()
+        form.role.errors = [*form.role.errors, exc.message]
+        return _user_page(user_id, form, status_of(exc))
+    db.session.commit()
+    flash(f"Proposed {grant.role.label} for {grant.email}. Another administrator must approve it.", "ok")
+    return redirect(url_for("admin.grant_list"), 303)
+
+
+@bp.get("/grants")
+@admin_only
+def grant_list():
+    return _grants_page()
+
+
+def _grants_page(status: int = 200):
+    return render_template("admin/grants.html", waiting=identity.waiting(), decided=identity.decided_lately(),
+                           form=GrantDecisionForm(), me=actor().user_id), status
+
+
+def _decide(grant_id: int, approve: bool):
+    form = GrantDecisionForm()
+    if not form.validate_on_submit():
+        flash("The note is too long (1,000 characters at most).", "error")
+        return _grants_page(422)
+    try:
+        decided = identity.decide(grant_id, approve, actor(), utcnow(), public_url(), form.note.data)
+    except (InvalidInput, Conflict, NotAllowed, NotFound) as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return _grants_page(status_of(exc))
+    db.session.commit()
+    grant = decided.grant
+    if not approve:
+        flash(f"Refused: {grant.role.label} for {grant.email}.", "ok")
+    elif grant.is_new_user:
+        flash(f"Approved: {grant.email} is invited as {grant.role.label}; the invitation is on its way by "
+              "e-mail. Approvers and auditors are told.", "ok")
+    else:
+        flash(f"Approved: {grant.email} is now {grant.role.label} and was signed out. Approvers and auditors "
+              "are told.", "ok")
+    return redirect(url_for("admin.grant_list"), 303)
+
+
+@bp.post(f"{GRANT}/approve")
+@admin_only
+def grant_approve(grant_id: int):
+    return _decide(grant_id, True)
+
+
+@bp.post(f"{GRANT}/refuse")
+@admin_only
+def grant_refuse(grant_id: int):
+    return _decide(grant_id, False)

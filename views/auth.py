@@ -130,6 +130,17 @@ def reset_password(token: str):
         "Your new password is set, and you are signed out everywhere. Sign in with it.")
 
 
+@bp.route("/invitation/<token>", methods=["GET", "POST"])
+@public
+def invitation(token: str):
+    """A staff member's invitation, sent once two administrators agreed to it."""
+    return set_password_from_link(
+        token, identity.INVITATION, "auth/invitation.html",
+        lambda password, confirm, ip, now: identity.accept_link(token, identity.INVITATION, password, confirm,
+                                                                ip, now),
+        "Your password is set. Sign in with it; you will then set up your authenticator app.")
+
+
 def set_password_from_link(token: str, purpose, template: str, accept, done: str):
     """The page behind a single-use link: who it is for, then a new password twice.
     A spent, expired or unknown link says so (and a real one is audited)."""

@@ -62,13 +62,21 @@ officers_cli = click.Group("officers", help="People at agencies: invitations, ve
 @click.option("--customer-id", type=int, help="The customer a customer user belongs to.")
 @click.option("--name", default="")
 def users_create(email, role, password, customer_id, name):
-    """Create a user. Staff get a TOTP secret to enrol at first sign-in."""
+    """Create a user. Staff get a TOTP secret to enrol at first sign-in. For set-up
+    by an operator at the server; a staff user made here is announced to every
+    approver and auditor like any other grant."""
     generated = password is None
     password = password or secrets.token_urlsafe(12)
-    created = committed(
-        identity.create_user, email, role, password, CLI_ACTOR, utcnow(), name=name,
-        customer_id=customer_id,
-    )
+
+    def create(*args, **kwargs):
+        created = identity.create_user(*args, **kwargs)
+        if created.user.role.is_staff:
+            identity.announce(created.user, created.user.role, "created at the server by an operator "
+                              "(flask --app app users create)", kwargs["now"])
+        return created
+
+    created = committed(create, email, role, password, CLI_ACTOR, now=utcnow(), name=name,
+                        customer_id=customer_id)
     emit(user_id=created.user.id)
     if created.totp_secret:
         emit(totp_secret=created.totp_secret)

@@ -61,19 +61,25 @@ class InvitationForm(FlaskForm):
     )
 
 
+STAFF_CHOICES = [SelectChoice(r.value, r.label) for r in Role if r.is_staff]
+
+
 class NewUserForm(FlaskForm):
+    """A new staff user, proposed: a second administrator approves it, and the
+    person sets their own password from an invitation. Officers are invited for
+    their agency; a customer's portal users are the customer's to accept."""
+
     email = EmailField("E-mail", validators=[DataRequired(), Email(), Length(max=254)])
     name = StringField("Full name", validators=[Optional(), Length(max=200)])
-    # Officers are invited for their agency (`officers invite`), never made here.
-    role = SelectField("Role", choices=[SelectChoice(r.value, r.label) for r in Role
-                                        if r is not Role.OFFICER])
-    # The view fills the choices (existing customers, or none) before validation;
-    # anything else posted is refused here rather than reaching int() in the view.
-    customer_id = SelectField("Customer (customer users only)", coerce=str)
-    password = PasswordField(
-        "Initial password", validators=[DataRequired(), Length(min=12, max=256)],
-        description="At least 12 characters. The user must change it at first sign-in.",
-    )
+    role = SelectField("Role", choices=STAFF_CHOICES)
+
+
+class RoleForm(FlaskForm):
+    role = SelectField("New role", choices=STAFF_CHOICES)
+
+
+class GrantDecisionForm(FlaskForm):
+    note = TextAreaField("Note (optional)", validators=[Optional(), Length(max=1000)])
 
 
 class ActionForm(FlaskForm):

@@ -10,6 +10,7 @@ from playwright.sync_api import Page, expect
 
 from models import Role, db, utcnow
 from tests.conftest import PASSWORD
+from workflows import identity
 from workflows.audit import Actor
 from workflows.reports import transparency
 
@@ -26,7 +27,7 @@ VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, 
 # a case awaiting approval, seeded for the test, so the queue has rows and the case
 # page its legal check, proposal, history and action forms.
 PAGES = {
-    Role.ADMIN: ["/admin/users", "/admin/users/new", "/admin/users/1", "/account/password"],
+    Role.ADMIN: ["/admin/users", "/admin/users/new", "/admin/users/1", "/admin/grants", "/account/password"],
     Role.AUDITOR: ["/audit/", "/cases/{case}"],
     Role.REVIEWER: ["/account/password", "/notices/", "/transparency/2026-H1/draft"],
     Role.CUSTOMER: ["/portal/", "/portal/security"],
@@ -94,6 +95,12 @@ def test_signed_in_pages(viewport_page, staff_user, make_user, make_case, role):
     if any("{case}" in path or path.startswith("/cases/") for path in PAGES[role]):
         case_id = make_case("pending_approval").id
         db.session.remove()  # no open transaction while the browser works
+    if role is Role.ADMIN:  # a grant another administrator proposed, waiting on the grants page
+        other = make_user(Role.ADMIN)
+        identity.propose_user("pat.pending@provider.example", "Pat Pending", Role.AUDITOR,
+                              Actor(other.email, other.id), utcnow(), ("provider.example",))
+        db.session.commit()
+        db.session.remove()
     if role is Role.CUSTOMER:
         email, secret = make_user(Role.CUSTOMER).email, None
         db.session.remove()  # no open transaction while the browser works

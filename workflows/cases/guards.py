@@ -19,7 +19,7 @@ from models import (
     Role,
     db,
 )
-from workflows import legal, notices
+from workflows import identity, legal, notices
 from workflows.audit import Actor
 from workflows.cases.intake import facts_of
 from workflows.cases.preconditions import (
@@ -180,6 +180,9 @@ def _approve(ctx: Context) -> list[Reason]:
         reasons.append(Reason("beyond_proposal", "categories",
                               "Approve at most what was proposed; not proposed: " + ", ".join(beyond) + "."))
     reasons += _enforcing_window(ctx, chosen)
+    reasons += [Reason(code, "trigger", message)
+                for code, message in identity.four_eyes_refusals(ctx.case.proposed_by_id, ctx.caller.user_id,
+                                                                 ctx.now)]
     waiting = notices.unacknowledged(ctx.case.id)
     if waiting:
         plural = "s" if waiting > 1 else ""
