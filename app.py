@@ -129,6 +129,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     identity.init_passwords(app)
     legal.init_app(app)  # a malformed rules file stops start-up here
     disclosure.init_app(app)  # so does a malformed package key
+    with app.app_context():  # what a killed approval left behind, unless its writer still lives
+        disclosure.sweep_leftovers(disclosure.production_folder(create=False))
     reports.init_app(app, app.config["CHECKPOINT_KEY"])
     init_views(app)
     return app

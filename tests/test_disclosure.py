@@ -314,7 +314,7 @@ def minted(app, make_case, make_customer, plant, case_staff, monkeypatch):
 
     def catch(cap, now):
         caught.append(cap)
-        return SimpleNamespace(record=lambda *args: None, discard=lambda: None)
+        return SimpleNamespace(record=lambda *args: None, discard=lambda: None, settle=lambda: None)
 
     monkeypatch.setattr(case_machine.disclosure, "produce", catch)
     approve(case, case_staff)
@@ -472,24 +472,91 @@ def test_the_link_is_bound_to_its_agency_even_against_a_database_edit(client, di
     assert_error(client.get(url, headers=bearer(other.token)), 404, "not_found")
 
 
-def test_leftovers_of_a_crashed_approval_are_swept(app, make_case, make_customer, plant, case_staff):
-    import os
-    import time
-
+def test_leftovers_of_a_crashed_approval_are_swept_whatever_their_age(app, make_case, make_customer, plant,
+                                                                      case_staff):
+    """No live writer holds these: they go at the next approval, however new."""
     folder = settings.folder()
-    old_part, fresh_part = folder / ".production-x.part", folder / ".production-y.part"
-    orphan = folder / ("f" * 32 + ".sealed")
-    for path in (old_part, orphan, fresh_part):
+    part, orphan = folder / ".production-x.part", folder / ("f" * 32 + ".sealed")
+    for path in (part, orphan):
         path.write_bytes(b"left behind")
-    two_hours_ago = time.time() - 7200
-    for path in (old_part, orphan):
-        os.utime(path, (two_hours_ago, two_hours_ago))
     case, _ = pending_case(make_case, make_customer, plant)
     approve(case, case_staff)
-    assert not old_part.exists() and not orphan.exists()
-    assert fresh_part.exists()  # may belong to an approval still writing
+    assert not part.exists() and not orphan.exists()
     d = db.session.get(Case, case.id).disclosure
-    assert (folder / d.package_name).exists()
+    assert production_files(app) == [d.package_name]
+
+
+def test_a_file_whose_writer_lives_is_left_alone_until_the_writer_is_gone(app):
+    import fcntl
+    import os
+
+    folder = settings.folder()
+    part = folder / ".production-busy.part"
+    part.write_bytes(b"being written")
+    writer = os.open(part, os.O_RDWR)
+    fcntl.flock(writer, fcntl.LOCK_EX)  # as produce() holds it
+    try:
+        assert disclosure.sweep_leftovers(folder) == 0 and part.exists()
+    finally:
+        os.close(writer)  # the writer ends (a crash frees the lock the same way)
+    assert disclosure.sweep_leftovers(folder) == 1 and not part.exists()
+
+
+def test_a_package_waiting_for_its_transaction_is_not_swept(app, make_case, make_customer, plant, case_staff,
+                                                            monkeypatch):
+    """Between the rename and the commit the package is named by nothing committed:
+    only its lock keeps a sweep elsewhere (another worker) from taking it."""
+    import threading
+
+    case, _ = pending_case(make_case, make_customer, plant)
+    swept, issue = [], links.issue
+
+    def sweep_elsewhere():
+        with app.app_context():
+            swept.append((disclosure.sweep_leftovers(settings.folder()), production_files(app)))
+
+    def issue_after_a_sweep(*args, **kwargs):  # the approval's transaction is still open here
+        elsewhere = threading.Thread(target=sweep_elsewhere)
+        elsewhere.start()
+        elsewhere.join()
+        return issue(*args, **kwargs)
+
+    monkeypatch.setattr(links, "issue", issue_after_a_sweep)
+    approve(case, case_staff)
+    d = db.session.get(Case, case.id).disclosure
+    assert swept == [(0, [d.package_name])]
+    assert production_files(app) == [d.package_name]
+
+
+def test_a_killed_writer_leaves_nothing_after_a_restart(app, cli):
+    """A process killed mid-packaging: the kernel frees its lock, and the next app
+    to start (a worker, a command) removes the file; so does `productions sweep`."""
+    import signal
+    import subprocess
+    import sys
+
+    folder = settings.folder()
+    parts = [folder / ".production-killed-1.part", folder / ".production-killed-2.part"]
+    holder = ("import fcntl, os, sys, time\n"
+              "fds = [os.open(p, os.O_RDWR | os.O_CREAT) for p in sys.argv[1:]]\n"
+              "[fcntl.flock(fd, fcntl.LOCK_EX) for fd in fds]\n"
+              "print('holding', flush=True)\n"
+              "time.sleep(60)\n")
+    writer = subprocess.Popen([sys.executable, "-c", holder, *map(str, parts)], stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        assert writer.stdout.readline().strip() == "holding"
+        assert disclosure.sweep_leftovers(folder) == 0
+    finally:
+        writer.send_signal(signal.SIGKILL)
+        writer.wait()
+    from tests.conftest import make_app
+
+    make_app(app.config["SQLALCHEMY_DATABASE_URI"], app.instance_path)  # start-up sweeps
+    assert not parts[0].exists() and not parts[1].exists()
+    parts[0].write_bytes(b"another")
+    result = cli("productions", "sweep")
+    assert result.exit_code == 0 and result.stdout.strip() == "removed: 1"
 
 
 def test_a_failure_after_the_package_is_written_leaves_no_file(app, make_case, make_customer, plant,

@@ -53,6 +53,7 @@ reports_cli = click.Group("reports", help="Transparency reports.")
 preservations_cli = click.Group("preservations", help="Preservation requests and their holds.")
 vault_cli = click.Group("vault", help="Customer data, as the customer acts on it.")
 officers_cli = click.Group("officers", help="People at agencies: invitations, verification, suspension.")
+productions_cli = click.Group("productions", help="Sealed production packages on disk.")
 
 
 @users_cli.command("create")
@@ -266,6 +267,13 @@ def officers_suspend(officer_id, reason):
     emit(officer_id=user.id, status=identity.officer_status(user))
 
 
+@productions_cli.command("sweep")
+def productions_sweep():
+    """Remove what killed approvals left behind (half-written or never committed
+    packages), whatever their age; a package still being written is left alone."""
+    emit(removed=disclosure.sweep_leftovers(disclosure.production_folder()))
+
+
 def _relay_settings():
     config = current_app.config
     return (notices.MailSettings.from_config(config), notices.RelayPolicy.from_config(config),
@@ -299,6 +307,6 @@ def notices_run(interval):
 
 def init_app(app) -> None:
     for command in (init_db, users_cli, agencies_cli, customers_cli, audit_cli, notices_cli, reports_cli,
-                    preservations_cli, vault_cli, officers_cli, demo_command,
+                    preservations_cli, vault_cli, officers_cli, productions_cli, demo_command,
                     demo_code):
         app.cli.add_command(command)

@@ -292,6 +292,8 @@ def advance(case_id: int, move: Move, caller: Caller, now: datetime) -> Case:
         db.session.rollback()
         _discard(package)
         raise
+    if package is not None:
+        package.settle()  # committed: the disclosure names the file
     return case
 
 

@@ -18,6 +18,7 @@ from workflows.disclosure.door import (
     deposit,
     mint,
     produce,
+    sweep_leftovers,
     vault_size,
 )
 from workflows.disclosure.holds import delete_account, held_counts, record_digest
@@ -35,13 +36,15 @@ from workflows.disclosure.links import (
     stream,
 )
 from workflows.disclosure.sealing import new_key as new_package_key
+from workflows.disclosure.settings import folder as production_folder
 from workflows.disclosure.settings import init_app
 
 __all__ = [
     "DOCUMENT_MAX_BYTES", "LINK_ROLES", "NOTE_MAX", "Capability", "CapabilityError", "Collected", "Deposit",
     "Package", "attach_document", "check_upload", "collect", "current_link", "delete_account", "deposit",
     "document_download_name", "document_folder", "fetch_document", "held_counts", "hold_records", "init_app",
-    "inspect", "link_status", "mint", "new_package_key", "open_for_upload", "produce", "record_digest",
+    "inspect", "link_status", "mint", "new_package_key", "open_for_upload", "produce", "production_folder",
+    "record_digest",
     "reissue", "release_hold", "store_document", "stream",
-    "vault_size",
+    "sweep_leftovers", "vault_size",
 ]

@@ -13,6 +13,7 @@ the manifest, never the records.
 
 Every step is an audit event in the same transaction as the change it records."""
 
+import fcntl
 import hashlib
 import hmac
 import json
@@ -22,7 +23,7 @@ import tempfile
 import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from sqlalchemy import and_, select
@@ -290,22 +291,54 @@ def _write_zip(zf: zipfile.ZipFile, cap: Capability, case: Case, accounts: list[
     return manifest
 
 
-LEFTOVER_AGE = timedelta(hours=1)
+def _claim(path: Path) -> int | None:
+    """An open descriptor on `path` holding its exclusive lock, or None when a live
+    writer holds it (or the file is gone). The lock is the kernel's (flock): it
+    lasts while its writer's process does, so a crash frees it at once."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
 
 
-def _sweep_leftovers(folder: Path, now: datetime) -> None:
-    """Remove what a crashed approval left behind: a half-written .part file, or a
-    sealed package no disclosure names. Anything younger than an hour may belong
-    to an approval still under way, and is left alone."""
-    cutoff = (now - LEFTOVER_AGE).timestamp()
-    old = [p for p in folder.iterdir() if p.suffix in (".part", ".sealed") and p.stat().st_mtime < cutoff]
-    if not old:
-        return
-    named = set(db.session.scalars(select(Disclosure.package_name).where(
-        Disclosure.package_name.in_([p.name for p in old if p.suffix == ".sealed"]))))
-    for path in old:
-        if path.name not in named:
+def sweep_leftovers(folder: Path) -> int:
+    """Remove what a crashed or killed approval left behind, whatever its age: a
+    half-written .part file, or a sealed package no committed disclosure names.
+    A file whose writer is still at work is locked by it and left alone; a
+    package is locked from its first byte until its transaction ends. Returns how
+    many files went. Without the database (not yet created), .part files only."""
+    if not folder.is_dir():
+        return 0
+    found = [p for p in folder.iterdir() if p.suffix in (".part", ".sealed")]
+    if not found:
+        return 0
+    try:
+        named = set(db.session.scalars(select(Disclosure.package_name).where(
+            Disclosure.package_name.in_([p.name for p in found if p.suffix == ".sealed"]))))
+        db.session.commit()  # no transaction held while the files are handled
+    except SQLAlchemyError:
+        db.session.rollback()
+        found = [p for p in found if p.suffix == ".part"]  # never named by anything
+        named = set()
+    removed = 0
+    for path in found:
+        if path.name in named:
+            continue
+        fd = _claim(path)
+        if fd is None:
+            continue
+        try:
             path.unlink(missing_ok=True)
+            removed += 1
+        finally:
+            os.close(fd)
+    return removed
 
 
 @dataclass
@@ -317,6 +350,7 @@ class Package:
     path: Path
     disclosure: Disclosure
     case: Case
+    lock: int  # a descriptor holding the file's lock until the transaction ends (settle or discard)
 
     def record(self, actor: Actor, user_id: int | None, now: datetime) -> None:
         d, case, manifest = self.disclosure, self.case, self.disclosure.manifest
@@ -328,8 +362,13 @@ class Package:
         })
         links.issue(d, case, actor, user_id, None, now)
 
+    def settle(self) -> None:
+        """The transaction has committed: the disclosure names the file now."""
+        os.close(self.lock)
+
     def discard(self) -> None:
         self.path.unlink(missing_ok=True)
+        os.close(self.lock)
 
 
 def produce(cap: Capability, now: datetime) -> Package:
@@ -343,11 +382,15 @@ def produce(cap: Capability, now: datetime) -> Package:
         select(Account).where(Account.id.in_(cap.account_ids)).order_by(Account.id)
     ).scalars().all()
     keys, place = settings().keys, folder()
-    _sweep_leftovers(place, now)
+    sweep_leftovers(place)
     fd, part = tempfile.mkstemp(prefix=".production-", suffix=".part", dir=place)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # mine until my transaction ends, whatever the file's name
+    lock = os.dup(fd)  # the same lock, kept past the writing
     final = place / f"{secrets.token_hex(16)}.sealed"
     try:
         with os.fdopen(fd, "wb") as raw:
+            if not os.path.samestat(os.fstat(fd), os.stat(part)):  # swept in the instant before the lock
+                raise FileNotFoundError(part)
             sealed = sealing.SealedWriter(raw, keys[0])
             with zipfile.ZipFile(sealed, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
                 manifest = _write_zip(zf, cap, case, list(accounts), now)
@@ -363,10 +406,12 @@ def produce(cap: Capability, now: datetime) -> Package:
     except (OSError, SQLAlchemyError, sealing.SealError, zipfile.LargeZipFile) as exc:
         Path(part).unlink(missing_ok=True)
         final.unlink(missing_ok=True)
+        os.close(lock)
         raise PackageFailed("The production package could not be written, so nothing was disclosed; "
                             f"the case still awaits approval. ({type(exc).__name__})") from exc
     except BaseException:
         Path(part).unlink(missing_ok=True)
         final.unlink(missing_ok=True)
+        os.close(lock)
         raise
-    return Package(final, disclosure, case)
+    return Package(final, disclosure, case, lock)

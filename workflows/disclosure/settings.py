@@ -31,7 +31,8 @@ def settings() -> Settings:
     return current_app.extensions["disclosure"]
 
 
-def folder() -> Path:
+def folder(create: bool = True) -> Path:
     path = settings().folder
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if create:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
     return path
