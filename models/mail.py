@@ -27,13 +27,16 @@ class MailKind(StrEnum):
     MFA_LOCKED = "mfa_locked"
     INVITATION = "invitation"
     STAFF_GRANT = "staff_grant"  # to approvers and auditors: someone gained power
+    PORTAL_USER_REQUEST = "portal_user_request"  # to a customer: accept a new portal user?
+    PORTAL_USER_ADDED = "portal_user_added"  # to a customer: a new portal user exists
 
     @property
     def label(self) -> str:
         return {"password_reset": "Password reset link", "password_changed": "Password changed",
                 "mfa_failed": "Wrong sign-in code",
                 "mfa_locked": "Sign-in locked for an hour", "invitation": "Invitation",
-                "staff_grant": "Staff grant announced"}[self.value]
+                "staff_grant": "Staff grant announced", "portal_user_request": "Portal user to accept",
+                "portal_user_added": "Portal user added"}[self.value]
 
 
 class MailMessage(db.Model):

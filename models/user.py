@@ -156,6 +156,7 @@ class Grant(db.Model):
     has at most one grant waiting (NULLs never collide)."""
 
     __tablename__ = "grants"
+    __table_args__ = (Index("uq_grants_accept_token_hash", "accept_token_hash", unique=True),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # The user concerned: set once they exist (at approval, for a new user).
@@ -163,6 +164,10 @@ class Grant(db.Model):
     email: Mapped[str] = mapped_column(String(254))
     name: Mapped[str] = mapped_column(String(200), default="")
     role: Mapped[Role] = mapped_column(enum_column(Role, "grant_role"))
+    # A customer's portal user: the customer it is for, and the SHA-256 of the link
+    # sent to the customer's notice address to accept it (no administrator does).
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    accept_token_hash: Mapped[str | None] = mapped_column(String(64))
     previous_role: Mapped[Role | None] = mapped_column(enum_column(Role, "grant_previous_role"))
     state: Mapped[GrantState] = mapped_column(enum_column(GrantState, "grant_state"))
     pending_key: Mapped[str | None] = mapped_column(String(254), unique=True)
@@ -173,9 +178,15 @@ class Grant(db.Model):
     note: Mapped[str | None] = mapped_column(String(1000))
 
     user = relationship("User", foreign_keys=[user_id])
+    customer = relationship("Customer")
     requested_by = relationship("User", foreign_keys=[requested_by_id])
     decided_by = relationship("User", foreign_keys=[decided_by_id])
 
     @property
     def is_new_user(self) -> bool:
         return self.previous_role is None
+
+    @property
+    def for_customer(self) -> bool:
+        """A portal user: the customer accepts it, never an administrator."""
+        return self.customer_id is not None

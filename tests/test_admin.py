@@ -313,6 +313,8 @@ def test_csrf_table_covers_every_admin_post(app):
 CSRF_CASES = {
     "admin.user_new": lambda t: ("/admin/users/new", new_user_form()),
     "admin.user_role": lambda t: (f"/admin/users/{t}/role", {"role": "reviewer"}),
+    "admin.portal_user_new": lambda t: ("/admin/portal-users/new", {"customer_id": "1",
+                                                                     "email": "cora@contoso.example"}),
     "admin.grant_approve": lambda t: ("/admin/grants/1/approve", {}),
     "admin.grant_refuse": lambda t: ("/admin/grants/1/refuse", {}),
     "admin.user_disable": lambda t: (f"/admin/users/{t}/disable", {}),

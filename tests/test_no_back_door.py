@@ -266,6 +266,13 @@ class World:
                 "email": f"new{next(new_user_numbers)}@provider.example", "name": "New Reviewer",
                 "role": "reviewer"}),
             "admin.user_role": lambda c, v: ("form", {"role": "approver"}),
+            "admin.portal_user_new": lambda c, v: ("form", {
+                "customer_id": str(self.customer.id), "email": f"portal{next(new_user_numbers)}@x.example",
+                "name": "Portal Person"}),
+            "portal.invite": lambda c, v: ("form", {"email": f"colleague{next(new_user_numbers)}@x.example",
+                                                    "name": "A Colleague"}),
+            "portal.answer": lambda c, v: ("form", {"answer": "accept"}),
+            "portal.accept_by_link": lambda c, v: ("form", {"answer": "accept"}),
             "admin.grant_approve": lambda c, v: ("form", {}),
             "admin.grant_refuse": lambda c, v: ("form", {"note": "Not needed."}),
             "auth.invitation": lambda c, v: ("form", {"password": NEW_PASSWORD, "confirm": NEW_PASSWORD}),

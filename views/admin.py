@@ -2,12 +2,14 @@
 administrator approves it), disable, re-enable, reset MFA. Nothing else: no
 administrator creates a live user, knows a password, or reads a case."""
 
-from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
+from wtforms.fields.choices import SelectChoice
 
-from models import Role, db, utcnow
+from models import Customer, Role, db, utcnow
 from views.auth import public_url
 from views.errors import status_of
-from views.forms import ActionForm, GrantDecisionForm, NewUserForm, RoleForm
+from views.forms import ActionForm, GrantDecisionForm, NewUserForm, PortalUserRequestForm, RoleForm
 from views.identity import actor
 from views.policy import allow
 from workflows import identity
@@ -50,6 +52,37 @@ def user_new():
     db.session.commit()
     flash(f"Proposed {grant.email} as {grant.role.label}. Another administrator must approve it; then "
           "they are sent an invitation to set their own password.", "ok")
+    return redirect(url_for("admin.grant_list"), 303)
+
+
+def _customer_choices() -> list[SelectChoice]:
+    rows = db.session.execute(select(Customer.id, Customer.name).order_by(Customer.name))
+    return [SelectChoice("", "Choose a customer")] + [SelectChoice(str(i), n) for i, n in rows]
+
+
+@bp.route("/portal-users/new", methods=["GET", "POST"])
+@admin_only
+def portal_user_new():
+    """Ask a customer to accept a portal user: the customer's notice address gets the
+    link; no administrator makes the user."""
+    form = PortalUserRequestForm()
+    form.customer_id.choices = _customer_choices()
+    if not form.validate_on_submit() or not form.customer_id.data:
+        if request.method == "POST" and not form.customer_id.data and not form.customer_id.errors:
+            form.customer_id.errors = ["Choose the customer."]
+        return render_template("admin/portal_user_new.html", form=form), 422 if form.errors else 200
+    try:
+        grant = identity.request_portal_user(int(form.customer_id.data), form.email.data, form.name.data,
+                                             actor(), utcnow(), public_url())
+    except (InvalidInput, Conflict, NotAllowed, NotFound) as exc:
+        db.session.rollback()
+        field = {"email": form.email, "name": form.name, "customer_id": form.customer_id}.get(
+            exc.reasons[0] if exc.reasons else "")
+        (field.errors if field is not None else form.form_errors).append(exc.message)
+        return render_template("admin/portal_user_new.html", form=form), status_of(exc)
+    db.session.commit()
+    flash(f"Asked {grant.customer.name} to accept {grant.email}: a link went to its notice address. Nothing "
+          "is made unless the customer accepts.", "ok")
     return redirect(url_for("admin.grant_list"), 303)
 
 
@@ -149,7 +182,8 @@ def _decide(grant_id: int, approve: bool):
     db.session.commit()
     grant = decided.grant
     if not approve:
-        flash(f"Refused: {grant.role.label} for {grant.email}.", "ok")
+        what = "Withdrawn" if grant.for_customer else "Refused"
+        flash(f"{what}: {grant.role.label} for {grant.email}.", "ok")
     elif grant.is_new_user:
         flash(f"Approved: {grant.email} is invited as {grant.role.label}; the invitation is on its way by "
               "e-mail. Approvers and auditors are told.", "ok")

@@ -74,6 +74,27 @@ class NewUserForm(FlaskForm):
     role = SelectField("Role", choices=STAFF_CHOICES)
 
 
+class PortalUserRequestForm(FlaskForm):
+    """An administrator asks a customer to accept a portal user; the view fills the
+    customer choices before validation."""
+
+    customer_id = SelectField("Customer", coerce=str)
+    email = EmailField("E-mail", validators=[DataRequired(), Email(), Length(max=254)])
+    name = StringField("Full name", validators=[Optional(), Length(max=200)])
+
+
+class ColleagueForm(FlaskForm):
+    email = EmailField("Their e-mail", validators=[DataRequired(), Email(), Length(max=254)])
+    name = StringField("Their full name", validators=[Optional(), Length(max=200)])
+
+
+class AnswerForm(FlaskForm):
+    """Accept or decline: which button was pressed."""
+
+    answer = SelectField("Answer", choices=[SelectChoice("accept", "Accept"),
+                                            SelectChoice("decline", "Decline")])
+
+
 class RoleForm(FlaskForm):
     role = SelectField("New role", choices=STAFF_CHOICES)
 

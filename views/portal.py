@@ -6,13 +6,21 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_login import current_user
 
 from models import Role, db, utcnow
-from views.auth import failed
+from views.auth import failed, public_url
 from views.errors import status_of
-from views.forms import SecondFactorForm
+from views.forms import AnswerForm, ColleagueForm, SecondFactorForm
 from views.identity import actor, client_ip
-from views.policy import allow
+from views.policy import allow, public
 from workflows import disclosure, identity, notices
-from workflows.errors import Conflict, InvalidCredentials, InvalidInput, RateLimited
+from workflows.errors import (
+    Conflict,
+    Gone,
+    InvalidCredentials,
+    InvalidInput,
+    NotAllowed,
+    NotFound,
+    RateLimited,
+)
 from workflows.identity import ID_MAX
 
 bp = Blueprint("portal", __name__, url_prefix="/portal")
@@ -62,6 +70,83 @@ def demand(notice_id: int):
                                          disclosure.document_folder(current_app.instance_path))
     return send_file(path, mimetype="application/pdf", as_attachment=True,
                      download_name=disclosure.document_download_name(document.filename))
+
+
+@bp.get("/users")
+@customers
+def users():
+    return _users_page(ColleagueForm())
+
+
+def _users_page(form, status: int = 200):
+    people = identity.people_of(_customer_id())
+    return render_template("portal/users.html", customer=current_user.user.customer, form=form,
+                           answer=AnswerForm(), me=current_user.id, **people), status
+
+
+@bp.post("/users")
+@customers
+def invite():
+    """A portal user adds a colleague: for the customer, asking is accepting."""
+    form = ColleagueForm()
+    if not form.validate_on_submit():
+        return _users_page(form, 422)
+    try:
+        grant = identity.invite_colleague(current_user.user, form.email.data, form.name.data, actor(),
+                                          utcnow(), public_url())
+    except (InvalidInput, Conflict, NotAllowed) as exc:
+        db.session.rollback()
+        field = {"email": form.email, "name": form.name}.get(exc.reasons[0] if exc.reasons else "")
+        (field.errors if field is not None else form.form_errors).append(exc.message)
+        return _users_page(form, status_of(exc))
+    db.session.commit()
+    flash(f"{grant.email} is invited: they choose their own password from the link we e-mailed them. Your "
+          "notice address is told.", "ok")
+    return redirect(url_for("portal.users"), 303)
+
+
+@bp.post(f"/requests/<int(max={ID_MAX}):grant_id>")
+@customers
+def answer(grant_id: int):
+    """Accept or decline, in the portal, a portal user an administrator asked for."""
+    form = AnswerForm()
+    if not form.validate_on_submit():
+        return _users_page(ColleagueForm(), 422)
+    accept = form.answer.data == "accept"
+    try:
+        grant = identity.answer_in_portal(grant_id, current_user.user, accept, actor(), utcnow(),
+                                          public_url())
+    except (Conflict, NotAllowed) as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return _users_page(ColleagueForm(), status_of(exc))
+    db.session.commit()
+    flash(f"Accepted {grant.email}: they are invited to choose a password." if accept
+          else f"Declined {grant.email}: nobody was added.", "ok")
+    return redirect(url_for("portal.users"), 303)
+
+
+@bp.route("/accept/<token>", methods=["GET", "POST"])
+@public
+def accept_by_link(token: str):
+    """The link sent to a customer's notice address: accept or decline a portal user
+    an administrator asked for. Whoever reads that mailbox speaks for the customer."""
+    try:
+        grant = identity.pending_request(token)
+    except (NotFound, Gone) as exc:
+        return render_template("auth/link_gone.html", message=exc.message), status_of(exc)
+    form = AnswerForm()
+    if not form.validate_on_submit():
+        return render_template("portal/accept.html", grant=grant, form=form), 422 if form.errors else 200
+    accept = form.answer.data == "accept"
+    try:
+        identity.answer_by_link(token, accept, actor(), utcnow(), public_url())
+    except (NotFound, Gone, Conflict) as exc:
+        db.session.rollback()
+        return render_template("auth/link_gone.html", message=exc.message), status_of(exc)
+    db.session.commit()
+    return render_template("portal/answered.html", email=grant.email, accepted=accept,
+                           customer=grant.customer.name)
 
 
 @bp.route("/security", methods=["GET", "POST"])

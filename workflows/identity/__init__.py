@@ -68,6 +68,14 @@ from workflows.identity.passwords import MAX_LENGTH as PASSWORD_MAX_LENGTH
 from workflows.identity.passwords import MIN_LENGTH as PASSWORD_MIN_LENGTH
 from workflows.identity.passwords import check_policy, hash_password
 from workflows.identity.passwords import init_app as init_passwords
+from workflows.identity.portal_users import (
+    answer_by_link,
+    answer_in_portal,
+    invite_colleague,
+    pending_request,
+    people_of,
+    request_portal_user,
+)
 from workflows.identity.resets import request_reset, reset_password
 from workflows.identity.totp import STEP_SECONDS, current_code, new_secret, provisioning_uri, qr_svg
 from workflows.identity.users import (
@@ -109,6 +117,8 @@ __all__ = [
     "accept_link",
     "add_second_factor",
     "announce",
+    "answer_by_link",
+    "answer_in_portal",
     "authenticate_bearer",
     "authenticate_token",
     "change_password",
@@ -127,6 +137,7 @@ __all__ = [
     "get_user",
     "hash_password",
     "init_passwords",
+    "invite_colleague",
     "invite_officer",
     "issue_officer_token",
     "issue_token",
@@ -142,6 +153,8 @@ __all__ = [
     "parse_phone",
     "parse_role",
     "pending_link",
+    "pending_request",
+    "people_of",
     "propose_role",
     "propose_user",
     "provisioning_uri",
@@ -149,6 +162,7 @@ __all__ = [
     "reauthenticate",
     "recently_authenticated",
     "record_link_refusal",
+    "request_portal_user",
     "request_reset",
     "reset_mfa",
     "reset_password",

@@ -113,12 +113,15 @@ def decide(grant_id: int, approve: bool, actor: Actor, now: datetime, public_url
     if grant.state is not GrantState.PENDING:
         raise Conflict(f"This grant was already {grant.state.value}.")
     note = clean_text(note, field="note", label="Notes", max_length=NOTE_MAX, multiline=True) or None
+    if approve and grant.for_customer:
+        raise NotAllowed("The customer accepts its own portal users: no administrator can.")
     if approve and decider.id == grant.requested_by_id:
         raise NotAllowed("A second administrator must approve this: you proposed it.")
     if approve and (decider.id == grant.user_id or decider.email == grant.email):
         raise NotAllowed("You cannot approve a grant to yourself.")
     grant.state = GrantState.APPROVED if approve else GrantState.REFUSED
     grant.pending_key, grant.decided_by_id, grant.decided_at, grant.note = None, decider.id, now, note
+    grant.accept_token_hash = None  # a customer's link to a withdrawn request stops working
     decided = Decided(grant)
     if approve:
         decided.invitation = _new_user(grant, actor, now, public_url) if grant.is_new_user \
