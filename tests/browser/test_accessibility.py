@@ -27,8 +27,8 @@ VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, 
 # a case awaiting approval, seeded for the test, so the queue has rows and the case
 # page its legal check, proposal, history and action forms.
 PAGES = {
-    Role.ADMIN: ["/admin/users", "/admin/users/new", "/admin/users/1", "/admin/grants", "/admin/portal-users/new",
-                 "/account/password"],
+    Role.ADMIN: ["/admin/users", "/admin/users/new", "/admin/users/1", "/admin/grants",
+                 "/admin/portal-users/new", "/account/password"],
     Role.AUDITOR: ["/audit/", "/cases/{case}"],
     Role.REVIEWER: ["/account/password", "/notices/", "/transparency/2026-H1/draft"],
     Role.CUSTOMER: ["/portal/", "/portal/users", "/portal/security"],
