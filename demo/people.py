@@ -46,6 +46,14 @@ AGENCIES = [
     ("Regional Cyber Unit (unverified)", "IN", "law_enforcement", False, "+91 11 5550 0160"),
 ]
 
+# The e-mail domains on which people may register as an agency's officers.
+AGENCY_DOMAINS = {
+    "FBI Seattle Field Office": ["fbi-seattle.example"],
+    "U.S. Attorney's Office, S.D.N.Y.": ["sdny.example"],
+    "Metropolitan Police Service": ["met-police.example"],
+    "Bundeskriminalamt": ["bka.example"],
+}
+
 # Officers: agency name, e-mail, name, status (verified by a call-back to the agency's
 # directory number, waiting for that, or suspended). Ross's name was used in the forged
 # emergency request (demo.emergencies): his account is suspended while that is looked into.

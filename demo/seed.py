@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from demo import cases as demo_cases
 from demo import vault as demo_vault
-from demo.people import AGENCIES, CUSTOMERS, OFFICERS, PROPOSED_STAFF, SECOND_ADMIN, STAFF
+from demo.people import AGENCIES, AGENCY_DOMAINS, CUSTOMERS, OFFICERS, PROPOSED_STAFF, SECOND_ADMIN, STAFF
 from models import Agency, Customer, Grant, Role, User, db
 from workflows import identity, notices, reports
 from workflows.audit import Actor
@@ -98,7 +98,8 @@ def seed(now: datetime) -> Seeded:
     for name, country, kind, verified, phone in AGENCIES:
         if db.session.scalar(select(Agency.id).where(Agency.name == name)) is None:
             issued = identity.create_agency(
-                name, country, DEMO_ACTOR, now, kind=kind, verified=verified, phone=phone
+                name, country, DEMO_ACTOR, now, kind=kind, verified=verified, phone=phone,
+                domains=tuple(AGENCY_DOMAINS.get(name, ())),
             )
             tokens[name] = issued.token
     logins += _officers(now)

@@ -1,6 +1,6 @@
 """Typed SQLAlchemy models, one module per domain noun."""
 
-from models.agency import Agency, AgencyKind, AgencyToken
+from models.agency import Agency, AgencyDomain, AgencyKind, AgencyToken
 from models.audit import GENESIS_HASH, AuditAction, AuditEvent, AuditHead
 from models.base import db, utcnow
 from models.case import (
@@ -36,6 +36,7 @@ __all__ = [
     "Account",
     "AccountKind",
     "Agency",
+    "AgencyDomain",
     "AgencyKind",
     "AgencyToken",
     "AuditAction",

@@ -32,6 +32,22 @@ class Agency(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     tokens = relationship("AgencyToken", back_populates="agency")
+    domains = relationship("AgencyDomain", back_populates="agency", order_by="AgencyDomain.domain")
+
+
+class AgencyDomain(db.Model):
+    """An e-mail domain the agency is known to use: a person with an address on it
+    may register as the agency's officer (and is then verified by staff). One
+    domain belongs to one agency."""
+
+    __tablename__ = "agency_domains"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    domain: Mapped[str] = mapped_column(String(253), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    agency = relationship("Agency", back_populates="domains")
 
 
 class AgencyToken(db.Model):

@@ -34,6 +34,7 @@ class AuditAction(StrEnum):
     GRANT_APPROVED = "grant.approved"
     GRANT_REFUSED = "grant.refused"
     OFFICER_INVITED = "officer.invited"
+    OFFICER_REGISTERED = "officer.registered"
     OFFICER_VERIFIED = "officer.verified"
     OFFICER_SUSPENDED = "officer.suspended"
     INVITATION_ACCEPTED = "invitation.accepted"
@@ -43,6 +44,7 @@ class AuditAction(StrEnum):
     AGENCY_TOKEN_ISSUED = "agency.token_issued"  # noqa: S105 (an event name)
     AGENCY_TOKENS_REVOKED = "agency.tokens_revoked"
     AGENCY_PHONE_SET = "agency.phone_set"
+    AGENCY_DOMAIN_ADDED = "agency.domain_added"
     CASE_RECEIVED = "case.received"
     CASE_TRANSITION = "case.transition"
     CASE_VIEWED = "case.viewed"

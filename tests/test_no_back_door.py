@@ -295,6 +295,8 @@ class World:
             "agency_portal.invitation": lambda c, v: ("form", {"password": NEW_PASSWORD,
                                                                "confirm": NEW_PASSWORD}),
             "auth.forgot_password": lambda c, v: ("form", {"email": self.victim.email}),
+            "agency_portal.register": lambda c, v: ("form", {"email": "someone@police.example",
+                                                             "name": "Someone"}),
             "auth.reset_password": lambda c, v: ("form", {"password": NEW_PASSWORD, "confirm": NEW_PASSWORD}),
             "cases_api.case_create": lambda c, v: ("json", case_body(self.owner.agency.id,
                                                                      identifiers=[self.identifier])),

@@ -54,6 +54,7 @@ EXPECTED = {
     "portal.answer": CUSTOMER,
     "portal.accept_by_link": ANYONE,
     "agency_portal.invitation": ANYONE,
+    "agency_portal.register": ANYONE,
     "agency_portal.home": OFFICER,
     "agency_portal.token_create": OFFICER,
     "agency_portal.token_revoke": OFFICER,

@@ -6,12 +6,13 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from models import Role, db, utcnow
-from views.auth import set_password_from_link
+from views.auth import public_url, set_password_from_link
 from views.errors import status_of
-from views.identity import actor
+from views.forms import RegistrationForm
+from views.identity import actor, client_ip
 from views.policy import allow, public
 from workflows import cases, identity
-from workflows.errors import Conflict, InvalidInput, NotFound
+from workflows.errors import Conflict, InvalidInput, NotFound, RateLimited
 from workflows.identity import ID_MAX
 
 bp = Blueprint("agency_portal", __name__, url_prefix="/agency")
@@ -28,6 +29,24 @@ def invitation(token: str):
         lambda password, confirm, ip, now: identity.accept_link(token, identity.INVITATION, password, confirm,
                                                                 ip, now),
         "Your password is set. Sign in with it; you will then set up your authenticator app.")
+
+
+@bp.route("/register", methods=["GET", "POST"])
+@public
+def register():
+    """An officer asks to join their agency: an address on one of its registered
+    domains gets a link to confirm it and set a password; staff then verify them."""
+    form = RegistrationForm()
+    if not form.validate_on_submit():
+        return render_template("agency/register.html", form=form), 422 if form.errors else 200
+    try:
+        agency = identity.register(form.email.data, form.name.data, client_ip(), utcnow(), public_url())
+    except (InvalidInput, RateLimited) as exc:
+        db.session.rollback()
+        field = {"email": form.email, "name": form.name}.get(exc.reasons[0] if exc.reasons else "")
+        (field.errors if field is not None else form.form_errors).append(exc.message)
+        return render_template("agency/register.html", form=form), status_of(exc)
+    return render_template("agency/register_sent.html", email=form.email.data.strip(), agency=agency.name)
 
 
 def _home(status_code: int = 200, **extra):

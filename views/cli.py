@@ -92,12 +92,26 @@ def users_create(email, role, password, customer_id, name):
 @click.option("--kind", default="law_enforcement")
 @click.option("--phone", help="The number in the agency's published directory, e.g. +1 206 555 0100; "
                               "emergency call-backs dial it.")
-def agencies_create(name, country, verified, kind, phone):
+@click.option("--domain", "domains", multiple=True,
+              help="An e-mail domain of the agency (repeat for several): people with an address on it may "
+                   "register as its officers.")
+def agencies_create(name, country, verified, kind, phone, domains):
     """Register an agency and issue its API token (shown once)."""
     issued = committed(
-        identity.create_agency, name, country, CLI_ACTOR, utcnow(), kind=kind, verified=verified, phone=phone
+        identity.create_agency, name, country, CLI_ACTOR, utcnow(), kind=kind, verified=verified, phone=phone,
+        domains=domains,
     )
     emit(agency_id=issued.agency.id, token=issued.token)
+
+
+@agencies_cli.command("add-domain")
+@click.argument("agency_id", type=click.IntRange(1, identity.ID_MAX))
+@click.argument("domain")
+def agencies_add_domain(agency_id, domain):
+    """Register an e-mail domain of the agency: people with an address on it may
+    register as its officers, and staff then verify each of them."""
+    record = committed(identity.add_agency_domain, agency_id, domain, CLI_ACTOR, utcnow())
+    emit(agency_id=agency_id, domain=record.domain)
 
 
 @agencies_cli.command("set-phone")

@@ -83,6 +83,11 @@ class PortalUserRequestForm(FlaskForm):
     name = StringField("Full name", validators=[Optional(), Length(max=200)])
 
 
+class RegistrationForm(FlaskForm):
+    email = EmailField("Your work e-mail", validators=[DataRequired(), Length(max=254)])
+    name = StringField("Your full name and rank", validators=[DataRequired(), Length(max=200)])
+
+
 class ColleagueForm(FlaskForm):
     email = EmailField("Their e-mail", validators=[DataRequired(), Email(), Length(max=254)])
     name = StringField("Their full name", validators=[Optional(), Length(max=200)])

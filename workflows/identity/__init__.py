@@ -23,6 +23,7 @@ from workflows.identity.directory import (
     PHONE_MAX,
     PHONE_PATTERN,
     IssuedToken,
+    add_agency_domain,
     authenticate_bearer,
     authenticate_token,
     create_agency,
@@ -30,6 +31,7 @@ from workflows.identity.directory import (
     issue_token,
     normalise_phone,
     parse_country,
+    parse_domain,
     parse_phone,
     revoke_tokens,
     set_agency_phone,
@@ -76,6 +78,7 @@ from workflows.identity.portal_users import (
     people_of,
     request_portal_user,
 )
+from workflows.identity.registration import agency_for, register
 from workflows.identity.resets import request_reset, reset_password
 from workflows.identity.totp import STEP_SECONDS, current_code, new_secret, provisioning_uri, qr_svg
 from workflows.identity.users import (
@@ -115,7 +118,9 @@ __all__ = [
     "IssuedToken",
     "NewSession",
     "accept_link",
+    "add_agency_domain",
     "add_second_factor",
+    "agency_for",
     "announce",
     "answer_by_link",
     "answer_in_portal",
@@ -148,6 +153,7 @@ __all__ = [
     "offered_secret",
     "officer_status",
     "parse_country",
+    "parse_domain",
     "parse_domains",
     "parse_email",
     "parse_phone",
@@ -162,6 +168,7 @@ __all__ = [
     "reauthenticate",
     "recently_authenticated",
     "record_link_refusal",
+    "register",
     "request_portal_user",
     "request_reset",
     "reset_mfa",

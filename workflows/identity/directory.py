@@ -12,6 +12,7 @@ from models import (
     Account,
     AccountKind,
     Agency,
+    AgencyDomain,
     AgencyKind,
     AgencyToken,
     AuditAction,
@@ -198,7 +199,7 @@ def authenticate_bearer(token: str | None, now: datetime) -> AgencyToken | None:
 
 def create_agency(
     name: str, country: str, actor: Actor, now: datetime, *, kind: str = "law_enforcement",
-    verified: bool = False, phone: str | None = None,
+    verified: bool = False, phone: str | None = None, domains: tuple[str, ...] = (),
 ) -> IssuedToken:
     name = parse_name(name, "An agency")
     phone = parse_phone(phone) if phone is not None else None
@@ -216,7 +217,37 @@ def create_agency(
               "verified": verified, "phone": phone},
         now=now,
     )
+    for domain in domains:
+        add_agency_domain(agency.id, domain, actor, now)
     return IssuedToken(agency, issue_token(agency, actor, now))
+
+
+DOMAIN_PATTERN = r"(?=.{4,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}"
+
+
+def parse_domain(raw: str) -> str:
+    domain = (raw or "").strip().lower().lstrip("@")
+    if not re.fullmatch(DOMAIN_PATTERN, domain):
+        raise InvalidInput(f"Not an e-mail domain: {raw!r} (for example police.example).", reasons=["domain"])
+    return domain
+
+
+def add_agency_domain(agency_id: int, domain: str, actor: Actor, now: datetime) -> AgencyDomain:
+    """Register an e-mail domain of the agency: people with an address on it may
+    register as its officers. One domain belongs to one agency. The caller commits."""
+    domain = parse_domain(domain)
+    agency = db.session.get(Agency, agency_id)
+    if agency is None:
+        raise NotFound(f"No agency with id {agency_id}.")
+    owner = db.session.scalar(select(AgencyDomain).where(AgencyDomain.domain == domain))
+    if owner is not None:
+        raise Conflict(f"{domain} is already registered for {owner.agency.name}.", reasons=["domain"])
+    record = AgencyDomain(agency_id=agency.id, domain=domain, created_at=now)
+    db.session.add(record)
+    unique_flush(f"{domain} is already registered for an agency.", "domain")
+    audit.record(AuditAction.AGENCY_DOMAIN_ADDED, actor, subject=("agency", agency.id), now=now,
+                 data={"domain": domain})
+    return record
 
 
 def set_agency_phone(agency_id: int, phone: str, actor: Actor, now: datetime) -> Agency:
