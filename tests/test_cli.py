@@ -281,6 +281,7 @@ def test_audit_verify_reports_intact_then_first_bad_event(cli):
 
 
 @pytest.mark.seeded_demo()
+@pytest.mark.sqlite_only  # the demo's seeding on PostgreSQL: tests/test_demo_cases.py
 def test_demo_seeds_once_and_prints_logins(cli, app, seeded_demo):
     first = seeded_demo.first_run  # the copy starts from the state that first run left
     assert first.exit_code == 0, first.output
@@ -302,6 +303,7 @@ def test_demo_seeds_once_and_prints_logins(cli, app, seeded_demo):
 
 
 @pytest.mark.seeded_demo()
+@pytest.mark.sqlite_only  # the demo's seeding on PostgreSQL: tests/test_demo_cases.py
 def test_demo_code_prints_the_current_code(cli):
     user = db.session.scalar(sa.select(User).where(User.email == "approver@demo.example"))
     before = utcnow()
@@ -314,6 +316,7 @@ def test_demo_code_prints_the_current_code(cli):
 
 
 @pytest.mark.seeded_demo()
+@pytest.mark.sqlite_only  # the demo's seeding on PostgreSQL: tests/test_demo_cases.py
 def test_demo_code_refuses_other_users(cli, make_user):
     outsider = make_user(Role.APPROVER)
     for email in (outsider.email, "counsel@contoso.example", "nobody@demo.example"):
