@@ -1,0 +1,72 @@
+"""An agency officer in Chromium, from nothing: registers with an address on the
+agency's domain, confirms it by the mailed link and chooses a password, sets up
+an authenticator, waits unverified (seeing none of the agency's requests), and
+once staff have verified them by a call-back, sees the agency's request and
+makes an API token, shown once."""
+
+import re
+
+import pyotp
+import pytest
+import sqlalchemy as sa
+from playwright.sync_api import expect
+
+from models import MailMessage, User, db, utcnow
+from workflows import identity
+from workflows.audit import Actor
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+PASSPHRASE = "a detective's own passphrase"
+
+
+def test_an_officer_registers_is_verified_and_makes_a_token(page, make_agency, make_case):
+    issued = make_agency(name="Seattle Police Department", phone="+1 206 555 0199")
+    identity.add_agency_domain(issued.agency.id, "spd.example", Actor.system("cli"), utcnow())
+    db.session.commit()
+    reference = make_case("legal_review", agency=issued.agency).reference
+    db.session.remove()
+
+    page.goto("/sign-in")
+    page.get_by_role("link", name="Register").click()
+    page.get_by_label("Your work e-mail").fill("ana.ruiz@spd.example")
+    page.get_by_label("Your full name and rank").fill("Det. Ana Ruiz")
+    page.get_by_role("button", name="Send the link").click()
+    expect(page.get_by_role("heading", name="Check your e-mail")).to_be_visible()
+    expect(page.locator("main")).to_contain_text("an address of Seattle Police Department")
+
+    body = db.session.scalars(sa.select(MailMessage.body)).one()  # what the relay would send her
+    link = re.search(r"/agency/invitation/[A-Za-z0-9_-]+", body).group(0)
+    db.session.remove()
+    page.goto(link)
+    page.get_by_label("Choose a password").fill(PASSPHRASE)
+    page.get_by_label("The same password again").fill(PASSPHRASE)
+    page.get_by_role("button", name="Set the password").click()
+    expect(page).to_have_url(re.compile(r"/sign-in$"))
+
+    page.get_by_label("E-mail").fill("ana.ruiz@spd.example")
+    page.get_by_label("Password").fill(PASSPHRASE)
+    page.locator("main").get_by_role("button", name="Continue").click()
+    expect(page).to_have_url(re.compile(r"/sign-in/enrol$"))
+    ana = db.session.scalar(sa.select(User).where(User.email == "ana.ruiz@spd.example"))
+    secret, ana_id = ana.totp_secret, ana.id
+    db.session.remove()
+    page.get_by_label("Six-digit code").fill(pyotp.TOTP(secret).now())
+    page.get_by_role("button", name="Confirm and sign in").click()
+    expect(page).to_have_url(re.compile(r"/agency/$"))
+    main = page.locator("main")
+    expect(main).to_contain_text("Not yet verified")
+    expect(main).not_to_contain_text(reference)
+    expect(page.get_by_role("button", name="Make a token")).to_have_count(0)
+
+    identity.verify_officer(ana_id, "callback", "+1 206 555 0199", "Sgt. Lee at the front desk",
+                            Actor.system("reviewer"), utcnow())
+    db.session.commit()
+    db.session.remove()
+    page.reload()
+    expect(main).to_contain_text("Verified")
+    expect(main).to_contain_text(reference)
+    page.get_by_label("Name of the new token").fill("Records system")
+    page.get_by_role("button", name="Make a token").click()
+    shown = page.get_by_role("status").filter(has_text="Copy it now")
+    expect(shown).to_contain_text('Your new token "Records system".')
+    expect(shown.locator("code")).to_have_text(re.compile(r"^dpa_[A-Za-z0-9_-]{20,}$"))
