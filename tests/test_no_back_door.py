@@ -289,6 +289,7 @@ class World:
             "api.session_delete": lambda c, v: ("json", None),
             "api.session_enrolment": lambda c, v: ("json", {"token": "not.a.token", "totp": "123456"}),
             "agency_portal.token_create": lambda c, v: ("form", {"name": "Sweep token"}),
+            "agency_portal.request_new": case_form,
             "agency_api.token_create": lambda c, v: ("json", {"name": "Sweep token"}),
             "agency_api.token_revoke": lambda c, v: ("json", None),
             "agency_portal.token_revoke": lambda c, v: ("form", {}),

@@ -55,6 +55,7 @@ EXPECTED = {
     "portal.accept_by_link": ANYONE,
     "agency_portal.invitation": ANYONE,
     "agency_portal.register": ANYONE,
+    "agency_portal.request_new": OFFICER,
     "agency_portal.home": OFFICER,
     "agency_portal.token_create": OFFICER,
     "agency_portal.token_revoke": OFFICER,

@@ -2,17 +2,17 @@
 an officer's home, with the agency's requests as they stand. An officer sees
 their own agency's requests only, and no customer's data."""
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from models import Role, db, utcnow
+from models import Channel, Role, db, utcnow
 from views.auth import public_url, set_password_from_link
 from views.errors import status_of
-from views.forms import RegistrationForm
+from views.forms import CaseForm, RegistrationForm
 from views.identity import actor, client_ip
 from views.policy import allow, public
-from workflows import cases, identity
-from workflows.errors import Conflict, InvalidInput, NotFound, RateLimited
+from workflows import cases, disclosure, identity
+from workflows.errors import Conflict, InvalidInput, NotFound, RateLimited, TooLarge
 from workflows.identity import ID_MAX
 
 bp = Blueprint("agency_portal", __name__, url_prefix="/agency")
@@ -62,6 +62,35 @@ def _home(status_code: int = 200, **extra):
 @officers
 def home():
     return _home()
+
+
+@bp.route("/requests/new", methods=["GET", "POST"])
+@officers
+def request_new():
+    """A verified officer sends a demand with its PDF, for their own agency: the
+    same checks as at the intake desk and in the API; the agency and the moment of
+    receipt are the portal's, not the form's."""
+    officer = current_user.user
+    if identity.officer_status(officer) != "verified":
+        flash("You can send requests once we have verified that you work for your agency.", "error")
+        return redirect(url_for("agency_portal.home"), 303)
+    form = CaseForm()
+    context = {"form": form, "portal": True, "agency": officer.agency}
+    if not form.is_submitted():
+        return render_template("cases/new.html", **context)
+    now = utcnow()
+    body = {**form.body(), "agency_id": officer.agency_id, "received_at": now.isoformat(),
+            "channel": Channel.PORTAL.value}
+    upload = form.document.data
+    try:
+        case = cases.log_demand(body, upload.stream if upload else None, upload.filename if upload else None,
+                                actor(), now, disclosure.document_folder(current_app.instance_path),
+                                officer.id)
+    except (InvalidInput, TooLarge) as exc:
+        form.show_errors(exc.fields)
+        return render_template("cases/new.html", **context), status_of(exc)
+    flash(f"Sent: your request is {case.reference}. We answer by the date shown beside it.", "ok")
+    return redirect(url_for("agency_portal.home"), 303)
 
 
 @bp.post("/tokens")

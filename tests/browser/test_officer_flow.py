@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from playwright.sync_api import expect
 
 from models import MailMessage, User, db, utcnow
+from tests.conftest import PDF_BYTES
 from workflows import identity
 from workflows.audit import Actor
 
@@ -70,3 +71,22 @@ def test_an_officer_registers_is_verified_and_makes_a_token(page, make_agency, m
     shown = page.get_by_role("status").filter(has_text="Copy it now")
     expect(shown).to_contain_text('Your new token "Records system".')
     expect(shown.locator("code")).to_have_text(re.compile(r"^dpa_[A-Za-z0-9_-]{20,}$"))
+
+    # Ana sends a demand with its PDF through the portal.
+    page.get_by_role("link", name="Send a request").click()
+    form = page.locator("main form")
+    form.get_by_label("Request type").select_option(label="Criminal")
+    form.get_by_label("Legal process", exact=True).select_option(label="Search warrant")
+    form.get_by_label("Issuing authority").fill("King County Superior Court")
+    form.get_by_label("Case number").fill("26-1-00042-1")
+    form.get_by_label("Issued on").fill(utcnow().date().isoformat())
+    form.get_by_label("Issued or validated by a judge or court").check()
+    form.get_by_label("Signed", exact=True).check()
+    form.get_by_label("Accounts named").fill("alice@contoso.example")
+    form.get_by_label("Stored content").check()
+    form.get_by_label("Legal process document (PDF)").set_input_files(
+        {"name": "warrant.pdf", "mimeType": "application/pdf", "buffer": PDF_BYTES})
+    form.get_by_role("button", name="Send the request").click()
+    expect(page).to_have_url(re.compile(r"/agency/$"))
+    sent = re.search(r"your request is (\S+)\.", page.get_by_role("status").inner_text()).group(1)
+    expect(main.get_by_role("table", name="Your agency's requests")).to_contain_text(sent)
