@@ -502,6 +502,7 @@ def test_a_file_whose_writer_lives_is_left_alone_until_the_writer_is_gone(app):
     assert disclosure.sweep_leftovers(folder) == 1 and not part.exists()
 
 
+@pytest.mark.postgres_only  # on SQLite a sweep elsewhere waits for the approval's write lock to end
 def test_a_package_waiting_for_its_transaction_is_not_swept(app, make_case, make_customer, plant, case_staff,
                                                             monkeypatch):
     """Between the rename and the commit the package is named by nothing committed:
@@ -557,6 +558,27 @@ def test_a_killed_writer_leaves_nothing_after_a_restart(app, cli):
     parts[0].write_bytes(b"another")
     result = cli("productions", "sweep")
     assert result.exit_code == 0 and result.stdout.strip() == "removed: 1"
+
+
+def test_the_sweep_before_a_package_commits_nothing_of_the_approval(app, make_case, make_customer, plant,
+                                                                    case_staff, monkeypatch):
+    """The approval sweeps leftovers inside its own transaction: when it then fails,
+    nothing of it was committed on the way."""
+    from sqlalchemy.exc import OperationalError
+
+    (settings.folder() / ".production-old.part").write_bytes(b"left behind")
+    case, _ = pending_case(make_case, make_customer, plant)
+
+    def broken(*args, **kwargs):
+        raise OperationalError("INSERT INTO production_links", {}, Exception("disk I/O error"))
+
+    monkeypatch.setattr(links, "issue", broken)
+    with pytest.raises(Exception, match="disk I/O error"):
+        approve(case, case_staff)
+    db.session.expire_all()
+    assert db.session.get(Case, case.id).state is State.PENDING_APPROVAL
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Disclosure)) == 0
+    assert production_files(app) == []  # the leftover went, and so did the failed package
 
 
 def test_a_failure_after_the_package_is_written_leaves_no_file(app, make_case, make_customer, plant,

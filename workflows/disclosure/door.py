@@ -307,25 +307,34 @@ def _claim(path: Path) -> int | None:
     return fd
 
 
-def sweep_leftovers(folder: Path) -> int:
+def sweep_leftovers(folder: Path, *, in_transaction: bool = False) -> int:
     """Remove what a crashed or killed approval left behind, whatever its age: a
     half-written .part file, or a sealed package no committed disclosure names.
     A file whose writer is still at work is locked by it and left alone; a
     package is locked from its first byte until its transaction ends. Returns how
-    many files went. Without the database (not yet created), .part files only."""
+    many files went. Without the database (not yet created), .part files only.
+    `in_transaction`: called inside the caller's transaction (an approval about to
+    write its package), which it neither commits nor rolls back."""
     if not folder.is_dir():
         return 0
     found = [p for p in folder.iterdir() if p.suffix in (".part", ".sealed")]
     if not found:
         return 0
+    query = select(Disclosure.package_name).where(
+        Disclosure.package_name.in_([p.name for p in found if p.suffix == ".sealed"]))
+    if in_transaction:
+        return _remove_unheld(found, set(db.session.scalars(query)))
     try:
-        named = set(db.session.scalars(select(Disclosure.package_name).where(
-            Disclosure.package_name.in_([p.name for p in found if p.suffix == ".sealed"]))))
+        named = set(db.session.scalars(query))
         db.session.commit()  # no transaction held while the files are handled
     except SQLAlchemyError:
         db.session.rollback()
         found = [p for p in found if p.suffix == ".part"]  # never named by anything
         named = set()
+    return _remove_unheld(found, named)
+
+
+def _remove_unheld(found: list[Path], named: set[str]) -> int:
     removed = 0
     for path in found:
         if path.name in named:
@@ -382,7 +391,7 @@ def produce(cap: Capability, now: datetime) -> Package:
         select(Account).where(Account.id.in_(cap.account_ids)).order_by(Account.id)
     ).scalars().all()
     keys, place = settings().keys, folder()
-    sweep_leftovers(place)
+    sweep_leftovers(place, in_transaction=True)
     fd, part = tempfile.mkstemp(prefix=".production-", suffix=".part", dir=place)
     fcntl.flock(fd, fcntl.LOCK_EX)  # mine until my transaction ends, whatever the file's name
     lock = os.dup(fd)  # the same lock, kept past the writing
