@@ -745,3 +745,33 @@ def assert_error(resp, status: int, code: str, reasons: list[str] | None = None)
     if reasons is not None:
         assert set(reasons) <= set(body["reasons"]), body
     return body
+
+
+# ---- account mail, sent by the relay to a real SMTP server on loopback ------------
+
+MAIL_PUBLIC_URL = "https://due-process.provider.example"
+
+
+@pytest.fixture
+def mailbox(app):
+    """An SMTP server on loopback that the app's relay sends to; links in mail start
+    with MAIL_PUBLIC_URL."""
+    from tests.smtp_server import SmtpServer
+
+    server = SmtpServer().start()
+    app.config.update(server.config("accounts@provider.example"), PUBLIC_URL=MAIL_PUBLIC_URL)
+    yield server
+    server.stop()
+
+
+def relay_pass() -> None:
+    """One relay pass with the app's settings, as `notices send` makes it."""
+    from flask import current_app
+
+    from workflows.notices import relay
+
+    db.session.commit()  # the test holds no lock while the relay works
+    config = current_app.config
+    relay.send_pass(utcnow(), relay.MailSettings.from_config(config), relay.Policy.from_config(config),
+                    config["PUBLIC_URL"])
+    db.session.expire_all()

@@ -10,7 +10,6 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-from flask import current_app
 
 from models import (
     AuditAction,
@@ -25,33 +24,18 @@ from models import (
     db,
     utcnow,
 )
-from tests.conftest import caller_for, csrf_from, fresh_code, post_form, sign_in
-from tests.smtp_server import SmtpServer
+from tests.conftest import MAIL_PUBLIC_URL, caller_for, csrf_from, fresh_code, post_form, relay_pass, sign_in
 from workflows.audit import Actor
 from workflows.cases import machine as case_machine
 from workflows.errors import Conflict, InvalidInput, NotAllowed
 from workflows.identity import grants
-from workflows.notices import relay
 
-PUBLIC_URL = "https://due-process.provider.example"
 NEW_PASSWORD = "my own long passphrase"
 INVITE = re.compile(r"https://due-process\.provider\.example/invitation/([A-Za-z0-9_-]+)")
 
 
-@pytest.fixture
-def smtp(app):
-    server = SmtpServer().start()
-    app.config.update(server.config("accounts@provider.example"), PUBLIC_URL=PUBLIC_URL)
-    yield server
-    server.stop()
 
 
-def relay_pass():
-    db.session.commit()
-    config = current_app.config
-    relay.send_pass(utcnow(), relay.MailSettings.from_config(config), relay.Policy.from_config(config),
-                    config["PUBLIC_URL"])
-    db.session.expire_all()
 
 
 @pytest.fixture
@@ -89,7 +73,7 @@ def events(action: AuditAction) -> list[AuditEvent]:
 
 
 def test_a_new_staff_user_needs_a_second_administrator_and_sets_their_own_password(
-        app, admins, make_user, new_client, smtp):
+        app, admins, make_user, new_client, mailbox):
     (ada, ada_client), (bo, bo_client) = admins
     approver = make_user(Role.APPROVER, email="amara@provider.example")
     auditor = make_user(Role.AUDITOR, email="aurelio@provider.example")
@@ -112,7 +96,7 @@ def test_a_new_staff_user_needs_a_second_administrator_and_sets_their_own_passwo
     assert [e.actor_id for e in events(AuditAction.GRANT_APPROVED)] == [bo.id]
 
     relay_pass()
-    by_subject = {m.subject: m for m in smtp.handler.messages()}
+    by_subject = {m.subject: m for m in mailbox.handler.messages()}
     invitation = by_subject["You are invited to Due Process"]
     assert invitation.to == "nina@provider.example" and "as Reviewer" in invitation.text
     told = by_subject["nina@provider.example now holds the role Reviewer"]
@@ -212,7 +196,7 @@ def test_two_approvals_at_once_grant_once(app, make_user):
             admin = db.session.get(User, admin_id)
             barrier.wait()
             try:
-                grants.decide(grant_id, True, actor_of(admin), utcnow(), PUBLIC_URL)
+                grants.decide(grant_id, True, actor_of(admin), utcnow(), MAIL_PUBLIC_URL)
                 db.session.commit()
                 results.append("approved")
             except Conflict:
@@ -249,7 +233,7 @@ def test_an_operator_grant_at_the_server_is_announced_too(app, cli, make_user):
 def granted(role: Role, proposer: User, approver: User, email: str) -> User:
     grant = grants.propose_user(email, "", role, actor_of(proposer), utcnow(), ("provider.example",))
     db.session.commit()
-    grants.decide(grant.id, True, actor_of(approver), utcnow(), PUBLIC_URL)
+    grants.decide(grant.id, True, actor_of(approver), utcnow(), MAIL_PUBLIC_URL)
     db.session.commit()
     return db.session.scalar(sa.select(User).where(User.email == email))
 

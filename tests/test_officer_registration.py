@@ -7,27 +7,17 @@ import re
 
 import pytest
 import sqlalchemy as sa
-from flask import current_app
 
 from models import AgencyDomain, AuditAction, AuditEvent, MailKind, MailMessage, Role, User, db, utcnow
-from tests.conftest import csrf_from, fresh_code, pairs
-from tests.smtp_server import SmtpServer
+from tests.conftest import csrf_from, fresh_code, pairs, relay_pass
 from workflows.audit import Actor
 from workflows.errors import Conflict, InvalidInput
 from workflows.identity import directory
-from workflows.notices import relay
 
-PUBLIC_URL = "https://due-process.provider.example"
 LINK = re.compile(r"https://due-process\.provider\.example/agency/invitation/([A-Za-z0-9_-]+)")
 PASSPHRASE = "an officer's own passphrase"
 
 
-@pytest.fixture
-def smtp(app):
-    server = SmtpServer().start()
-    app.config.update(server.config("accounts@provider.example"), PUBLIC_URL=PUBLIC_URL)
-    yield server
-    server.stop()
 
 
 @pytest.fixture
@@ -38,12 +28,6 @@ def agency(make_agency):
     return agency
 
 
-def relay_pass():
-    db.session.commit()
-    config = current_app.config
-    relay.send_pass(utcnow(), relay.MailSettings.from_config(config), relay.Policy.from_config(config),
-                    config["PUBLIC_URL"])
-    db.session.expire_all()
 
 
 def register(client, email: str, name: str = "Det. Ana Ruiz"):
@@ -51,13 +35,13 @@ def register(client, email: str, name: str = "Det. Ana Ruiz"):
     return client.post("/agency/register", data={"email": email, "name": name, "csrf_token": csrf_from(page)})
 
 
-def test_an_officer_registers_confirms_and_waits_for_verification(app, agency, new_client, smtp, cli):
+def test_an_officer_registers_confirms_and_waits_for_verification(app, agency, new_client, mailbox, cli):
     resp = register(new_client(), "ana.ruiz@spd.example")
     assert resp.status_code == 200 and "Seattle Police" in resp.get_data(as_text=True)
     ana = db.session.scalar(sa.select(User).where(User.email == "ana.ruiz@spd.example"))
     assert ana.role is Role.OFFICER and ana.agency_id == agency.id and ana.officer_verified_at is None
     relay_pass()
-    [message] = smtp.handler.messages()
+    [message] = mailbox.handler.messages()
     assert message.to == "ana.ruiz@spd.example" and "Seattle Police" in message.subject
     token = LINK.search(message.text).group(1)
 
@@ -91,7 +75,7 @@ def test_an_address_on_no_agency_domain_is_refused(app, agency, new_client):
 
 
 def test_registering_a_taken_address_makes_nothing_new_and_tells_its_owner(app, agency, new_client,
-                                                                           make_user, smtp):
+                                                                           make_user, mailbox):
     ana = make_user(Role.OFFICER, email="ana.ruiz@spd.example", agency=agency)
     ana.last_sign_in_at = utcnow()  # she has signed in before
     db.session.commit()
@@ -104,11 +88,11 @@ def test_registering_a_taken_address_makes_nothing_new_and_tells_its_owner(app, 
 
 
 def test_registering_again_before_confirming_sends_a_new_link_and_spends_the_old(app, agency, new_client,
-                                                                                 smtp):
+                                                                                 mailbox):
     register(new_client(), "ana.ruiz@spd.example")
     register(new_client(), "ana.ruiz@spd.example")
     relay_pass()
-    first, second = (LINK.search(m.text).group(1) for m in smtp.handler.messages())
+    first, second = (LINK.search(m.text).group(1) for m in mailbox.handler.messages())
     assert new_client().get(f"/agency/invitation/{first}").status_code == 410
     assert new_client().get(f"/agency/invitation/{second}").status_code == 200
 

@@ -7,7 +7,6 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-from flask import current_app
 
 from models import (
     AuditAction,
@@ -21,32 +20,16 @@ from models import (
     db,
     utcnow,
 )
-from tests.conftest import PASSWORD, csrf_from, fresh_code, pairs, sign_in
-from tests.smtp_server import SmtpServer
+from tests.conftest import PASSWORD, csrf_from, fresh_code, pairs, relay_pass, sign_in
 from workflows.errors import Gone
 from workflows.identity import links, resets
-from workflows.notices import relay
 
-PUBLIC_URL = "https://due-process.provider.example"
 NEW_PASSWORD = "a brand new passphrase"
 LINK = re.compile(r"https://due-process\.provider\.example/password/reset/([A-Za-z0-9_-]+)")
 
 
-@pytest.fixture
-def smtp(app):
-    server = SmtpServer().start()
-    app.config.update(server.config("accounts@provider.example"), PUBLIC_URL=PUBLIC_URL)
-    yield server
-    server.stop()
 
 
-def relay_pass():
-    db.session.commit()
-    config = current_app.config
-    result = relay.send_pass(utcnow(), relay.MailSettings.from_config(config),
-                             relay.Policy.from_config(config), config["PUBLIC_URL"])
-    db.session.expire_all()
-    return result
 
 
 def ask(client, email: str, **headers):
@@ -60,9 +43,9 @@ def messages(kind: MailKind) -> list[MailMessage]:
                               .order_by(MailMessage.id)).all()
 
 
-def emailed_token(smtp) -> str:
+def emailed_token(mailbox) -> str:
     relay_pass()
-    received = [m for m in smtp.handler.messages() if "Reset" in m.subject]
+    received = [m for m in mailbox.handler.messages() if "Reset" in m.subject]
     return LINK.search(received[-1].text).group(1)
 
 
@@ -75,7 +58,8 @@ def choose(client, token: str, password: str = NEW_PASSWORD, confirm: str | None
         "csrf_token": csrf_from(page.get_data(as_text=True))})
 
 
-def test_the_answer_is_the_same_whether_or_not_the_address_has_an_account(app, new_client, make_user, smtp):
+def test_the_answer_is_the_same_whether_or_not_the_address_has_an_account(app, new_client, make_user,
+                                                                          mailbox):
     user = make_user(Role.REVIEWER, email="known@provider.example")
     known = ask(new_client(), "Known@Provider.example")
     unknown = ask(new_client(), "nobody@provider.example")
@@ -88,12 +72,13 @@ def test_the_answer_is_the_same_whether_or_not_the_address_has_an_account(app, n
     assert [(e.subject_id, e.data["sent"]) for e in events] == [(str(user.id), True), (None, False)]
 
 
-def test_the_link_sets_a_new_password_once_and_ends_every_session(app, client, new_client, make_user, smtp):
+def test_the_link_sets_a_new_password_once_and_ends_every_session(app, client, new_client, make_user,
+                                                                  mailbox):
     user = make_user(Role.REVIEWER, email="forgetful@provider.example")
     assert sign_in(client, user).status_code == 302
     ask(new_client(), user.email)
-    token = emailed_token(smtp)
-    received = smtp.handler.messages()[-1]
+    token = emailed_token(mailbox)
+    received = mailbox.handler.messages()[-1]
     assert received.to == user.email and "within 60 minutes" in received.text
     stored = messages(MailKind.PASSWORD_RESET)[0]
     assert stored.delivery is Delivery.SENT and stored.body is None  # the link does not outlive its sending
@@ -122,29 +107,29 @@ def test_the_link_sets_a_new_password_once_and_ends_every_session(app, client, n
 
     # The owner is told of the change, in a message of its own.
     relay_pass()
-    assert [m.subject for m in smtp.handler.messages()][-1] == "Your Due Process password was changed"
+    assert [m.subject for m in mailbox.handler.messages()][-1] == "Your Due Process password was changed"
     reset = db.session.scalars(sa.select(AuditEvent).where(
         AuditEvent.action == AuditAction.PASSWORD_RESET.value)).all()
     assert [e.subject_id for e in reset] == [str(user.id)]
 
 
-def test_a_link_lasts_an_hour_and_a_newer_one_replaces_it(app, new_client, make_user, smtp):
+def test_a_link_lasts_an_hour_and_a_newer_one_replaces_it(app, new_client, make_user, mailbox):
     user = make_user(Role.CUSTOMER, email="customer@tenant.example")
     ask(new_client(), user.email)
-    first = emailed_token(smtp)
+    first = emailed_token(mailbox)
     with pytest.raises(Gone) as expired:
         links.pending(first, links.PASSWORD_RESET, utcnow() + timedelta(hours=1, seconds=1))
     assert expired.value.code == "password_reset_expired"
     ask(new_client(), user.email)
-    second = emailed_token(smtp)
+    second = emailed_token(mailbox)
     assert choose(new_client(), first).status_code == 410
     assert choose(new_client(), second).status_code == 303
 
 
-def test_mismatched_or_weak_passwords_are_form_errors_and_spend_nothing(app, new_client, make_user, smtp):
+def test_mismatched_or_weak_passwords_are_form_errors_and_spend_nothing(app, new_client, make_user, mailbox):
     user = make_user(Role.REVIEWER)
     ask(new_client(), user.email)
-    token = emailed_token(smtp)
+    token = emailed_token(mailbox)
     assert choose(new_client(), token, confirm="something else entirely").status_code == 422
     assert choose(new_client(), token, password="short").status_code == 422
     link = db.session.scalar(sa.select(Invitation).where(Invitation.user_id == user.id))
@@ -152,10 +137,10 @@ def test_mismatched_or_weak_passwords_are_form_errors_and_spend_nothing(app, new
 
 
 def test_a_reset_link_is_no_invitation_and_an_invitation_no_reset_link(app, new_client, make_user, cli,
-                                                                        make_agency, smtp):
+                                                                        make_agency, mailbox):
     user = make_user(Role.REVIEWER)
     ask(new_client(), user.email)
-    token = emailed_token(smtp)
+    token = emailed_token(mailbox)
     assert new_client().get(f"/agency/invitation/{token}").status_code == 404
     agency = make_agency().agency
     invited = cli("officers", "invite", "officer@police.example", "--agency-id", str(agency.id))
@@ -164,7 +149,7 @@ def test_a_reset_link_is_no_invitation_and_an_invitation_no_reset_link(app, new_
     assert new_client().get("/password/reset/not-a-token").status_code == 404
 
 
-def test_disabled_accounts_get_nothing_and_one_account_three_an_hour(app, new_client, make_user, smtp):
+def test_disabled_accounts_get_nothing_and_one_account_three_an_hour(app, new_client, make_user, mailbox):
     disabled = make_user(Role.REVIEWER, email="gone@provider.example")
     disabled.active = False
     user = make_user(Role.REVIEWER, email="busy@provider.example")
@@ -175,17 +160,18 @@ def test_disabled_accounts_get_nothing_and_one_account_three_an_hour(app, new_cl
     assert [m.user_id for m in messages(MailKind.PASSWORD_RESET)] == [user.id] * resets.RESETS_PER_HOUR
 
 
-def test_asking_is_rate_limited_like_signing_in(app, client, make_user, smtp):
+def test_asking_is_rate_limited_like_signing_in(app, client, make_user, mailbox):
     user = make_user(Role.REVIEWER)
     answers = [ask(client, user.email).status_code for _ in range(6)]
     assert answers[-1] == 429 and 429 not in answers[:5]
 
 
-def test_the_link_points_at_the_configured_address_whatever_the_host_header(app, new_client, make_user, smtp):
+def test_the_link_points_at_the_configured_address_whatever_the_host_header(app, new_client, make_user,
+                                                                           mailbox):
     user = make_user(Role.REVIEWER)
     assert ask(new_client(), user.email, Host="evil.example").status_code == 200
     relay_pass()
-    text = smtp.handler.messages()[-1].text
+    text = mailbox.handler.messages()[-1].text
     assert "evil.example" not in text and LINK.search(text)
 
 

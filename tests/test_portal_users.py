@@ -7,32 +7,16 @@ import re
 
 import pytest
 import sqlalchemy as sa
-from flask import current_app
 
-from models import AuditAction, AuditEvent, Grant, GrantState, MailKind, MailMessage, Role, User, db, utcnow
-from tests.conftest import PASSWORD, csrf_from, post_form, sign_in
-from tests.smtp_server import SmtpServer
-from workflows.notices import relay
+from models import AuditAction, AuditEvent, Grant, GrantState, MailKind, MailMessage, Role, User, db
+from tests.conftest import PASSWORD, csrf_from, post_form, relay_pass, sign_in
 
-PUBLIC_URL = "https://due-process.provider.example"
 ACCEPT = re.compile(r"https://due-process\.provider\.example/portal/accept/([A-Za-z0-9_-]+)")
 INVITE = re.compile(r"https://due-process\.provider\.example/invitation/([A-Za-z0-9_-]+)")
 
 
-@pytest.fixture
-def smtp(app):
-    server = SmtpServer().start()
-    app.config.update(server.config("accounts@provider.example"), PUBLIC_URL=PUBLIC_URL)
-    yield server
-    server.stop()
 
 
-def relay_pass():
-    db.session.commit()
-    config = current_app.config
-    relay.send_pass(utcnow(), relay.MailSettings.from_config(config), relay.Policy.from_config(config),
-                    config["PUBLIC_URL"])
-    db.session.expire_all()
 
 
 @pytest.fixture
@@ -84,13 +68,13 @@ def test_no_administrator_makes_a_live_portal_user(app, admin_client, make_custo
 
 
 def test_the_notice_address_accepts_and_the_new_user_sets_their_password(app, admin_client, make_customer,
-                                                                         new_client, smtp):
+                                                                         new_client, mailbox):
     customer = make_customer("Contoso", accounts=["alice@contoso.example"])
     customer.notice_emails = ["legal@contoso.example"]
     db.session.commit()
     ask(admin_client, customer)
     relay_pass()
-    [request] = smtp.handler.messages()
+    [request] = mailbox.handler.messages()
     assert request.rcpt_tos == ["legal@contoso.example"] and "ada.admin@provider.example" in request.text
     token = ACCEPT.search(request.text).group(1)
 
@@ -102,7 +86,7 @@ def test_the_notice_address_accepts_and_the_new_user_sets_their_password(app, ad
     assert answer_link(new_client(), token, "accept").status_code == 404  # spent: the link names nothing now
 
     relay_pass()
-    by_subject = {m.subject: m for m in smtp.handler.messages()}
+    by_subject = {m.subject: m for m in mailbox.handler.messages()}
     invitation = by_subject["You are invited to Contoso's Due Process portal"]
     assert invitation.rcpt_tos == ["cora@contoso.example"]
     added = by_subject["A new user of your Due Process portal: cora@contoso.example"]
@@ -122,13 +106,13 @@ def test_the_notice_address_accepts_and_the_new_user_sets_their_password(app, ad
     assert approved.actor_id is None and approved.data["customer_id"] == customer.id
 
 
-def test_declining_or_withdrawing_makes_nobody(app, admin_client, make_customer, new_client, smtp):
+def test_declining_or_withdrawing_makes_nobody(app, admin_client, make_customer, new_client, mailbox):
     customer = make_customer("Contoso")
     ask(admin_client, customer, "first@contoso.example")
     ask(admin_client, customer, "second@contoso.example")
     relay_pass()
     tokens = {m.subject.split("(")[1].rstrip(")"): ACCEPT.search(m.text).group(1)
-              for m in smtp.handler.messages()}
+              for m in mailbox.handler.messages()}
     assert answer_link(new_client(), tokens["first@contoso.example"], "decline").status_code == 200
     second = db.session.scalar(sa.select(Grant).where(Grant.email == "second@contoso.example"))
     post_form(admin_client, f"/admin/grants/{second.id}/refuse", {}, page_url="/admin/grants")  # withdrawn

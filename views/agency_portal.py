@@ -6,7 +6,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_login import current_user
 
 from models import Channel, Role, db, utcnow
-from views.auth import public_url, set_password_from_link
+from views.auth import invitation_page, public_url
 from views.errors import status_of
 from views.forms import CaseForm, RegistrationForm
 from views.identity import actor, client_ip
@@ -24,11 +24,7 @@ REQUESTS_SHOWN = 100
 @public
 def invitation(token: str):
     """Set a password from a single-use invitation link."""
-    return set_password_from_link(
-        token, identity.INVITATION, "agency/invitation.html",
-        lambda password, confirm, ip, now: identity.accept_link(token, identity.INVITATION, password, confirm,
-                                                                ip, now),
-        "Your password is set. Sign in with it; you will then set up your authenticator app.")
+    return invitation_page(token, "agency/invitation.html")
 
 
 @bp.route("/register", methods=["GET", "POST"])

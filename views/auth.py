@@ -134,8 +134,13 @@ def reset_password(token: str):
 @public
 def invitation(token: str):
     """A staff member's invitation, sent once two administrators agreed to it."""
+    return invitation_page(token, "auth/invitation.html")
+
+
+def invitation_page(token: str, template: str):
+    """An invitation's link: the person sets their password, then signs in and enrols."""
     return set_password_from_link(
-        token, identity.INVITATION, "auth/invitation.html",
+        token, identity.INVITATION, template,
         lambda password, confirm, ip, now: identity.accept_link(token, identity.INVITATION, password, confirm,
                                                                 ip, now),
         "Your password is set. Sign in with it; you will then set up your authenticator app.")
