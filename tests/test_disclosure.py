@@ -560,14 +560,10 @@ def test_a_killed_writer_leaves_nothing_after_a_restart(app, cli):
     assert result.exit_code == 0 and result.stdout.strip() == "removed: 1"
 
 
-def test_the_sweep_before_a_package_commits_nothing_of_the_approval(app, make_case, make_customer, plant,
-                                                                    case_staff, monkeypatch):
-    """The approval sweeps leftovers inside its own transaction: when it then fails,
-    nothing of it was committed on the way."""
+def approve_failing_after_the_package(case, case_staff, monkeypatch) -> None:
+    """Approve while the database fails after the package is written (its first link
+    cannot be stored): the approval must leave nothing behind."""
     from sqlalchemy.exc import OperationalError
-
-    (settings.folder() / ".production-old.part").write_bytes(b"left behind")
-    case, _ = pending_case(make_case, make_customer, plant)
 
     def broken(*args, **kwargs):
         raise OperationalError("INSERT INTO production_links", {}, Exception("disk I/O error"))
@@ -578,23 +574,22 @@ def test_the_sweep_before_a_package_commits_nothing_of_the_approval(app, make_ca
     db.session.expire_all()
     assert db.session.get(Case, case.id).state is State.PENDING_APPROVAL
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Disclosure)) == 0
+
+
+def test_the_sweep_before_a_package_commits_nothing_of_the_approval(app, make_case, make_customer, plant,
+                                                                    case_staff, monkeypatch):
+    """The approval sweeps leftovers inside its own transaction: when it then fails,
+    nothing of it was committed on the way."""
+    (settings.folder() / ".production-old.part").write_bytes(b"left behind")
+    case, _ = pending_case(make_case, make_customer, plant)
+    approve_failing_after_the_package(case, case_staff, monkeypatch)
     assert production_files(app) == []  # the leftover went, and so did the failed package
 
 
 def test_a_failure_after_the_package_is_written_leaves_no_file(app, make_case, make_customer, plant,
                                                                 case_staff, monkeypatch):
-    from sqlalchemy.exc import OperationalError
-
     case, _ = pending_case(make_case, make_customer, plant)
-
-    def broken(*args, **kwargs):
-        raise OperationalError("INSERT INTO production_links", {}, Exception("disk I/O error"))
-
-    monkeypatch.setattr(links, "issue", broken)
-    with pytest.raises(Exception, match="disk I/O error"):
-        approve(case, case_staff)
-    db.session.expire_all()
-    assert db.session.get(Case, case.id).state is State.PENDING_APPROVAL
+    approve_failing_after_the_package(case, case_staff, monkeypatch)
     assert production_files(app) == []
 
 
