@@ -148,3 +148,30 @@ def test_public_report_pages(viewport_page, make_case):
     response = page.goto("/transparency/2026-H3")
     assert response.status == 404
     assert_accessible(page, "an unknown period")
+
+
+PUBLIC_FORMS = ["/password/forgot", "/agency/register"]
+
+
+@pytest.mark.parametrize("path", PUBLIC_FORMS)
+def test_public_forms(viewport_page, path):
+    page = viewport_page
+    page.goto(path)
+    assert_accessible(page, path)
+    page.locator("main button[type=submit]").click()
+    expect(page.locator(".error").first).to_be_visible()
+    assert_accessible(page, f"{path} with an error")
+
+
+def test_officer_pages(viewport_page, make_user, make_agency):
+    agency = make_agency().agency
+    officer = make_user(Role.OFFICER, agency=agency)
+    identity.verify_officer(officer.id, "callback", agency.phone, "Sgt. Lee", Actor.system("staff"), utcnow())
+    db.session.commit()
+    email, secret = officer.email, officer.totp_secret
+    db.session.remove()
+    page = viewport_page
+    sign_in(page, email, secret)
+    for path in ("/agency/", "/agency/requests/new"):
+        assert page.goto(path).ok, path
+        assert_accessible(page, path)
