@@ -18,12 +18,12 @@ from workflows.disclosure.door import (
     deposit,
     mint,
     produce,
-    sweep_leftovers,
     vault_size,
 )
 from workflows.disclosure.holds import delete_account, held_counts, record_digest
 from workflows.disclosure.holds import hold as hold_records
 from workflows.disclosure.holds import release as release_hold
+from workflows.disclosure.leftovers import sweep as sweep_leftovers
 from workflows.disclosure.links import (
     LINK_ROLES,
     NOTE_MAX,

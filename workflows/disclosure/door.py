@@ -13,13 +13,11 @@ the manifest, never the records.
 
 Every step is an audit event in the same transaction as the change it records."""
 
-import fcntl
 import hashlib
 import hmac
 import json
 import os
 import secrets
-import tempfile
 import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -41,7 +39,7 @@ from models import (
 from models.vault import CustomerRecord, VaultHold
 from workflows import audit
 from workflows.audit import Actor
-from workflows.disclosure import links, sealing
+from workflows.disclosure import leftovers, links, sealing
 from workflows.disclosure.holds import holds_scope
 from workflows.disclosure.scope import in_scope
 from workflows.disclosure.settings import folder, settings
@@ -291,65 +289,6 @@ def _write_zip(zf: zipfile.ZipFile, cap: Capability, case: Case, accounts: list[
     return manifest
 
 
-def _claim(path: Path) -> int | None:
-    """An open descriptor on `path` holding its exclusive lock, or None when a live
-    writer holds it (or the file is gone). The lock is the kernel's (flock): it
-    lasts while its writer's process does, so a crash frees it at once."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except FileNotFoundError:
-        return None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        return None
-    return fd
-
-
-def sweep_leftovers(folder: Path, *, in_transaction: bool = False) -> int:
-    """Remove what a crashed or killed approval left behind, whatever its age: a
-    half-written .part file, or a sealed package no committed disclosure names.
-    A file whose writer is still at work is locked by it and left alone; a
-    package is locked from its first byte until its transaction ends. Returns how
-    many files went. Without the database (not yet created), .part files only.
-    `in_transaction`: called inside the caller's transaction (an approval about to
-    write its package), which it neither commits nor rolls back."""
-    if not folder.is_dir():
-        return 0
-    found = [p for p in folder.iterdir() if p.suffix in (".part", ".sealed")]
-    if not found:
-        return 0
-    query = select(Disclosure.package_name).where(
-        Disclosure.package_name.in_([p.name for p in found if p.suffix == ".sealed"]))
-    if in_transaction:
-        return _remove_unheld(found, set(db.session.scalars(query)))
-    try:
-        named = set(db.session.scalars(query))
-        db.session.commit()  # no transaction held while the files are handled
-    except SQLAlchemyError:
-        db.session.rollback()
-        found = [p for p in found if p.suffix == ".part"]  # never named by anything
-        named = set()
-    return _remove_unheld(found, named)
-
-
-def _remove_unheld(found: list[Path], named: set[str]) -> int:
-    removed = 0
-    for path in found:
-        if path.name in named:
-            continue
-        fd = _claim(path)
-        if fd is None:
-            continue
-        try:
-            path.unlink(missing_ok=True)
-            removed += 1
-        finally:
-            os.close(fd)
-    return removed
-
-
 @dataclass
 class Package:
     """A package written by produce(): on disk, recorded on its disclosure, not yet
@@ -391,10 +330,8 @@ def produce(cap: Capability, now: datetime) -> Package:
         select(Account).where(Account.id.in_(cap.account_ids)).order_by(Account.id)
     ).scalars().all()
     keys, place = settings().keys, folder()
-    sweep_leftovers(place, in_transaction=True)
-    fd, part = tempfile.mkstemp(prefix=".production-", suffix=".part", dir=place)
-    fcntl.flock(fd, fcntl.LOCK_EX)  # mine until my transaction ends, whatever the file's name
-    lock = os.dup(fd)  # the same lock, kept past the writing
+    leftovers.sweep(place, in_transaction=True)
+    fd, part, lock = leftovers.new_part(place)
     final = place / f"{secrets.token_hex(16)}.sealed"
     try:
         with os.fdopen(fd, "wb") as raw:
