@@ -99,6 +99,41 @@ def attempt(compose: Callable[[], EmailMessage], settings: MailSettings,
         return Transient(f"{type(exc).__name__}: {exc}"), {}
 
 
+def pass_clock(now: datetime) -> Callable[[], datetime]:
+    """`now` moved on by the time a pass has taken: a long pass never claims with a
+    lease already spent."""
+    started = time.monotonic()
+    return lambda: now + timedelta(seconds=time.monotonic() - started)
+
+
+def deliver(model, label: str, clock: Callable[[], datetime], policy: Policy, settings: MailSettings,
+            send: Callable[[MailSettings, EmailMessage], dict], compose_one: Callable[[object], EmailMessage],
+            record_one: Callable[[int, datetime, Exception | None, dict], None], errors: list[str]) -> None:
+    """Claim, send and record batches of an outbox's due rows until none are left:
+    `compose_one(row)` makes a row's message, `record_one(row_id, claim_mark,
+    error, refused)` records what happened."""
+    while True:
+        claimed, mark = claim(model, clock(), policy)
+        for row_id in claimed:
+            error, refused = attempt(lambda i=row_id: compose_one(db.session.get(model, i)), settings, send)
+            if error is not None:
+                errors.append(f"{label} {row_id}: {error}")
+            record_one(row_id, mark, error, refused)
+        if len(claimed) < policy.batch:
+            return
+
+
+def retry_or_fail(row, error: Exception, policy: Policy, now: datetime) -> bool:
+    """After a failed attempt: failed for good (a refusal, or the last attempt; True),
+    or pending again after the backoff (False). The caller audits and counts."""
+    row.last_error = str(error)[:2000]
+    if isinstance(error, Permanent) or row.attempts >= policy.max_attempts:
+        row.delivery, row.next_attempt_at = Delivery.FAILED, None
+        return True
+    row.delivery, row.next_attempt_at = Delivery.PENDING, now + policy.backoff(row.attempts)
+    return False
+
+
 # ---- account mail --------------------------------------------------------------
 
 @dataclass
@@ -140,37 +175,27 @@ def _record(message_id: int, claim_mark: datetime, now: datetime, policy: Policy
         audit.record(AuditAction.MAIL_SENT, MAIL_ACTOR, subject=("mail", message.id), now=now,
                      data=about | {"refused": sorted(refused)})
         result.sent += 1
-    elif isinstance(error, Permanent) or message.attempts >= policy.max_attempts:
-        message.delivery, message.next_attempt_at = Delivery.FAILED, None
-        message.last_error = str(error)[:2000]
+    elif retry_or_fail(message, error, policy, now):
         audit.record(AuditAction.MAIL_FAILED, MAIL_ACTOR, subject=("mail", message.id), now=now,
                      data=about | {"error": message.last_error})
         result.failed += 1
     else:
-        message.delivery = Delivery.PENDING
-        message.next_attempt_at = now + policy.backoff(message.attempts)
-        message.last_error = str(error)[:2000]
         result.retrying += 1
     db.session.commit()
 
 
 def send_pass(now: datetime, settings: MailSettings | None, policy: Policy,
-              send: Callable[[MailSettings, EmailMessage], dict] = smtp_send) -> MailPass:
-    """Send what is due; `now` moves on with the pass, as for notices."""
-    started = time.monotonic()
+              send: Callable[[MailSettings, EmailMessage], dict] = smtp_send,
+              clock: Callable[[], datetime] | None = None) -> MailPass:
+    """Send what is due; `clock` moves `now` on with the pass, as for notices."""
     result = MailPass()
     if settings is None:
         result.not_configured = park_unsent(MailMessage, now)
         return result
     unpark(MailMessage, now)
-    while True:
-        clock = now + timedelta(seconds=time.monotonic() - started)
-        claimed, mark = claim(MailMessage, clock, policy)
-        for message_id in claimed:
-            error, refused = attempt(lambda i=message_id: compose(db.session.get(MailMessage, i), settings),
-                                     settings, send)
-            if error is not None:
-                result.errors.append(f"mail {message_id}: {error}")
-            _record(message_id, mark, now, policy, result, error, refused)
-        if len(claimed) < policy.batch:
-            return result
+    deliver(MailMessage, "mail", clock or pass_clock(now), policy, settings, send,
+            lambda message: compose(message, settings),
+            lambda message_id, mark, error, refused: _record(message_id, mark, now, policy, result, error,
+                                                             refused),
+            result.errors)
+    return result

@@ -18,7 +18,7 @@ failed, for staff to see and retry."""
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 
@@ -28,7 +28,7 @@ from sqlalchemy import select
 from models import AuditAction, Category, Delivery, Notice, NoticeKind, db, utcnow
 from workflows import audit, mail
 from workflows.audit import Actor
-from workflows.mail import MailSettings, Permanent, Policy, smtp_send
+from workflows.mail import MailSettings, Policy, smtp_send
 from workflows.notices import outbox as notices
 
 RELAY_ACTOR = Actor.system("notice relay")
@@ -100,15 +100,11 @@ def _record(notice_id: int, claim: datetime, now: datetime, policy: Policy, resu
             return
         notice.delivery, notice.sent_at, notice.next_attempt_at = Delivery.SENT, now, None
         notice.last_error = "refused: " + ", ".join(temporary + lasting) if refused else None
-    elif isinstance(error, Permanent) or notice.attempts >= policy.max_attempts:
-        notice.delivery, notice.next_attempt_at, notice.last_error = Delivery.FAILED, None, str(error)[:2000]
+    elif mail.retry_or_fail(notice, error, policy, now):
         audit.record(AuditAction.NOTICE_FAILED, RELAY_ACTOR, subject=("notice", notice.id), now=now, data={
             "case_id": notice.case_id, "attempts": notice.attempts, "error": notice.last_error})
         result.failed += 1
     else:
-        notice.delivery = Delivery.PENDING
-        notice.next_attempt_at = now + policy.backoff(notice.attempts)
-        notice.last_error = str(error)[:2000]
         result.retrying += 1
     db.session.commit()
 
@@ -119,30 +115,19 @@ def send_pass(now: datetime, settings: MailSettings | None, policy: Policy, port
     account mail. `now` is when the pass starts; each claim reads it moved on by the
     time the pass has taken, so a long pass never claims with a lease already spent
     (and only the holder of a claim records its result)."""
-    started = time.monotonic()
-
-    def clock() -> datetime:
-        return now + timedelta(seconds=time.monotonic() - started)
-
+    clock = mail.pass_clock(now)
     result = Pass(released=notices.release_due(now, RELAY_ACTOR))
     if settings is None:
         # No mail server: the portal alone carries the notice; staff see it unsent.
         result.not_configured = mail.park_unsent(Notice, now)
     else:
         mail.unpark(Notice, now)
-        while True:
-            claimed, claim = mail.claim(Notice, clock(), policy)
-            for notice_id in claimed:
-                def message(i=notice_id):
-                    return compose(db.session.get(Notice, i), settings, portal_url)
-
-                error, refused = mail.attempt(message, settings, send)
-                if error is not None:
-                    result.errors.append(f"notice {notice_id}: {error}")
-                _record(notice_id, claim, now, policy, result, error, refused)
-            if len(claimed) < policy.batch:
-                break
-    result.account_mail = mail.send_pass(clock(), settings, policy, send)
+        mail.deliver(Notice, "notice", clock, policy, settings, send,
+                     lambda notice: compose(notice, settings, portal_url),
+                     lambda notice_id, mark, error, refused: _record(notice_id, mark, now, policy, result,
+                                                                     error, refused),
+                     result.errors)
+    result.account_mail = mail.send_pass(clock(), settings, policy, send, clock)
     result.errors.extend(result.account_mail.errors)
     return result
 
