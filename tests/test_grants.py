@@ -318,3 +318,20 @@ def test_roles_from_an_operator_do_not_count(app, make_user, make_case):
     with pytest.raises(NotAllowed):
         grants.propose_user("x@provider.example", "", Role.REVIEWER, Actor.system("cli"), utcnow(),
                             ("provider.example",))
+
+
+def test_only_an_active_administrator_proposes_or_decides(app, make_user):
+    """The rule is the workflow's, whatever calls it."""
+    ada, reviewer = make_user(Role.ADMIN), make_user(Role.REVIEWER)
+    grant = grants.propose_user("nina@provider.example", "", Role.AUDITOR, actor_of(ada), utcnow(),
+                                ("provider.example",))
+    db.session.commit()
+    with pytest.raises(NotAllowed):
+        grants.propose_user("x@provider.example", "", Role.APPROVER, actor_of(reviewer), utcnow(),
+                            ("provider.example",))
+    with pytest.raises(NotAllowed):
+        grants.decide(grant.id, True, actor_of(reviewer), utcnow(), MAIL_PUBLIC_URL)
+    db.session.rollback()
+    bo = make_user(Role.ADMIN, active=False)
+    with pytest.raises(NotAllowed):
+        grants.decide(grant.id, True, actor_of(bo), utcnow(), MAIL_PUBLIC_URL)

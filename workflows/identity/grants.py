@@ -46,9 +46,12 @@ def _staff_role(raw) -> Role:
 
 
 def _requester(actor: Actor) -> User:
-    if actor.user_id is None:
-        raise NotAllowed("Only a signed-in administrator proposes a grant.")
-    return get_user(actor.user_id)
+    """The administrator proposing or deciding: the rule lives here, not only in the
+    pages that call it."""
+    user = db.session.get(User, actor.user_id) if actor.user_id is not None else None
+    if user is None or user.role is not Role.ADMIN or not user.active:
+        raise NotAllowed("Only an active administrator proposes or decides a grant.")
+    return user
 
 
 def propose_user(email: str, name: str, role, actor: Actor, now: datetime, domains: tuple[str, ...]) -> Grant:
