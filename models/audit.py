@@ -67,6 +67,8 @@ class AuditAction(StrEnum):
     NDO_EXTENDED = "case.ndo_extended"
     CASE_VERIFIED = "case.verified"  # a call-back recorded, either way
     CASE_VERIFICATION_REFUSED = "case.verification_refused"
+    CASE_MESSAGE = "case.message"  # between staff and the agency
+    AGENCY_TOKEN_ROTATED = "agency.token_rotated"  # noqa: S105 (an event name)
     REPORT_PUBLISHED = "report.published"
 
 

@@ -15,6 +15,7 @@ from models.terms import (
     CaseKind,
     Category,
     Channel,
+    MessageSide,
     ProcessType,
     RejectReason,
     RequestType,
@@ -138,6 +139,7 @@ class Case(db.Model):
     documents = relationship("CaseDocument", back_populates="case", order_by="CaseDocument.id")
     disclosure = relationship("Disclosure", back_populates="case", uselist=False)
     verification = relationship("CaseVerification", back_populates="case", uselist=False)
+    messages = relationship("CaseMessage", back_populates="case", order_by="CaseMessage.id")
     preservation = relationship("Case", remote_side=[id], foreign_keys=[preservation_id])
 
     def __init__(self, **fields):
@@ -219,6 +221,24 @@ class CaseVerification(db.Model):
     at: Mapped[datetime]
 
     case = relationship("Case", back_populates="verification")
+
+
+class CaseMessage(db.Model):
+    """A message between the provider's staff and the agency about one request
+    ("name the accounts", say): both sides read the thread, each sees who wrote
+    from its own side, and every message is audited."""
+
+    __tablename__ = "case_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    side: Mapped[MessageSide] = mapped_column(enum_column(MessageSide, "message_side"))
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # none: the agency's system token
+    author: Mapped[str] = mapped_column(String(254))
+    text: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime]
+
+    case = relationship("Case", back_populates="messages")
 
 
 class Disclosure(db.Model):

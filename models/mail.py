@@ -29,6 +29,8 @@ class MailKind(StrEnum):
     STAFF_GRANT = "staff_grant"  # to approvers and auditors: someone gained power
     PORTAL_USER_REQUEST = "portal_user_request"  # to a customer: accept a new portal user?
     PORTAL_USER_ADDED = "portal_user_added"  # to a customer: a new portal user exists
+    AGENCY_MESSAGE = "agency_message"  # to officers: the provider wrote about a request
+    AGENCY_ANSWER = "agency_answer"  # to the case's reviewer: the agency wrote
 
     @property
     def label(self) -> str:
@@ -36,7 +38,9 @@ class MailKind(StrEnum):
                 "mfa_failed": "Wrong sign-in code",
                 "mfa_locked": "Sign-in locked for an hour", "invitation": "Invitation",
                 "staff_grant": "Staff grant announced", "portal_user_request": "Portal user to accept",
-                "portal_user_added": "Portal user added"}[self.value]
+                "portal_user_added": "Portal user added",
+                "agency_message": "Message to the agency",
+                "agency_answer": "Message from the agency"}[self.value]
 
 
 class MailMessage(db.Model):

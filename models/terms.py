@@ -142,3 +142,10 @@ class CallbackOutcome(StrEnum):
 
     CONFIRMED = "confirmed"  # the agency confirmed it sent the request
     FAILED = "failed"  # it did not: the request is taken as forged
+
+
+class MessageSide(StrEnum):
+    """Who wrote a message on a request: the provider's staff, or the agency."""
+
+    PROVIDER = "provider"
+    AGENCY = "agency"

@@ -775,3 +775,12 @@ def relay_pass() -> None:
     relay.send_pass(utcnow(), relay.MailSettings.from_config(config), relay.Policy.from_config(config),
                     config["PUBLIC_URL"])
     db.session.expire_all()
+
+
+def api_headers(client, user: User) -> dict:
+    """Sign `user` in over POST /api/v1/session on `client`: the headers its writes
+    carry (X-CSRFToken)."""
+    resp = client.post("/api/v1/session", json={"email": user.email, "password": PASSWORD,
+                                                "totp": fresh_code(user)})
+    assert resp.status_code == 200, resp.get_json()
+    return {"X-CSRFToken": resp.get_json()["csrf_token"]}

@@ -191,6 +191,12 @@ class World:
             return found[1], True
         return self.last_token, False
 
+    def link_id(self, case_id: int) -> str:
+        """The id of the case's newest collection link, as the portal's page holds it."""
+        db.session.expire_all()
+        d = db.session.get(Case, case_id).disclosure
+        return str(d.links[-1].id) if d is not None and d.links else "0"
+
     def version(self, case_id: int) -> str:
         db.session.expire_all()
         return str(db.session.get(Case, case_id).version)
@@ -293,6 +299,14 @@ class World:
             "agency_api.token_create": lambda c, v: ("json", {"name": "Sweep token"}),
             "agency_api.token_revoke": lambda c, v: ("json", None),
             "agency_portal.token_revoke": lambda c, v: ("form", {}),
+            "agency_portal.token_rotate": lambda c, v: ("form", {}),
+            "agency_api.token_rotate": lambda c, v: ("json", None),
+            "agency_api.current_token_rotate": lambda c, v: ("json", None),
+            "cases.message": lambda c, v: ("form", {"text": "Name the accounts, please."}),
+            "cases_api.case_message": lambda c, v: ("json", {"text": "Name the accounts, please."}),
+            "agency_portal.request_message": lambda c, v: ("form", {"text": "Here they are."}),
+            "agency_api.request_message": lambda c, v: ("json", {"text": "Here they are."}),
+            "agency_portal.production": lambda c, v: ("form", {"link": self.link_id(v["case_id"])}),
             "agency_portal.invitation": lambda c, v: ("form", {"password": NEW_PASSWORD,
                                                                "confirm": NEW_PASSWORD}),
             "auth.forgot_password": lambda c, v: ("form", {"email": self.victim.email}),
@@ -401,6 +415,8 @@ class World:
         resp.close()
         if caller.role is not None and (rule.endpoint, method) in SESSION_ENDING:
             caller.stale.add(side)
+        if rule.endpoint == "agency_api.current_token_rotate" and resp.status_code == 201:
+            caller.headers["Authorization"] = f"Bearer {json.loads(data)['token']}"  # the old one is dead
         return Hit(caller.name, rule.endpoint, method, url, resp.status_code,
                    carries(data, self.canary.encode()), data, live)
 

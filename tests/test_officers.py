@@ -348,3 +348,75 @@ def test_staff_revoke_every_token_of_an_officer_at_once(app, cli, new_client, ma
     assert kept.status_code == 404  # the agency's own token still works
     assert client.get("/agency/").status_code == 200  # not suspended
     assert cli("officers", "revoke-tokens", "99999").exit_code != 0
+
+
+# ---- rotation: a new token in place of the old, in one step -----------------------------------
+
+def test_an_officer_rotates_a_token_in_the_portal(app, new_client, make_user, make_agency):
+    issued = make_agency()
+    officer = verified_officer(make_user, issued.agency)
+    client = new_client()
+    sign_in(client, officer)
+    _, old = make_token(client, name="Case system")
+    [record] = db.session.scalars(sa.select(AgencyToken).where(AgencyToken.officer_id == officer.id)).all()
+    page = client.get("/agency/").get_data(as_text=True)
+    resp = client.post(f"/agency/tokens/{record.id}/rotate", data={"csrf_token": csrf_from(page)})
+    assert resp.status_code == 201
+    new = re.search(r'<code class="hash">(dpa_[A-Za-z0-9_-]+)</code>', resp.get_data(as_text=True)).group(1)
+    assert new != old and "put this one where the old one was" in resp.get_data(as_text=True)
+
+    api = new_client()
+
+    def status_with(token):
+        headers = {"Authorization": f"Bearer {token}"}
+        return api.get("/api/v1/agency/requests/999999", headers=headers).status_code
+
+    assert (status_with(old), status_with(new)) == (401, 404)
+    tokens = db.session.scalars(sa.select(AgencyToken).where(AgencyToken.officer_id == officer.id)
+                                .order_by(AgencyToken.id)).all()
+    assert [(t.name, t.revoked_at is None) for t in tokens] == [("Case system", False), ("Case system", True)]
+    [event] = events(AuditAction.AGENCY_TOKEN_ROTATED)
+    assert event.data["old_prefix"] == old[:10] and event.data["new_prefix"] == new[:10]
+
+    again = client.post(f"/agency/tokens/{record.id}/rotate", data={"csrf_token": csrf_from(page)})
+    assert again.status_code == 409 and "revoked" in again.get_data(as_text=True)
+    other = verified_officer(make_user, issued.agency)
+    other_client = new_client()
+    sign_in(other_client, other)
+    csrf = csrf_from(other_client.get("/agency/").get_data(as_text=True))
+    stranger = other_client.post(f"/agency/tokens/{tokens[-1].id}/rotate", data={"csrf_token": csrf})
+    assert stranger.status_code == 404
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(AgencyToken).where(
+        AgencyToken.officer_id == officer.id, AgencyToken.revoked_at.is_(None))) == 1
+
+
+def test_tokens_rotate_through_the_api_the_system_token_itself_included(app, new_client, make_user,
+                                                                        make_agency):
+    issued = make_agency()
+    officer = verified_officer(make_user, issued.agency)
+    client = new_client()
+    sign_in(client, officer)
+    _, mine = make_token(client, name="Records system")
+    api = new_client()
+
+    def as_(token):
+        return {"Authorization": f"Bearer {token}"}
+
+    [record] = db.session.scalars(sa.select(AgencyToken).where(AgencyToken.officer_id == officer.id)).all()
+    rotated = api.post(f"/api/v1/agency/tokens/{record.id}/rotation", headers=as_(mine))
+    assert rotated.status_code == 201, rotated.get_json()
+    body = rotated.get_json()
+    assert body["name"] == "Records system" and body["token"] != mine
+    assert api.get("/api/v1/agency/requests/999999", headers=as_(mine)).status_code == 401
+    refused = api.post(f"/api/v1/agency/tokens/{record.id}/rotation", headers=as_(issued.token))
+    assert refused.status_code == 403 and refused.get_json()["error"] == "officer_token_required"
+
+    # The agency's system token rotates itself: whoever holds it gets the new one, nobody else.
+    system = api.post("/api/v1/agency/tokens/current/rotation", headers=as_(issued.token))
+    assert system.status_code == 201
+    fresh = system.get_json()["token"]
+    assert api.get("/api/v1/agency/requests/999999", headers=as_(issued.token)).status_code == 401
+    assert api.get("/api/v1/agency/requests/999999", headers=as_(fresh)).status_code == 404
+    new_record = db.session.get(AgencyToken, system.get_json()["id"])
+    assert new_record.officer_id is None and new_record.agency_id == issued.agency.id
+    assert len(events(AuditAction.AGENCY_TOKEN_ROTATED)) == 2

@@ -2,18 +2,22 @@
 an officer's home, with the agency's requests as they stand. An officer sees
 their own agency's requests only, and no customer's data."""
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+import base64
+
+from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from models import Channel, Role, db, utcnow
-from views.auth import invitation_page, public_url
+from views.api.agency_bodies import load_for_agency
+from views.auth import invitation_page, public_link, public_url
 from views.errors import status_of
 from views.forms import CaseForm, RegistrationForm
 from views.identity import actor, client_ip
 from views.policy import allow, public
 from workflows import cases, disclosure, identity
-from workflows.errors import Conflict, InvalidInput, NotFound, RateLimited, TooLarge
+from workflows.errors import Conflict, Gone, InvalidInput, NotFound, PackageFailed, RateLimited, TooLarge
 from workflows.identity import ID_MAX
+from workflows.schema import validate
 
 bp = Blueprint("agency_portal", __name__, url_prefix="/agency")
 officers = allow(Role.OFFICER)
@@ -48,8 +52,9 @@ def register():
 def _home(status_code: int = 200, **extra):
     officer = current_user.user
     agency = officer.agency
-    return render_template("agency/home.html", officer=officer, agency=agency,
-                           requests=cases.requests_for_officer(officer, REQUESTS_SHOWN),
+    requests = cases.requests_for_officer(officer, REQUESTS_SHOWN)
+    return render_template("agency/home.html", officer=officer, agency=agency, requests=requests,
+                           waiting=cases.unanswered([r.id for r in requests]),
                            status=identity.officer_status(officer), shown=REQUESTS_SHOWN,
                            tokens=identity.tokens_of(officer.id), **extra), status_code
 
@@ -114,3 +119,104 @@ def token_revoke(token_id: int):
         return _home(status_of(exc), token_error=exc.message)
     flash(f"The token {record.name or record.prefix} is revoked: it is refused from its next use.", "ok")
     return redirect(url_for("agency_portal.home", _anchor="tokens-heading"), 303)
+
+
+@bp.post(f"/tokens/<int(max={ID_MAX}):token_id>/rotate")
+@officers
+def token_rotate(token_id: int):
+    """A new token in place of one of the officer's own: shown once; the old one is
+    refused from its next use."""
+    try:
+        record, token = identity.rotate_token(token_id, actor(), utcnow(), officer=current_user.user)
+        db.session.commit()
+    except (NotFound, Conflict) as exc:
+        db.session.rollback()
+        return _home(status_of(exc), token_error=exc.message)
+    return _home(201, new_token=token, new_token_name=record.name or record.prefix, rotated=True)
+
+
+# ---- one request: where it stands, the messages, the production --------------------
+
+REQUEST = f"/requests/<int(max={ID_MAX}):case_id>"
+
+
+def _verified_officer():
+    """The signed-in officer, once verified: only then do they act for the agency."""
+    officer = current_user.user
+    if identity.officer_status(officer) != "verified":
+        raise NotFound("No such request for your agency.")
+    return officer
+
+
+def _request_page(case_id: int, status_code: int = 200, **extra):
+    officer = _verified_officer()
+    case = load_for_agency(case_id, officer.agency_id)
+    now = utcnow()
+    current = disclosure.current_link(case.disclosure, now) if case.disclosure is not None else None
+    return render_template("agency/request.html", case=case, agency=officer.agency, now=now,
+                           needed=cases.needed_from_agency(case, now), link=current[0] if current else None,
+                           link_open=bool(current and current[1]), message_max=cases.MESSAGE_MAX,
+                           **extra), status_code
+
+
+@bp.get(REQUEST)
+@officers
+def request_page(case_id: int):
+    return _request_page(case_id)
+
+
+@bp.post(REQUEST + "/messages")
+@officers
+def request_message(case_id: int):
+    """An officer writes to the provider on one of the agency's requests."""
+    officer = _verified_officer()
+    typed = request.form.get("text", "")
+    try:
+        body = validate(cases.MessageBody, {"text": typed})
+        cases.write_to_provider(case_id, officer.agency_id, body.text, actor(), officer.id, utcnow(),
+                                public_link("cases.show", case_id=case_id))
+        db.session.commit()
+    except (InvalidInput, Conflict) as exc:
+        db.session.rollback()
+        return _request_page(case_id, status_of(exc), message_error=exc.message, message_text=typed)
+    flash("Sent: the provider reads it on your request.", "ok")
+    return redirect(url_for("agency_portal.request_page", case_id=case_id, _anchor="messages-heading"), 303)
+
+
+def _why_not(link, token: str | None, now) -> str:
+    if token is not None:
+        return "The provider issued a new link since this page was loaded; reload it."
+    status = disclosure.link_status(link, now)
+    if status == "collected":
+        return f"It was already collected, on {link.used_at:%Y-%m-%d %H:%M} UTC."
+    if status == "expired":
+        return "Its link expired; ask the provider for a new one in a message."
+    return "The provider replaced its link; reload this page."
+
+
+@bp.post(REQUEST + "/production")
+@officers
+def production(case_id: int):
+    """Collect the production, once: the ZIP, streamed from its sealed file, with its
+    SHA-256 in Repr-Digest as in the API. A second click finds the link spent."""
+    officer = _verified_officer()
+    case = load_for_agency(case_id, officer.agency_id)
+    now = utcnow()
+    current = disclosure.current_link(case.disclosure, now) if case.disclosure is not None else None
+    if current is None:
+        return _request_page(case_id, 409, collect_error="There is no production to collect on this request.")
+    link, token = current
+    if token is None or str(link.id) != request.form.get("link", ""):
+        return _request_page(case_id, 410 if token is None else 409,
+                             collect_error=f"The production was not downloaded. {_why_not(link, token, now)}")
+    try:
+        collected = disclosure.collect(case_id, officer.agency_id, token, actor(), now)
+    except (Gone, PackageFailed) as exc:
+        db.session.rollback()
+        return _request_page(case_id, status_of(exc), collect_error=exc.message)
+    digest = base64.b64encode(bytes.fromhex(collected.sha256)).decode()
+    headers = {"Content-Length": str(collected.size),
+               "Content-Disposition": f'attachment; filename="{collected.filename}"',
+               "Repr-Digest": f"sha-256=:{digest}:", "Cache-Control": "no-store"}
+    return Response(disclosure.stream(collected), mimetype="application/zip", headers=headers,
+                    direct_passthrough=True)

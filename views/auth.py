@@ -176,6 +176,12 @@ def public_url() -> str:
     return current_app.config.get("PUBLIC_URL") or "http://127.0.0.1:5000"
 
 
+def public_link(endpoint: str, **values) -> str:
+    """The absolute address of a page, for e-mail: the configured address and the
+    page's path."""
+    return public_url().rstrip("/") + url_for(endpoint, **values)
+
+
 @bp.route("/sign-in/enrol", methods=["GET", "POST"])
 @public
 def enrol():

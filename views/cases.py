@@ -7,7 +7,8 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
-from models import Category, Role, utcnow
+from models import Category, Role, db, utcnow
+from views.auth import public_link
 from views.errors import status_of
 from views.forms import CaseForm, QueueFilterForm
 from views.identity import actor, caller
@@ -110,7 +111,8 @@ def new():
 
 def case_page(case_id: int, status: int = 200, **extra):
     page = cases.view(case_id, current_user.role, current_user.id, actor(), utcnow())
-    return render_template("cases/show.html", page=page, now=utcnow(), **extra), status
+    return render_template("cases/show.html", page=page, now=utcnow(), message_max=cases.MESSAGE_MAX,
+                           **extra), status
 
 
 @bp.get(CASE)
@@ -183,6 +185,23 @@ def callback(case_id: int):
         flash("Call-back recorded: the agency did not confirm the request. Reject it as verification "
               "failed.", "ok")
     return redirect(url_for("cases.show", case_id=case_id, _anchor="emergency-heading"), 303)
+
+
+@bp.post(f"{CASE}/messages")
+@case_workers
+def message(case_id: int):
+    """Write to the agency on its request; its officers are told by e-mail."""
+    typed = request.form.get("text", "")
+    try:
+        body = validate(cases.MessageBody, {"text": typed})
+        cases.write_to_agency(case_id, body.text, caller(), utcnow(),
+                              public_link("agency_portal.request_page", case_id=case_id))
+        db.session.commit()
+    except (InvalidInput, Conflict) as exc:
+        db.session.rollback()
+        return case_page(case_id, status_of(exc), message_error=exc.message, message_text=typed)
+    flash("Message sent to the agency.", "ok")
+    return redirect(url_for("cases.show", case_id=case_id, _anchor="messages-heading"), 303)
 
 
 @bp.post(f"{CASE}/document")

@@ -62,6 +62,11 @@ def current_agency() -> Agency:
     return g.agency
 
 
+def current_token_id() -> int:
+    """The id of the bearer token this request came with."""
+    return g.token_id
+
+
 def current_officer():
     """The officer whose own token let this request in, or None for the agency's
     system token (set by enforce())."""
@@ -107,7 +112,7 @@ def _admit_agency():
             'Bearer realm="agency"' + ("" if token is None else ', error="invalid_token"'))
         return response
     db.session.commit()  # the token's last-used stamp
-    g.agency, g.officer = record.agency, record.officer
+    g.agency, g.officer, g.token_id = record.agency, record.officer, record.id
     return None
 
 

@@ -163,15 +163,21 @@ def test_public_forms(viewport_page, path):
     assert_accessible(page, f"{path} with an error")
 
 
-def test_officer_pages(viewport_page, make_user, make_agency):
+def test_officer_pages(viewport_page, make_user, make_agency, make_case):
+    from tests.conftest import caller_for
+    from workflows import cases
+
     agency = make_agency().agency
     officer = make_user(Role.OFFICER, agency=agency)
     identity.verify_officer(officer.id, "callback", agency.phone, "Sgt. Lee", Actor.system("staff"), utcnow())
+    case_id = make_case("disclosed", agency=agency).id
+    cases.write_to_agency(case_id, "The package is ready; tell us if anything is missing.",
+                          caller_for(make_user(Role.REVIEWER)), utcnow(), "https://due-process.example/")
     db.session.commit()
     email, secret = officer.email, officer.totp_secret
     db.session.remove()
     page = viewport_page
     sign_in(page, email, secret)
-    for path in ("/agency/", "/agency/requests/new"):
+    for path in ("/agency/", "/agency/requests/new", f"/agency/requests/{case_id}"):
         assert page.goto(path).ok, path
         assert_accessible(page, path)

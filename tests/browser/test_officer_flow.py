@@ -1,30 +1,36 @@
 """An agency officer in Chromium, from nothing: registers with an address on the
 agency's domain, confirms it by the mailed link and chooses a password, sets up
 an authenticator, waits unverified (seeing none of the agency's requests), and
-once staff have verified them by a call-back, sees the agency's request and
-makes an API token, shown once."""
+once staff have verified them by a call-back, sees the agency's requests, makes
+an API token (shown once), sends a demand with its PDF, answers a reviewer's
+message, and collects a production once."""
 
+import hashlib
 import re
+from pathlib import Path
 
 import pyotp
 import pytest
 import sqlalchemy as sa
 from playwright.sync_api import expect
 
-from models import MailMessage, User, db, utcnow
-from tests.conftest import PDF_BYTES
-from workflows import identity
+from models import MailMessage, Role, User, db, utcnow
+from tests.conftest import PDF_BYTES, caller_for
+from workflows import cases, identity
 from workflows.audit import Actor
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 PASSPHRASE = "a detective's own passphrase"
 
 
-def test_an_officer_registers_is_verified_and_makes_a_token(page, make_agency, make_case):
+def test_an_officer_registers_is_verified_sends_answers_and_collects(page, make_agency, make_case, make_user):
     issued = make_agency(name="Seattle Police Department", phone="+1 206 555 0199")
     identity.add_agency_domain(issued.agency.id, "spd.example", Actor.system("cli"), utcnow())
     db.session.commit()
-    reference = make_case("legal_review", agency=issued.agency).reference
+    asked = make_case("legal_review", agency=issued.agency)
+    reference, asked_id = asked.reference, asked.id
+    disclosed = make_case("disclosed", agency=issued.agency)
+    produced, package_sha256 = disclosed.reference, disclosed.disclosure.package_sha256
     db.session.remove()
 
     page.goto("/sign-in")
@@ -90,3 +96,33 @@ def test_an_officer_registers_is_verified_and_makes_a_token(page, make_agency, m
     expect(page).to_have_url(re.compile(r"/agency/$"))
     sent = re.search(r"your request is (\S+)\.", page.get_by_role("status").inner_text()).group(1)
     expect(main.get_by_role("table", name="Your agency's requests")).to_contain_text(sent)
+
+    # A reviewer asks something on another request; Ana sees it waiting and answers.
+    reviewer = make_user(Role.REVIEWER)
+    cases.write_to_agency(asked_id, "Which accounts? The demand names one, the affidavit two.",
+                          caller_for(reviewer), utcnow(), "https://due-process.example/")
+    db.session.commit()
+    db.session.remove()
+    page.goto("/agency/")
+    row = main.get_by_role("row").filter(has_text=reference)
+    expect(row).to_contain_text("We asked you something")
+    row.get_by_role("link", name=reference).click()
+    expect(main.get_by_role("status")).to_contain_text("Answer our message of")
+    thread = main.locator(".thread")
+    expect(thread).to_contain_text("the affidavit two")
+    expect(thread).to_contain_text("The provider")
+    page.get_by_label("Your message to the provider").fill("Both: alice@contoso.example, bob@contoso.example")
+    page.get_by_role("button", name="Send the message").click()
+    expect(thread.locator(".message-mine")).to_contain_text("bob@contoso.example")
+    expect(main).not_to_contain_text("Answer our message of")
+
+    # The production, once: the file matches its published hash, and the button is gone.
+    page.get_by_role("link", name="Seattle Police Department").click()
+    main.get_by_role("link", name=produced).click()
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download the production (once)").click()
+    data = Path(download.value.path()).read_bytes()
+    assert hashlib.sha256(data).hexdigest() == package_sha256
+    page.reload()
+    expect(main).to_contain_text("Collected on")
+    expect(page.get_by_role("button", name="Download the production (once)")).to_have_count(0)

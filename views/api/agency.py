@@ -13,8 +13,9 @@ from pydantic import BaseModel, Field
 from models import Channel, db, utcnow
 from views.api.agency_bodies import AgencyCase, agency_case, load_for_agency
 from views.api.contract import Reply, operation, reply
+from views.auth import public_link
 from views.identity import client_ip
-from views.policy import agency_token, current_agency, current_officer
+from views.policy import agency_token, current_agency, current_officer, current_token_id
 from views.security import csrf
 from workflows import cases, disclosure, identity
 from workflows.audit import Actor
@@ -65,6 +66,23 @@ def request_create(body: cases.AgencyRequest):
     404: "No such request for your agency (the same answer for another agency's)"})
 def request_detail(case_id: int):
     return reply(agency_case(load_for_agency(case_id, current_agency().id), utcnow()))
+
+
+@bp.post(REQUEST + "/messages")
+@agency_token
+@operation("Write to the provider on one of your agency's requests (an answer to its question, say)",
+           body=cases.MessageBody, replies={
+               201: Reply("The request with its messages", AgencyCase),
+               404: "No such request for your agency (the same answer for another agency's)",
+               409: "The request already holds its most messages (thread_full)"})
+def request_message(case_id: int, body: cases.MessageBody):
+    now = utcnow()
+    officer = current_officer()
+    cases.write_to_provider(case_id, current_agency().id, body.text, agency_actor(),
+                            officer.id if officer is not None else None, now,
+                            public_link("cases.show", case_id=case_id))
+    db.session.commit()
+    return reply(agency_case(load_for_agency(case_id, current_agency().id), now), 201)
 
 
 @bp.get(REQUEST + "/production/<token>")
@@ -139,3 +157,28 @@ def token_revoke(token_id: int):
     identity.revoke_officer_token(officer, token_id, agency_actor(), utcnow())
     db.session.commit()
     return "", 204
+
+
+@bp.post(f"/tokens/<int(max={ID_MAX}):token_id>/rotation")
+@agency_token
+@operation("Rotate one of your tokens (an officer's token only): a new token with the same name, shown once; "
+           "the old one is refused from its next use", replies={
+               201: Reply("The new token", IssuedToken),
+               403: "Called with the agency's system token (officer_token_required)",
+               404: "No such token of yours", 409: "The token was revoked (token_revoked)"})
+def token_rotate(token_id: int):
+    officer = _officer_or_refuse()
+    record, token = identity.rotate_token(token_id, agency_actor(), utcnow(), officer=officer)
+    db.session.commit()
+    return reply(IssuedToken(id=record.id, name=record.name, token=token), 201)
+
+
+@bp.post("/tokens/current/rotation")
+@agency_token
+@operation("Rotate the token this call is made with (the agency's system token, or an officer's): a new "
+           "one, shown once; this one is refused from now on", replies={
+               201: Reply("The new token", IssuedToken)})
+def current_token_rotate():
+    record, token = identity.rotate_token(current_token_id(), agency_actor(), utcnow())
+    db.session.commit()
+    return reply(IssuedToken(id=record.id, name=record.name, token=token), 201)

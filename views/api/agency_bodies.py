@@ -15,12 +15,14 @@ from views.api.case_bodies import (
     PRESERVATION_ID,
     PRESERVED_UNTIL,
     LinkStatus,
+    Message,
     Sha256,
     Time,
+    messages_of,
     outcome,
     preservation_fields,
 )
-from workflows import disclosure
+from workflows import cases, disclosure
 from workflows.cases import Outcome
 from workflows.errors import NotFound
 
@@ -60,6 +62,13 @@ class AgencyCase(BaseModel):
                                                  "one-time link to the production, called with the same "
                                                  "bearer token")
     production: AgencyProduction | None
+    needed_from_you: list[str] = Field(description="what the provider waits for from the agency, in plain "
+                                                   "words; empty when nothing")
+    messages: list[Message] = Field(description="the thread with the provider, oldest first (the provider's "
+                                                 "messages are signed by the provider, not by a person)")
+
+
+PROVIDER = "The provider"
 
 
 def agency_case(case: CaseRow, now: datetime) -> AgencyCase:
@@ -77,7 +86,8 @@ def agency_case(case: CaseRow, now: datetime) -> AgencyCase:
         **preservation_fields(case), received_at=case.received_at, due_at=case.due_at,
         request_type=case.request_type,
         legal_process=AgencyProcess(type=case.process_type, case_number=case.case_number),
-        identifiers=case.identifiers, categories=case.categories, download_url=url, production=package)
+        identifiers=case.identifiers, categories=case.categories, download_url=url, production=package,
+        needed_from_you=cases.needed_from_agency(case, now), messages=messages_of(case, PROVIDER))
 
 
 def load_for_agency(case_id: int, agency_id: int) -> CaseRow:

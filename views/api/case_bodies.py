@@ -15,6 +15,7 @@ from models import (
     CaseKind,
     Category,
     Channel,
+    MessageSide,
     ProcessType,
     ProductionLink,
     RequestType,
@@ -166,6 +167,25 @@ class Verification(BaseModel):
     at: Time
 
 
+class Message(BaseModel):
+    """One message on the request between the provider's staff and the agency."""
+
+    id: int
+    side: MessageSide = Field(description="who wrote it: provider (staff) or agency")
+    author: str
+    text: str
+    at: Time
+
+
+def messages_of(case: CaseRow, provider_author: str | None = None) -> list[Message]:
+    """The thread, oldest first. `provider_author`: what the agency sees in place of
+    the member of staff who wrote (the agency never learns which reviewer)."""
+    def author(m) -> str:
+        return provider_author if provider_author and m.side is MessageSide.PROVIDER else m.author
+
+    return [Message(id=m.id, side=m.side, author=author(m), text=m.text, at=m.at) for m in case.messages]
+
+
 class DateRangeBody(BaseModel):
     start: date | None = Field(serialization_alias="from")
     end: date | None = Field(serialization_alias="to")
@@ -246,6 +266,7 @@ class Case(BaseModel):
     verifications: list[Verification] = Field(description=(
         "an emergency request: the call-back to the agency's directory number (at most one); nothing is "
         "proposed or approved before one confirms it"))
+    messages: list[Message] = Field(description="the thread with the agency, oldest first")
     legal_check: LegalCheck
     available_triggers: list[Trigger] = Field(description="what the caller may fire now")
     due_at: Time
@@ -317,7 +338,7 @@ def staff_case(case: CaseRow, check: legal.LegalCheck, deadline: str | None, tri
         date_range=DateRangeBody(start=case.date_from, end=case.date_to),
         ndo=NdoBody(present=case.ndo_present, statute=case.ndo_statute, ends_on=case.ndo_ends_on),
         emergency=case.emergency, emergency_justification=case.emergency_justification,
-        enforcing=_enforcing(case), verifications=_verifications(case),
+        enforcing=_enforcing(case), verifications=_verifications(case), messages=messages_of(case),
         legal_check=LegalCheck.model_validate(check.as_json()),
         available_triggers=triggers,
         due_at=case.due_at, due_status=deadline, assignee=person(case.assignee), proposal=proposal,

@@ -14,6 +14,7 @@ from models import Case as CaseRow
 from models import Category, RejectReason, Role, db, utcnow
 from views.api.case_bodies import Case, Document, Link, case_file_body, case_now, document_body, link_body
 from views.api.contract import Reply, operation, reply
+from views.auth import public_link
 from views.errors import error_response
 from views.identity import actor, caller
 from views.policy import allow
@@ -142,6 +143,23 @@ def case_transition(case_id: int, body: Move):
 def case_verification(case_id: int, body: cases.Callback):
     now = utcnow()
     cases.record_callback(case_id, body, caller(), now)
+    case = db.session.get(CaseRow, case_id)
+    return reply(case_now(case, current_user.role, current_user.id, now), 201)
+
+
+@bp.post(CASE + "/messages")
+@allow(Role.INTAKE, Role.REVIEWER, Role.APPROVER)
+@operation("Write to the agency on its request (intake, reviewer, approver); its officers are told by "
+           "e-mail that there is a message, and read it in the agency portal or the API. Audited.",
+           body=cases.MessageBody, replies={
+               201: Reply("The case with its messages", Case),
+               404: "No such case",
+               409: "The request already holds its most messages (thread_full)"})
+def case_message(case_id: int, body: cases.MessageBody):
+    now = utcnow()
+    cases.write_to_agency(case_id, body.text, caller(), now,
+                          public_link("agency_portal.request_page", case_id=case_id))
+    db.session.commit()
     case = db.session.get(CaseRow, case_id)
     return reply(case_now(case, current_user.role, current_user.id, now), 201)
 

@@ -27,6 +27,15 @@ from workflows.cases.demand import (
 from workflows.cases.guards import Caller
 from workflows.cases.intake import create_case, facts_of, recount_states
 from workflows.cases.machine import NOTE_MAX, Move, advance, allowed_from, available_triggers
+from workflows.cases.messages import (
+    MESSAGE_MAX,
+    MessageBody,
+    needed_from_agency,
+    unanswered,
+    waiting_on_agency,
+    write_to_agency,
+    write_to_provider,
+)
 from workflows.cases.preconditions import enforcing_applies, enforcing_window_ends
 from workflows.cases.preservations import ExpiryRun
 from workflows.cases.preservations import expire_due as expire_preservations
@@ -59,6 +68,7 @@ __all__ = [
     "BY_TRIGGER",
     "CHANNEL_LABELS",
     "IDENTIFIERS_MAX",
+    "MESSAGE_MAX",
     "NOTE_MAX",
     "OPEN_STATES",
     "REJECT_REASON_LABELS",
@@ -74,6 +84,7 @@ __all__ = [
     "ExpiryRun",
     "Filters",
     "Identifier",
+    "MessageBody",
     "Move",
     "Outcome",
     "Transition",
@@ -96,6 +107,7 @@ __all__ = [
     "machine_table",
     "mermaid",
     "move_for",
+    "needed_from_agency",
     "outcome_of",
     "page",
     "parse_case",
@@ -108,5 +120,9 @@ __all__ = [
     "state_counts",
     "states_of",
     "transitions_of",
+    "unanswered",
     "view",
+    "waiting_on_agency",
+    "write_to_agency",
+    "write_to_provider",
 ]

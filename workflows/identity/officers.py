@@ -155,6 +155,32 @@ def revoke_officer_token(officer: User, token_id: int, actor: Actor, now: dateti
     return record
 
 
+def rotate_token(token_id: int, actor: Actor, now: datetime, officer: User | None = None,
+                 ) -> tuple[AgencyToken, str]:
+    """A new token in place of a live one, in one step: the same agency, officer and
+    name, and the old one refused from its next use. Never two live tokens where
+    there was one, never none. `officer`: only a token of theirs (the portal and
+    an officer's own API token); None: the token named, of any kind (the token that
+    makes the call rotates itself). The new token exists in clear only now."""
+    query = select(AgencyToken).where(AgencyToken.id == token_id)
+    if officer is not None:
+        query = query.where(AgencyToken.officer_id == officer.id)
+    record = db.session.scalar(query.with_for_update().execution_options(populate_existing=True))
+    if record is None:
+        raise NotFound("No such token of yours.")
+    if record.revoked_at is not None:
+        raise Conflict("This token was revoked: make a new one instead.", code="token_revoked")
+    holder = record.officer
+    if holder is not None and (not holder.active or holder.officer_verified_at is None):
+        raise Conflict("Only a verified, active officer's token is rotated.")
+    new, token = new_token(record.agency, actor, now, officer=holder, name=record.name)
+    record.revoked_at = now
+    audit.record(AuditAction.AGENCY_TOKEN_ROTATED, actor, subject=("agency", record.agency_id), now=now,
+                 data={"old_prefix": record.prefix, "new_prefix": new.prefix, "old_id": record.id,
+                       "new_id": new.id, **({"officer_id": holder.id} if holder else {})})
+    return new, token
+
+
 def officer_status(user: User) -> str:
     if not user.active:
         return "suspended"
