@@ -29,6 +29,7 @@ DEFAULTS = {
     "MAX_CONTENT_LENGTH": 21 * 1024 * 1024,
     "DEMO": False,
     "STAFF_DOMAINS": "",  # the provider's e-mail domains: staff addresses must be on one
+    "PROVIDER_NAME": "The service provider",  # how the provider names itself on the answers it signs
 }
 
 migrate = Migrate()

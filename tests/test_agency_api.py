@@ -14,7 +14,8 @@ from workflows.identity import directory
 URL = "/api/v1/agency/requests"
 AGENCY_KEYS = {"id", "reference", "state", "received_at", "due_at", "request_type", "legal_process",
                "identifiers", "categories", "outcome", "download_url", "production",
-               "kind", "preserved_until", "extensions", "preservation_id", "needed_from_you", "messages"}
+               "kind", "preserved_until", "extensions", "preservation_id", "needed_from_you", "messages",
+               "annex_iii_url"}
 NOT_FOUND = "No such request for your agency."
 
 

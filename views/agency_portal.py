@@ -8,13 +8,13 @@ from flask import Blueprint, Response, current_app, flash, redirect, render_temp
 from flask_login import current_user
 
 from models import Channel, Role, db, utcnow
-from views.api.agency_bodies import load_for_agency
+from views.api.agency_bodies import annex_iii_response, load_for_agency
 from views.auth import invitation_page, public_link, public_url
 from views.errors import status_of
 from views.forms import CaseForm, RegistrationForm
 from views.identity import actor, client_ip
 from views.policy import allow, public
-from workflows import cases, disclosure, identity
+from workflows import cases, disclosure, identity, reports
 from workflows.errors import Conflict, Gone, InvalidInput, NotFound, PackageFailed, RateLimited, TooLarge
 from workflows.identity import ID_MAX
 from workflows.schema import validate
@@ -156,6 +156,7 @@ def _request_page(case_id: int, status_code: int = 200, **extra):
     return render_template("agency/request.html", case=case, agency=officer.agency, now=now,
                            needed=cases.needed_from_agency(case, now), link=current[0] if current else None,
                            link_open=bool(current and current[1]), message_max=cases.MESSAGE_MAX,
+                           annex_iii=reports.annex_iii_applies(case),
                            **extra), status_code
 
 
@@ -163,6 +164,13 @@ def _request_page(case_id: int, status_code: int = 200, **extra):
 @officers
 def request_page(case_id: int):
     return _request_page(case_id)
+
+
+@bp.get(REQUEST + "/annex-iii.pdf")
+@officers
+def annex_iii(case_id: int):
+    """The provider's Annex III answer on an order that ended without disclosure."""
+    return annex_iii_response(load_for_agency(case_id, _verified_officer().agency_id), utcnow())
 
 
 @bp.post(REQUEST + "/messages")

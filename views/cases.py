@@ -7,15 +7,17 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
+from models import Case as CaseRow
 from models import Category, Role, db, utcnow
+from views.api.agency_bodies import annex_iii_response
 from views.auth import public_link
 from views.errors import status_of
 from views.forms import CaseForm, QueueFilterForm
 from views.identity import actor, caller
 from views.policy import allow
-from workflows import cases, disclosure, notices
+from workflows import cases, disclosure, notices, reports
 from workflows.cases import BY_TRIGGER, CHANNEL_LABELS, REJECT_REASON_LABELS, REQUEST_TYPE_LABELS, Trigger
-from workflows.errors import Conflict, InvalidInput, ReauthRequired, TooLarge
+from workflows.errors import Conflict, InvalidInput, NotFound, ReauthRequired, TooLarge
 from workflows.identity import ID_MAX
 from workflows.schema import validate
 
@@ -112,7 +114,7 @@ def new():
 def case_page(case_id: int, status: int = 200, **extra):
     page = cases.view(case_id, current_user.role, current_user.id, actor(), utcnow())
     return render_template("cases/show.html", page=page, now=utcnow(), message_max=cases.MESSAGE_MAX,
-                           **extra), status
+                           annex_iii=reports.annex_iii_applies(page.case), **extra), status
 
 
 @bp.get(CASE)
@@ -229,6 +231,16 @@ def _send(case_id: int, document_id: int | None):
 @case_readers
 def document(case_id: int):
     return _send(case_id, None)
+
+
+@bp.get(f"{CASE}/annex-iii.pdf")
+@case_readers
+def annex_iii(case_id: int):
+    """The Annex III answer the agency fetches, as it reads to them."""
+    case = db.session.get(CaseRow, case_id)
+    if case is None:
+        raise NotFound("No such case.")
+    return annex_iii_response(case, utcnow())
 
 
 @bp.get(f"{CASE}/documents/<int(max={ID_MAX}):document_id>")

@@ -11,7 +11,7 @@ from flask import Blueprint, Response, request, url_for
 from pydantic import BaseModel, Field
 
 from models import Channel, db, utcnow
-from views.api.agency_bodies import AgencyCase, agency_case, load_for_agency
+from views.api.agency_bodies import AgencyCase, agency_case, annex_iii_response, load_for_agency
 from views.api.contract import Reply, operation, reply
 from views.auth import public_link
 from views.identity import client_ip
@@ -66,6 +66,18 @@ def request_create(body: cases.AgencyRequest):
     404: "No such request for your agency (the same answer for another agency's)"})
 def request_detail(case_id: int):
     return reply(agency_case(load_for_agency(case_id, current_agency().id), utcnow()))
+
+
+@bp.get(REQUEST + "/annex-iii.pdf")
+@agency_token
+@operation("The provider's answer on the form of Annex III to Regulation (EU) 2023/1543, for a European "
+           "Production or Preservation Order that ended without disclosure: the annex_iii_url of the request",
+           replies={200: Reply("The form, as a PDF", media="application/pdf",
+                               schema={"type": "string", "format": "binary"}),
+                    404: "No such request for your agency, or it has no Annex III answer (not an EPOC or "
+                         "EPOC-PR, or not ended without disclosure)"})
+def annex_iii(case_id: int):
+    return annex_iii_response(load_for_agency(case_id, current_agency().id), utcnow())
 
 
 @bp.post(REQUEST + "/messages")

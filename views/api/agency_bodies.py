@@ -4,7 +4,7 @@ legal analysis. Declared once, as a model that serialises it and describes it.""
 
 from datetime import datetime
 
-from flask import url_for
+from flask import Response, current_app, url_for
 from pydantic import BaseModel, Field
 
 from models import Case as CaseRow
@@ -22,7 +22,7 @@ from views.api.case_bodies import (
     outcome,
     preservation_fields,
 )
-from workflows import cases, disclosure
+from workflows import cases, disclosure, reports
 from workflows.cases import Outcome
 from workflows.errors import NotFound
 
@@ -66,6 +66,10 @@ class AgencyCase(BaseModel):
                                                    "words; empty when nothing")
     messages: list[Message] = Field(description="the thread with the provider, oldest first (the provider's "
                                                  "messages are signed by the provider, not by a person)")
+    annex_iii_url: str | None = Field(description="a European Production or Preservation Order that ended "
+                                                  "without disclosure: the provider's answer on the form of "
+                                                  "Annex III to Regulation (EU) 2023/1543, as a PDF (same "
+                                                  "bearer token)")
 
 
 PROVIDER = "The provider"
@@ -87,7 +91,9 @@ def agency_case(case: CaseRow, now: datetime) -> AgencyCase:
         request_type=case.request_type,
         legal_process=AgencyProcess(type=case.process_type, case_number=case.case_number),
         identifiers=case.identifiers, categories=case.categories, download_url=url, production=package,
-        needed_from_you=cases.needed_from_agency(case, now), messages=messages_of(case, PROVIDER))
+        needed_from_you=cases.needed_from_agency(case, now), messages=messages_of(case, PROVIDER),
+        annex_iii_url=url_for("agency_api.annex_iii", case_id=case.id, _external=True)
+        if reports.annex_iii_applies(case) else None)
 
 
 def load_for_agency(case_id: int, agency_id: int) -> CaseRow:
@@ -96,3 +102,15 @@ def load_for_agency(case_id: int, agency_id: int) -> CaseRow:
     if case is None or case.agency_id != agency_id:
         raise NotFound("No such request for your agency.")
     return case
+
+
+def annex_iii_response(case: CaseRow, now: datetime) -> Response:
+    """The Annex III answer of an order that ended without disclosure, as a PDF; any
+    other request has none (404, saying why)."""
+    if not reports.annex_iii_applies(case):
+        raise NotFound("This request has no Annex III answer: only a European Production or Preservation "
+                       "Order that ended without disclosure has one.")
+    body = reports.annex_iii_pdf(case, current_app.config["PROVIDER_NAME"], now)
+    return Response(body, mimetype="application/pdf", headers={
+        "Content-Disposition": f'inline; filename="{reports.annex_iii_filename(case)}"',
+        "Cache-Control": "no-store"})
