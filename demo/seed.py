@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from demo import cases as demo_cases
+from demo import messages as demo_messages
 from demo import vault as demo_vault
 from demo.people import AGENCIES, AGENCY_DOMAINS, CUSTOMERS, OFFICERS, PROPOSED_STAFF, SECOND_ADMIN, STAFF
 from models import Agency, Customer, Grant, Role, User, db
@@ -105,8 +106,10 @@ def seed(now: datetime) -> Seeded:
     logins += _officers(now)
     # The vault first: the disclosed demo cases are packaged as they are seeded.
     demo_vault.seed_vault(now, demo_vault.configured_mb())
-    demo_cases.seed_cases(now, {role: _ensure_user(f"{role.value}@{DOMAIN}", role, name, now)
-                                for role, name in STAFF})
+    staff = {role: _ensure_user(f"{role.value}@{DOMAIN}", role, name, now) for role, name in STAFF}
+    demo_cases.seed_cases(now, staff)
+    officer = next(email for _, email, _, status in OFFICERS if status == "verified")
+    demo_messages.seed_messages(now, db.session.get(User, staff[Role.REVIEWER].id), officer)
     # Notices whose order has ended go out, then the half-years that have ended are
     # published, as the provider would have done at the time.
     notices.release_due(now, DEMO_ACTOR)

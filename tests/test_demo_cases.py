@@ -183,3 +183,21 @@ def test_the_demo_has_officers_at_every_agency_one_pending_and_one_suspended(app
     statuses = [officer_status(o) for o in officers]
     assert statuses.count("suspended") == 1 and statuses.count("pending") >= 1
     assert all(o.officer_verification["phone"] == o.agency.phone for o in officers if o.officer_verified_at)
+
+
+@pytest.mark.seeded_demo(at=NOW)
+def test_the_demo_has_messages_with_agencies_one_waiting_for_the_signed_in_officer(app):
+    from demo.people import OFFICERS
+    from models import CaseMessage, MessageSide, User
+    from workflows import cases
+
+    messages = list(db.session.scalars(sa.select(CaseMessage).order_by(CaseMessage.id)))
+    assert {m.side for m in messages} == {MessageSide.PROVIDER, MessageSide.AGENCY}
+    unnamed = next(c for c in seeded_cases() if not c.identifiers and c.is_open)
+    assert cases.waiting_on_agency(unnamed) is not None  # asked to name the accounts
+    first = next(email for _, email, _, status in OFFICERS if status == "verified")
+    officer = db.session.scalar(sa.select(User).where(User.email == first))
+    theirs = [c.id for c in seeded_cases() if c.agency_id == officer.agency_id]
+    assert len(cases.unanswered(theirs)) == 1  # one question waits; the other was answered
+    answered = [m for m in messages if m.side is MessageSide.AGENCY]
+    assert [m.author for m in answered] == [officer.email]
