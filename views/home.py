@@ -1,10 +1,11 @@
 """The front door and the staff home page."""
 
-from flask import Blueprint, redirect, render_template, url_for
+from flask import Blueprint, redirect, render_template
 from flask_login import current_user
 
 from views.auth import home_for
 from views.policy import public, staff
+from workflows import reports
 
 bp = Blueprint("home", __name__)
 
@@ -12,9 +13,14 @@ bp = Blueprint("home", __name__)
 @bp.get("/")
 @public
 def root():
+    """The public front door: the reports first, then where a customer who received
+    a notice goes, and how an agency submits. Signed-in people go to their home."""
     if current_user.is_authenticated:
         return redirect(home_for(current_user))
-    return redirect(url_for("auth.sign_in"))
+    published = reports.all_published()
+    latest = published[0] if published else None
+    return render_template("front.html", latest=latest.snapshot if latest else None,
+                           periods=len(published))
 
 
 @bp.get("/home")

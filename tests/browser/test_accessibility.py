@@ -141,7 +141,7 @@ def test_public_report_pages(viewport_page, make_case):
     transparency.publish(transparency.Period.parse("2026-H1"), Actor.system("test"), None, utcnow())
     db.session.remove()  # no open transaction while the browser works
     page = viewport_page
-    for path in ("/transparency", "/transparency/2026-H1"):
+    for path in ("/", "/transparency", "/transparency/2026-H1"):
         response = page.goto(path)
         assert response.ok, f"{path}: {response.status}"
         assert_accessible(page, path)
