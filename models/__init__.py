@@ -6,6 +6,7 @@ from models.base import db, utcnow
 from models.case import (
     Case,
     CaseDocument,
+    CaseIdentifier,
     CaseMessage,
     CaseReferenceCounter,
     CaseStateCount,
@@ -47,6 +48,7 @@ __all__ = [
     "CallbackOutcome",
     "Case",
     "CaseDocument",
+    "CaseIdentifier",
     "CaseKind",
     "CaseMessage",
     "CaseReferenceCounter",

@@ -74,7 +74,7 @@ class Case(db.Model):
     issued_on: Mapped[date | None]
     expires_on: Mapped[date | None]
     signed: Mapped[bool] = mapped_column(default=False)
-    case_number: Mapped[str] = mapped_column(String(100), default="")
+    case_number: Mapped[str] = mapped_column(String(100), default="", index=True)  # searched exactly
     response_due: Mapped[date | None]
 
     identifiers: Mapped[list[str]] = mapped_column(JSON, default=list)
@@ -140,6 +140,9 @@ class Case(db.Model):
     disclosure = relationship("Disclosure", back_populates="case", uselist=False)
     verification = relationship("CaseVerification", back_populates="case", uselist=False)
     messages = relationship("CaseMessage", back_populates="case", order_by="CaseMessage.id")
+    # The accounts named, a row each, for finding the case by one (kept equal to
+    # `identifiers` by the listener below).
+    identifier_rows = relationship("CaseIdentifier", cascade="all, delete-orphan")
     preservation = relationship("Case", remote_side=[id], foreign_keys=[preservation_id])
 
     def __init__(self, **fields):
@@ -155,10 +158,27 @@ class Case(db.Model):
         return self.documents[-1] if self.documents else None
 
 
+@event.listens_for(Case.identifiers, "set")
+def _index_identifiers(target, value, oldvalue, initiator):
+    """Whenever a case's identifiers are set (intake, an amendment, a narrowing),
+    its search rows follow in the same flush: rows still named are kept, the rest go."""
+    kept = {row.identifier: row for row in target.identifier_rows}
+    target.identifier_rows = [kept.get(i) or CaseIdentifier(identifier=i) for i in dict.fromkeys(value or ())]
+
+
 @event.listens_for(Case.state, "set")
 def _state_only_through_advance(target, value, oldvalue, initiator):
     if not _state_writer.get():
         raise StateWriteError("A case's state changes only through workflows.cases.advance().")
+
+
+class CaseIdentifier(db.Model):
+    """One account a case names: how a reviewer finds every case about an account."""
+
+    __tablename__ = "case_identifiers"
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    identifier: Mapped[str] = mapped_column(String(254), primary_key=True, index=True)
 
 
 class CaseTransition(db.Model):

@@ -114,6 +114,7 @@ EXPECTED = {
     "cases_api.case_create": INTAKE,
     "cases_api.case_document": CASE_WORKERS,
     "cases_api.case_detail": CASE_READERS,
+    "cases_api.case_list": CASE_READERS,
     "cases_api.case_transition": CASE_WORKERS,
     "cases_api.production_link": LINK_ISSUERS,
     "cases_api.case_verification": LINK_ISSUERS,

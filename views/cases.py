@@ -25,7 +25,7 @@ bp = Blueprint("cases", __name__, url_prefix="/cases")
 CASE = f"/<int(max={ID_MAX}):case_id>"
 case_readers = allow(Role.INTAKE, Role.REVIEWER, Role.APPROVER, Role.AUDITOR)
 case_workers = allow(Role.INTAKE, Role.REVIEWER, Role.APPROVER)
-FILTER_KEYS = ("state", "assignee", "due_soon", "overdue", "country", "process_type", "emergency", "ndo")
+FILTER_KEYS = ("q", "state", "assignee", "due_soon", "overdue", "country", "process_type", "emergency", "ndo")
 DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
 
 
@@ -46,7 +46,8 @@ def _words():
         "reject_reasons": REJECT_REASON_LABELS, "transitions": BY_TRIGGER, "size_label": cases.size_label,
         "categories_text": cases.categories_text, "open_for_upload": disclosure.open_for_upload,
         "category_options": [(c.value, c.label) for c in Category],
-        "link_status": disclosure.link_status, "link_roles": {r.value for r in disclosure.LINK_ROLES},
+        "link_status": disclosure.link_status, "relative_deadline": cases.relative_deadline,
+        "link_roles": {r.value for r in disclosure.LINK_ROLES},
         "notice_roles": {r.value for r in notices.RELEASERS}, "today": notices.today(utcnow()),
     }
 
@@ -63,6 +64,8 @@ def _listing(mine: bool):
     form.assignee.choices = [SelectChoice("", "Anyone"), SelectChoice("none", "Unassigned")] + [
         SelectChoice(str(user_id), email) for user_id, email in choices.assignees.items()]
     form.country.choices = [SelectChoice("", "Any")] + [SelectChoice(c, c) for c in choices.countries]
+    if kept.get("q"):  # a search finds closed cases too, unless a state is chosen
+        form.state.choices = [SelectChoice("", "Any state"), *form.state.choices[1:]]
     context = {"form": form, "choices": choices, "mine": mine, "kept": kept, "counts": cases.state_counts(),
                "now": utcnow(), "endpoint": "cases.mine" if mine else "cases.queue",
                "first": bool(request.args.get("after"))}

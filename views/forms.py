@@ -231,6 +231,9 @@ YES_NO = [SelectChoice("", "Either"), SelectChoice("yes", "Yes"), SelectChoice("
 class QueueFilterForm(Form):
     """The queue's filters, read from the query string (a GET form: no token)."""
 
+    q = StringField("Find a case", render_kw={"maxlength": 254, "type": "search", "autocomplete": "off"},
+                    description="A reference, the agency's case number, an account, or the start of an "
+                                "agency's name")
     state = SelectField("State", validate_choice=False,
                         choices=[SelectChoice("", "All open cases")]
                         + [SelectChoice(s.value, s.label) for s in State])

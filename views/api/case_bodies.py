@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, PlainSerializer, WithJsonSchema
 from sqlalchemy import select
 
 from models import (
+    Agency,
     CallbackOutcome,
     CaseDocument,
     CaseKind,
@@ -204,6 +205,10 @@ class AgencySummary(BaseModel):
     verified: bool
 
 
+def agency_summary(agency: Agency) -> AgencySummary:
+    return AgencySummary(id=agency.id, name=agency.name, country=agency.country, verified=agency.verified)
+
+
 class Proposal(BaseModel):
     categories: list[Category]
     proposed_by: Person | None
@@ -331,8 +336,7 @@ def staff_case(case: CaseRow, check: legal.LegalCheck, deadline: str | None, tri
         id=case.id, reference=case.reference, state=case.state, outcome=outcome(case), version=case.version,
         **preservation_fields(case), followed_by=_followed_by(case),
         holds=Holds(**disclosure.held_counts(case.id)) if preserving else None,
-        agency=AgencySummary(id=agency.id, name=agency.name, country=agency.country,
-                             verified=agency.verified),
+        agency=agency_summary(agency),
         received_at=case.received_at, channel=case.channel, request_type=case.request_type,
         legal_process=_legal_process(case), identifiers=case.identifiers, categories=case.categories,
         date_range=DateRangeBody(start=case.date_from, end=case.date_to),
@@ -359,3 +363,39 @@ def case_now(case: CaseRow, role: Role, user_id: int, now: datetime) -> Case:
     """The case as a write left it, for the caller who made the write."""
     return staff_case(case, legal.check(facts_of(case), now), cases.deadline_status(case, now),
                       available_triggers(case, role, user_id), now)
+
+
+class CaseSummary(BaseModel):
+    """A case as a list shows it: enough to choose one and open it."""
+
+    id: int
+    reference: str = Field(pattern="^LE-[0-9]{4}-[0-9]{6}$")
+    kind: CaseKind
+    state: State
+    agency: AgencySummary
+    process_type: ProcessType
+    received_at: Time
+    due_at: Time
+    due_status: Literal["overdue", "due_soon", "hold_ends_soon"] | None
+    emergency: bool
+    ndo: bool = Field(description="a non-disclosure order holds the customer's notice")
+    assignee: Person | None
+
+
+class CaseList(BaseModel):
+    items: list[CaseSummary] = Field(description="emergencies first, then by deadline")
+    next: str | None = Field(description="send it back as `after` for the next page; null on the last page")
+
+
+def case_list(rows: list[CaseRow], agencies: dict[int, Agency], people: dict[int, User], now: datetime,
+              next_cursor: str | None) -> CaseList:
+    def summary(case: CaseRow) -> CaseSummary:
+        agency = agencies[case.agency_id]
+        return CaseSummary(
+            id=case.id, reference=case.reference, kind=case.kind, state=case.state,
+            agency=agency_summary(agency),
+            process_type=case.process_type, received_at=case.received_at, due_at=case.due_at,
+            due_status=cases.deadline_status(case, now), emergency=case.emergency, ndo=case.ndo_present,
+            assignee=person(people.get(case.assignee_id)) if case.assignee_id else None)
+
+    return CaseList(items=[summary(c) for c in rows], next=next_cursor)

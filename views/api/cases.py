@@ -8,20 +8,32 @@ from typing import Annotated, ClassVar
 from flask import Blueprint, current_app, request, url_for
 from flask_login import current_user
 from pydantic import Field
+from sqlalchemy import select
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from models import Agency, Category, ProcessType, RejectReason, Role, State, User, db, utcnow
 from models import Case as CaseRow
-from models import Category, RejectReason, Role, db, utcnow
-from views.api.case_bodies import Case, Document, Link, case_file_body, case_now, document_body, link_body
+from views.api.case_bodies import (
+    Case,
+    CaseList,
+    Document,
+    Link,
+    case_file_body,
+    case_now,
+    document_body,
+    link_body,
+)
+from views.api.case_bodies import case_list as case_list_body
 from views.api.contract import Reply, operation, reply
 from views.auth import public_link
 from views.errors import error_response
 from views.identity import actor, caller
 from views.policy import allow
 from workflows import cases, disclosure
+from workflows.cases import SEARCH_MAX
 from workflows.errors import InvalidInput
 from workflows.identity import ID_MAX
-from workflows.schema import Body, text, whole
+from workflows.schema import LINE, Body, text, whole
 
 bp = Blueprint("cases_api", __name__, url_prefix="/api/v1")
 CASE = f"/cases/<int(max={ID_MAX}):case_id>"
@@ -60,6 +72,46 @@ def _too_large(exc):
 
 def _folder():
     return disclosure.document_folder(current_app.instance_path)
+
+
+YES_NO = {"type": "string", "enum": ["yes", "no"]}
+LIST_QUERY = {
+    "q": {"type": "string", "maxLength": SEARCH_MAX, "pattern": LINE, "description": (
+        "a reference, an agency's case number or an account identifier (exact); otherwise the start of an "
+        "agency's name. With q and no state, closed cases are found too")},
+    "state": {"type": "string", "enum": [s.value for s in State],
+              "description": "one state; without it, the open cases"},
+    "assignee": {"type": "string", "pattern": "^(me|none|[1-9][0-9]{0,9})$",
+                 "description": "me, none (unassigned) or a user's id"},
+    "country": {"type": "string", "pattern": "^[A-Za-z]{2}$", "description": "the agency's country"},
+    "process_type": {"type": "string", "enum": [p.value for p in ProcessType]},
+    "emergency": YES_NO, "ndo": YES_NO,
+    "due_soon": {**YES_NO, "description": "yes: due within 48 hours"}, "overdue": YES_NO,
+    "after": {"type": "string", "maxLength": 200, "description": "the `next` of the page before"},
+}
+
+
+@bp.get("/cases")
+@allow(Role.INTAKE, Role.REVIEWER, Role.APPROVER, Role.AUDITOR)
+@operation("Find cases: search, filter, one page at a time (intake, reviewer, approver, auditor)",
+           query=LIST_QUERY, replies={
+               200: Reply("One page of cases", CaseList),
+               422: "A filter that is not one of its values, or a damaged `after` (invalid_input)"})
+def case_list():
+    args = request.args.to_dict()
+    if args.get("assignee") == "me":
+        args["assignee"] = str(current_user.id)
+    filters = cases.parse_filters(args)
+    after = cases.Cursor.decode(args["after"]) if args.get("after") else None
+    now = utcnow()
+    found = cases.page(filters, now, after)
+    assignees = {c.assignee_id for c in found.cases if c.assignee_id}
+    people = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(assignees)))} if assignees \
+        else {}
+    agencies = {a.id: a for a in db.session.scalars(
+        select(Agency).where(Agency.id.in_({c.agency_id for c in found.cases})))} if found.cases else {}
+    return reply(case_list_body(found.cases, agencies, people, now,
+                                found.next_cursor.encode() if found.next_cursor else None))
 
 
 @bp.post("/cases")

@@ -45,6 +45,7 @@ class Operation:
     upload: dict | None = None  # a multipart/form-data schema
     replies: dict[int, Reply] = field(default_factory=dict)
     params: dict[str, dict] = field(default_factory=dict)  # path parameter -> schema, where not from the rule
+    query: dict[str, dict] = field(default_factory=dict)  # optional query parameter -> schema
 
 
 def _reply(value: Reply | str) -> Reply:
@@ -53,12 +54,12 @@ def _reply(value: Reply | str) -> Reply:
 
 
 def operation(summary: str, *, body: type[Body] | None = None, upload: dict | None = None,
-              replies: dict | None = None, params: dict | None = None):
+              replies: dict | None = None, params: dict | None = None, query: dict | None = None):
     """Declare an API operation. With `body`, the request must be application/json
     (415), parse (400) and validate against the model (422 naming each field); the
     view receives the model as `body`."""
     declared = Operation(summary, body, upload, {code: _reply(v) for code, v in (replies or {}).items()},
-                         params or {})
+                         params or {}, query or {})
 
     def decorator(view):
         if body is None:
@@ -195,6 +196,8 @@ def document(app, server_url: str, base: dict) -> dict:
     paths = dict(base.get("paths", {}))
     for rule, method, endpoint, op, policy in operations:
         path, params = _path(rule, op.params)
+        params += [{"name": name, "in": "query", "required": False, "schema": schema}
+                   for name, schema in op.query.items()]
         entry = _describe(op, method, params, policy, keyed)
         entry["operationId"] = endpoint.replace(".", "_")
         paths.setdefault(path, {})[method.lower()] = entry

@@ -40,12 +40,14 @@ from workflows.cases.preconditions import enforcing_applies, enforcing_window_en
 from workflows.cases.preservations import ExpiryRun
 from workflows.cases.preservations import expire_due as expire_preservations
 from workflows.cases.queue import (
+    SEARCH_MAX,
     Cursor,
     Filters,
     deadline_status,
     ends_soon,
     page,
     parse_filters,
+    relative_deadline,
     requests_for_officer,
     state_counts,
 )
@@ -73,6 +75,7 @@ __all__ = [
     "OPEN_STATES",
     "REJECT_REASON_LABELS",
     "REQUEST_TYPE_LABELS",
+    "SEARCH_MAX",
     "TRANSITIONS",
     "AgencyRequest",
     "Callback",
@@ -115,6 +118,7 @@ __all__ = [
     "queue_choices",
     "record_callback",
     "recount_states",
+    "relative_deadline",
     "requests_for_officer",
     "size_label",
     "state_counts",

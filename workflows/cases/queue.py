@@ -6,21 +6,25 @@ import base64
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import func, select, tuple_
 
-from models import Agency, Case, CaseStateCount, ProcessType, State, User, db
+from models import Agency, Case, CaseIdentifier, CaseStateCount, ProcessType, State, User, db
 from workflows import identity, legal
 from workflows.errors import InvalidInput
 from workflows.identity import ID_MAX
-from workflows.text import whole_number
+from workflows.text import clean_text, whole_number
 
 PAGE_SIZE = 50
 DUE_SOON = timedelta(hours=48)  # DESIGN section 4: "due soon" is under 48 hours
 
 
+SEARCH_MAX = 254  # the longest thing searched for: an account identifier
+
+
 @dataclass(frozen=True)
 class Filters:
-    state: State | None = None  # None: every open case
+    q: str | None = None  # a search: every state unless `state` says one
+    state: State | None = None  # None: every open case (every case, with a search)
     assignee_id: int | None = None
     unassigned: bool = False
     due_soon: bool = False
@@ -96,8 +100,9 @@ def parse_filters(args) -> Filters:
     country = (args.get("country") or "").strip().upper() or None
     if country and (len(country) != 2 or not country.isalpha() or not country.isascii()):
         raise InvalidInput("Country is a two-letter code such as US or DE.", reasons=["country"])
+    q = " ".join(clean_text(args.get("q"), field="q", label="Searches", max_length=SEARCH_MAX).split())
     return Filters(
-        state=one(State, "state"), assignee_id=assignee_id, unassigned=assignee == "none",
+        q=q or None, state=one(State, "state"), assignee_id=assignee_id, unassigned=assignee == "none",
         due_soon=bool(_flag(args.get("due_soon"), "due_soon")),
         overdue=bool(_flag(args.get("overdue"), "overdue")),
         country=country, process_type=one(ProcessType, "process_type"),
@@ -105,11 +110,26 @@ def parse_filters(args) -> Filters:
     )
 
 
+def search_condition(q: str):
+    """What a search finds (DESIGN 11.5): a reference, an agency's case number or an
+    account identifier, exactly (identifiers in lower case, as intake stores them);
+    failing all three, the cases of agencies whose name starts with it."""
+    exact = ((Case.reference == q.upper()) | (Case.case_number == q)
+             | Case.id.in_(select(CaseIdentifier.case_id).where(CaseIdentifier.identifier == q.lower())))
+    if db.session.scalar(select(Case.id).where(exact).limit(1)) is not None:
+        return exact
+    prefix = q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    agencies = select(Agency.id).where(func.lower(Agency.name).like(prefix, escape="\\"))
+    return Case.agency_id.in_(agencies)
+
+
 def _query(filters: Filters, now: datetime):
     query = select(Case)
+    if filters.q is not None:
+        query = query.where(search_condition(filters.q))
     if filters.state is not None:
         query = query.where(Case.state == filters.state)
-    else:
+    elif filters.q is None:
         query = query.where(Case.is_open.is_(True))
     if filters.assignee_id is not None:
         query = query.where(Case.assignee_id == filters.assignee_id)
@@ -179,6 +199,19 @@ def deadline_status(case: Case, now: datetime) -> str | None:
     if case.due_at < now + DUE_SOON:
         return "due_soon"
     return None
+
+
+def relative_deadline(due_at: datetime, now: datetime) -> str:
+    """"due in 5 h", "overdue by 2 days": beside the absolute time, what a reader
+    acts on."""
+    span = abs(due_at - now)
+    if span < timedelta(hours=1):
+        amount = f"{max(1, int(span.total_seconds() // 60))} min"
+    elif span < timedelta(hours=48):
+        amount = f"{int(span.total_seconds() // 3600)} h"
+    else:
+        amount = f"{span.days} days"
+    return f"overdue by {amount}" if due_at < now else f"due in {amount}"
 
 
 def requests_for_officer(officer: User, limit: int) -> list:

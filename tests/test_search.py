@@ -1,0 +1,127 @@
+"""Finding a case by what a reviewer knows (DESIGN 11.5): its reference, the agency's
+case number or an account it names, exactly; failing those, the agency's name by its
+start. In the queue page and in GET /api/v1/cases, on both engines; the account
+index follows the case through intake and amendments, and the migration fills it
+for cases logged before it."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+from flask_migrate import downgrade, upgrade
+
+from models import CaseIdentifier, Role, db
+from tests.conftest import api_headers, assert_error, caller_for, sign_in
+from workflows.cases import relative_deadline
+from workflows.cases.machine import Move, advance
+
+URL = "/api/v1/cases"
+
+
+@pytest.fixture
+def world(make_case, make_agency):
+    seattle = make_agency(name="Seattle Police Department").agency
+    met = make_agency(name="Metropolitan Police Service", country="GB").agency
+    return {
+        "alice": make_case("legal_review", agency=seattle, identifiers=["alice@contoso.example"],
+                           legal_process={"case_number": "26-1-00042-1"}),
+        "bob": make_case("rejected", agency=met, identifiers=["bob@fabrikam.example"]),
+        "carol": make_case("received", agency=met, identifiers=["carol@fabrikam.example"]),
+    }
+
+
+@pytest.fixture
+def api(new_client, make_user):
+    client = new_client()
+    api_headers(client, make_user(Role.REVIEWER))
+    return client
+
+
+def found(client, **query) -> list[str]:
+    resp = client.get(URL, query_string=query)
+    assert resp.status_code == 200, resp.get_json()
+    return [item["reference"] for item in resp.get_json()["items"]]
+
+
+def test_a_reference_a_case_number_or_an_account_finds_its_case_exactly(app, api, world):
+    alice, bob = world["alice"].reference, world["bob"].reference
+    assert found(api, q=alice.lower()) == [alice]
+    assert found(api, q="26-1-00042-1") == [alice]
+    assert found(api, q="  ALICE@Contoso.example ") == [alice]  # as intake stores it
+    assert found(api, q="bob@fabrikam.example") == [bob]  # closed cases too
+    assert found(api, q="bob@fabrikam.example", state="legal_review") == []
+    assert found(api, q="alice@contoso") == []  # exact, not a fragment
+
+
+def test_otherwise_agency_names_by_their_start(app, api, world):
+    met = sorted([world["bob"].reference, world["carol"].reference])
+    assert sorted(found(api, q="metropolitan")) == met
+    assert sorted(found(api, q="Metro")) == met
+    assert found(api, q="police") == []  # a start, not a word inside
+    assert found(api, q="100%") == [] and found(api, q="_") == []  # wildcards are plain characters
+
+
+def test_the_list_pages_and_filters_as_the_queue_does(app, api, world, make_user):
+    body = api.get(URL).get_json()
+    assert sorted(i["reference"] for i in body["items"]) == sorted(
+        [world["alice"].reference, world["carol"].reference])  # open cases without a search
+    item = next(i for i in body["items"] if i["reference"] == world["alice"].reference)
+    assert item["agency"]["name"] == "Seattle Police Department" and item["assignee"]["email"]
+    assert body["next"] is None
+    assert found(api, assignee="me") == []
+    assert found(api, assignee="none") == [world["carol"].reference]
+
+
+@pytest.mark.parametrize("query, reason", [({"q": "a\x00b"}, "q"), ({"q": "x" * 255}, "q"),
+                                           ({"state": "lost"}, "state"), ({"assignee": "nobody"}, "assignee"),
+                                           ({"after": "not-a-cursor"}, "after")])
+def test_a_bad_query_is_a_clear_422(app, api, query, reason):
+    body = assert_error(api.get(URL, query_string=query), 422, "invalid_input")
+    assert body["reasons"] == [reason]
+
+
+def test_customers_and_officers_cannot_list_cases(app, new_client, make_user):
+    for role in (Role.CUSTOMER, Role.OFFICER, Role.ADMIN):
+        client = new_client()
+        sign_in(client, make_user(role))
+        assert client.get(URL).status_code in (401, 403)
+
+
+def test_the_account_index_follows_an_amendment(app, api, make_case, case_staff):
+    case = make_case("legal_review", identifiers=[])
+    advance(case.id, Move("amend", identifiers=["Dana@Fabrikam.example"], version=case.version,
+                          note="The agency's amended warrant names one account."),
+            caller_for(case_staff("reviewer")), datetime.now(UTC))
+    assert found(api, q="dana@fabrikam.example") == [case.reference]
+    rows = db.session.scalars(sa.select(CaseIdentifier.identifier).where(CaseIdentifier.case_id == case.id))
+    assert list(rows) == ["dana@fabrikam.example"]
+
+
+def test_the_queue_page_searches_and_says_what_is_due(app, new_client, make_user, world):
+    client = new_client()
+    sign_in(client, make_user(Role.REVIEWER))
+    page = client.get("/cases/", query_string={"q": "26-1-00042-1"}).get_data(as_text=True)
+    assert world["alice"].reference in page and world["carol"].reference not in page
+    assert "Cases matching “26-1-00042-1”" in page and "due in " in page
+    page = client.get("/cases/", query_string={"q": "nothing-like-it"}).get_data(as_text=True)
+    assert "No case matches “nothing-like-it”." in page
+    resp = client.get("/cases/", query_string={"q": "a\x01b"})
+    assert resp.status_code == 422 and "control characters" in resp.get_data(as_text=True)
+
+
+def test_the_migration_indexes_the_cases_logged_before_it(app, world):
+    db.session.remove()
+    downgrade(revision="0016")
+    upgrade()
+    rows = db.session.execute(sa.select(CaseIdentifier.case_id, CaseIdentifier.identifier)
+                              .order_by(CaseIdentifier.case_id)).all()
+    assert [r.identifier for r in rows] == ["alice@contoso.example", "bob@fabrikam.example",
+                                            "carol@fabrikam.example"]
+
+
+def test_relative_deadlines_read_as_a_reviewer_says_them():
+    now = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
+    assert relative_deadline(now + timedelta(hours=5, minutes=20), now) == "due in 5 h"
+    assert relative_deadline(now + timedelta(minutes=20), now) == "due in 20 min"
+    assert relative_deadline(now - timedelta(days=2, hours=3), now) == "overdue by 2 days"
+    assert relative_deadline(now + timedelta(days=9), now) == "due in 9 days"
