@@ -68,6 +68,7 @@ class AuditAction(StrEnum):
     CASE_VERIFIED = "case.verified"  # a call-back recorded, either way
     CASE_VERIFICATION_REFUSED = "case.verification_refused"
     CASE_MESSAGE = "case.message"  # between staff and the agency
+    CASE_NOTE = "case.note"  # staff's internal note
     AGENCY_TOKEN_ROTATED = "agency.token_rotated"  # noqa: S105 (an event name)
     REPORT_PUBLISHED = "report.published"
 

@@ -140,6 +140,7 @@ class Case(db.Model):
     disclosure = relationship("Disclosure", back_populates="case", uselist=False)
     verification = relationship("CaseVerification", back_populates="case", uselist=False)
     messages = relationship("CaseMessage", back_populates="case", order_by="CaseMessage.id")
+    notes = relationship("CaseNote", order_by="CaseNote.id")
     # The accounts named, a row each, for finding the case by one (kept equal to
     # `identifiers` by the listener below).
     identifier_rows = relationship("CaseIdentifier", cascade="all, delete-orphan")
@@ -259,6 +260,20 @@ class CaseMessage(db.Model):
     at: Mapped[datetime]
 
     case = relationship("Case", back_populates="messages")
+
+
+class CaseNote(db.Model):
+    """A member of staff's internal note on a case: read by staff only, never shown
+    to the agency or the customer, and audited."""
+
+    __tablename__ = "case_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    author: Mapped[str] = mapped_column(String(254))
+    text: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime]
 
 
 class Disclosure(db.Model):

@@ -21,7 +21,7 @@ CASE_KEYS = {
     "assignee", "proposal", "disclosure", "document", "transitions",
     # DESIGN 11.7: preservation requests and the demands that follow them
     "kind", "preserved_until", "extensions", "preservation_id", "holds", "followed_by",
-    "enforcing", "verifications", "messages",
+    "enforcing", "verifications", "messages", "notes",
 }
 PROCESS_KEYS = {"type", "issuing_authority", "judicial", "issued_on", "expires_on", "signed",
                 "case_number", "response_due", "enforcing_state", "enforcing_authority_notified"}

@@ -303,6 +303,8 @@ class World:
             "agency_api.token_rotate": lambda c, v: ("json", None),
             "agency_api.current_token_rotate": lambda c, v: ("json", None),
             "cases.message": lambda c, v: ("form", {"text": "Name the accounts, please."}),
+            "cases.note": lambda c, v: ("form", {"text": "Called the clerk."}),
+            "cases_api.case_note": lambda c, v: ("json", {"text": "Called the clerk."}),
             "cases_api.case_message": lambda c, v: ("json", {"text": "Name the accounts, please."}),
             "agency_portal.request_message": lambda c, v: ("form", {"text": "Here they are."}),
             "agency_api.request_message": lambda c, v: ("json", {"text": "Here they are."}),

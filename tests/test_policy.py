@@ -67,6 +67,8 @@ EXPECTED = {
     "agency_api.annex_iii": AGENCY,
     "cases.annex_iii": CASE_READERS,
     "cases.message": CASE_WORKERS,
+    "cases.note": CASE_WORKERS,
+    "cases_api.case_note": CASE_WORKERS,
     "cases_api.case_message": CASE_WORKERS,
     "agency_api.request_message": AGENCY,
     "agency_api.token_rotate": AGENCY,
@@ -158,6 +160,8 @@ POST_BODIES = {
                                     "outcome": "confirmed"},
     "agency_portal.token_create": {"name": "Smuggled token"},
     "cases.message": {"text": "Smuggled message."},
+    "cases.note": {"text": "Smuggled note."},
+    "cases_api.case_note": {"text": "Smuggled note."},
     "cases_api.case_message": {"text": "Smuggled message."},
     "admin.user_new": {
         "email": "smuggled@provider.example", "name": "Smuggled", "role": "approver",

@@ -117,6 +117,7 @@ def new():
 def case_page(case_id: int, status: int = 200, **extra):
     page = cases.view(case_id, current_user.role, current_user.id, actor(), utcnow())
     return render_template("cases/show.html", page=page, now=utcnow(), message_max=cases.MESSAGE_MAX,
+                           note_max=cases.NOTE_TEXT_MAX,
                            annex_iii=reports.annex_iii_applies(page.case), **extra), status
 
 
@@ -207,6 +208,22 @@ def message(case_id: int):
         return case_page(case_id, status_of(exc), message_error=exc.message, message_text=typed)
     flash("Message sent to the agency.", "ok")
     return redirect(url_for("cases.show", case_id=case_id, _anchor="messages-heading"), 303)
+
+
+@bp.post(f"{CASE}/notes")
+@case_workers
+def note(case_id: int):
+    """An internal note: staff only, audited."""
+    typed = request.form.get("text", "")
+    try:
+        body = validate(cases.NoteBody, {"text": typed})
+        cases.add_note(case_id, body.text, caller(), utcnow())
+        db.session.commit()
+    except InvalidInput as exc:
+        db.session.rollback()
+        return case_page(case_id, status_of(exc), note_error=exc.message, note_text=typed)
+    flash("Note saved.", "ok")
+    return redirect(url_for("cases.show", case_id=case_id, _anchor="notes-heading"), 303)
 
 
 @bp.post(f"{CASE}/document")

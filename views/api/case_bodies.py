@@ -187,6 +187,15 @@ def messages_of(case: CaseRow, provider_author: str | None = None) -> list[Messa
     return [Message(id=m.id, side=m.side, author=author(m), text=m.text, at=m.at) for m in case.messages]
 
 
+class Note(BaseModel):
+    """A member of staff's internal note: never shown to the agency or the customer."""
+
+    id: int
+    author: str
+    text: str
+    at: Time
+
+
 class DateRangeBody(BaseModel):
     start: date | None = Field(serialization_alias="from")
     end: date | None = Field(serialization_alias="to")
@@ -272,6 +281,8 @@ class Case(BaseModel):
         "an emergency request: the call-back to the agency's directory number (at most one); nothing is "
         "proposed or approved before one confirms it"))
     messages: list[Message] = Field(description="the thread with the agency, oldest first")
+    notes: list[Note] = Field(description="staff's internal notes, oldest first; never shown to the agency "
+                                          "or the customer")
     legal_check: LegalCheck
     available_triggers: list[Trigger] = Field(description="what the caller may fire now")
     due_at: Time
@@ -343,6 +354,7 @@ def staff_case(case: CaseRow, check: legal.LegalCheck, deadline: str | None, tri
         ndo=NdoBody(present=case.ndo_present, statute=case.ndo_statute, ends_on=case.ndo_ends_on),
         emergency=case.emergency, emergency_justification=case.emergency_justification,
         enforcing=_enforcing(case), verifications=_verifications(case), messages=messages_of(case),
+        notes=[Note(id=n.id, author=n.author, text=n.text, at=n.at) for n in case.notes],
         legal_check=LegalCheck.model_validate(check.as_json()),
         available_triggers=triggers,
         due_at=case.due_at, due_status=deadline, assignee=person(case.assignee), proposal=proposal,

@@ -216,6 +216,20 @@ def case_message(case_id: int, body: cases.MessageBody):
     return reply(case_now(case, current_user.role, current_user.id, now), 201)
 
 
+@bp.post(CASE + "/notes")
+@allow(Role.INTAKE, Role.REVIEWER, Role.APPROVER)
+@operation("Write an internal note on a case (intake, reviewer, approver): staff read it with the case; the "
+           "agency and the customer never do. Audited.", body=cases.NoteBody, replies={
+               201: Reply("The case with its notes", Case),
+               404: "No such case"})
+def case_note(case_id: int, body: cases.NoteBody):
+    now = utcnow()
+    cases.add_note(case_id, body.text, caller(), now)
+    db.session.commit()
+    case = db.session.get(CaseRow, case_id)
+    return reply(case_now(case, current_user.role, current_user.id, now), 201)
+
+
 @bp.post(CASE + "/production/link")
 @allow(Role.REVIEWER, Role.APPROVER)
 @operation("Issue the agency a new collection link (reviewer, approver); the current one stops working. "

@@ -36,6 +36,7 @@ from workflows.cases.messages import (
     write_to_agency,
     write_to_provider,
 )
+from workflows.cases.notes import NOTE_TEXT_MAX, NoteBody, add_note
 from workflows.cases.preconditions import enforcing_applies, enforcing_window_ends
 from workflows.cases.preservations import ExpiryRun
 from workflows.cases.preservations import expire_due as expire_preservations
@@ -72,6 +73,7 @@ __all__ = [
     "IDENTIFIERS_MAX",
     "MESSAGE_MAX",
     "NOTE_MAX",
+    "NOTE_TEXT_MAX",
     "OPEN_STATES",
     "REJECT_REASON_LABELS",
     "REQUEST_TYPE_LABELS",
@@ -89,9 +91,11 @@ __all__ = [
     "Identifier",
     "MessageBody",
     "Move",
+    "NoteBody",
     "Outcome",
     "Transition",
     "Trigger",
+    "add_note",
     "advance",
     "agencies",
     "allowed_from",
