@@ -144,7 +144,7 @@ def deep_cursor(state: State | None, depth: float) -> queue.Cursor:
         sa.select(Case.priority, Case.due_at, Case.id).where(where)
         .order_by(Case.priority, Case.due_at, Case.id).offset(int(n * depth)).limit(1)
     ).one()
-    return queue.Cursor(*row)
+    return queue.Cursor(tuple(row))
 
 
 def time_queue_page(page: QueuePage, n: int = 50) -> float:

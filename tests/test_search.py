@@ -125,3 +125,55 @@ def test_relative_deadlines_read_as_a_reviewer_says_them():
     assert relative_deadline(now + timedelta(minutes=20), now) == "due in 20 min"
     assert relative_deadline(now - timedelta(days=2, hours=3), now) == "overdue by 2 days"
     assert relative_deadline(now + timedelta(days=9), now) == "due in 9 days"
+
+
+# ---- sorting --------------------------------------------------------------------------------------
+
+@pytest.fixture
+def spread(make_case, make_agency):
+    """Six open cases from three agencies, received on different days, in three states."""
+    agencies = [make_agency(name=name).agency for name in ("Zeta Police", "Alpha Sheriff", "Mid County DA")]
+    made = []
+    for n, (state, agency) in enumerate([("received", 0), ("legal_review", 1), ("challenged", 2),
+                                         ("received", 1), ("legal_review", 2), ("challenged", 0)]):
+        received = datetime(2026, 11, 1, tzinfo=UTC) + timedelta(days=n)
+        made.append(make_case(state, agency=agencies[agency], received_at=received.isoformat()))
+    return made
+
+
+def test_cases_sort_by_received_state_or_agency(app, api, spread):
+    newest = [c.reference for c in sorted(spread, key=lambda c: c.received_at, reverse=True)]
+    assert found(api, sort="received") == newest
+    states = found(api, sort="state")
+    by_ref = {c.reference: c for c in spread}
+    assert [by_ref[r].state.value for r in states] == sorted(c.state.value for c in spread)
+    names = [by_ref[r].agency.name for r in found(api, sort="agency")]
+    assert names == sorted(names) and names[0] == "Alpha Sheriff"
+    body = assert_error(api.get(URL, query_string={"sort": "colour"}), 422, "invalid_input")
+    assert body["reasons"] == ["sort"]
+
+
+@pytest.mark.parametrize("sort", ["due", "received", "state", "agency"])
+def test_each_sort_pages_through_every_case_once(app, spread, sort):
+    from workflows.cases import page, parse_filters
+
+    filters = parse_filters({"sort": sort})
+    whole = [c.id for c in page(filters, datetime.now(UTC), size=100).cases]
+    walked, after = [], None
+    while True:
+        one = page(filters, datetime.now(UTC), after, size=2)
+        walked += [c.id for c in one.cases]
+        if one.next_cursor is None:
+            break
+        after = type(one.next_cursor).decode(one.next_cursor.encode(), sort)
+    assert walked == whole and len(whole) == len(spread)
+
+
+def test_a_page_link_of_another_sort_is_refused(app, api, spread):
+    from workflows.cases import page, parse_filters
+
+    cursor = page(parse_filters({"sort": "agency"}), datetime.now(UTC), size=2).next_cursor.encode()
+    assert found(api, sort="agency", after=cursor)  # its own sort takes it
+    resp = api.get(URL, query_string={"sort": "received", "after": cursor})
+    body = assert_error(resp, 422, "invalid_input")
+    assert body["reasons"] == ["after"]

@@ -25,7 +25,8 @@ bp = Blueprint("cases", __name__, url_prefix="/cases")
 CASE = f"/<int(max={ID_MAX}):case_id>"
 case_readers = allow(Role.INTAKE, Role.REVIEWER, Role.APPROVER, Role.AUDITOR)
 case_workers = allow(Role.INTAKE, Role.REVIEWER, Role.APPROVER)
-FILTER_KEYS = ("q", "state", "assignee", "due_soon", "overdue", "country", "process_type", "emergency", "ndo")
+FILTER_KEYS = ("q", "sort", "state", "assignee", "due_soon", "overdue", "country", "process_type",
+               "emergency", "ndo")
 DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
 
 
@@ -47,7 +48,9 @@ def _words():
         "categories_text": cases.categories_text, "open_for_upload": disclosure.open_for_upload,
         "category_options": [(c.value, c.label) for c in Category],
         "link_status": disclosure.link_status, "relative_deadline": cases.relative_deadline,
-        "link_roles": {r.value for r in disclosure.LINK_ROLES},
+        "link_roles": {r.value for r in disclosure.LINK_ROLES}, "sort_words": {
+            "due": "emergencies first, then by deadline", "received": "newest received first",
+            "state": "by state, then by deadline", "agency": "by agency, then by deadline"},
         "notice_roles": {r.value for r in notices.RELEASERS}, "today": notices.today(utcnow()),
     }
 
@@ -71,7 +74,8 @@ def _listing(mine: bool):
                "first": bool(request.args.get("after"))}
     try:
         filters = cases.parse_filters(request.args)
-        after = cases.Cursor.decode(request.args["after"]) if request.args.get("after") else None
+        after = request.args.get("after")
+        after = cases.Cursor.decode(after, filters.sort) if after else None
     except InvalidInput as exc:
         return render_template("cases/queue.html", error=exc.message, page=None, **context), 422
     if mine:

@@ -17,7 +17,7 @@ from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional, R
 from wtforms.widgets import DateInput, DateTimeLocalInput
 
 from models import Category, Channel, ProcessType, RequestType, Role, State
-from workflows.cases import CHANNEL_LABELS, REQUEST_TYPE_LABELS
+from workflows.cases import CHANNEL_LABELS, REQUEST_TYPE_LABELS, SORTS
 
 
 class SignInForm(FlaskForm):
@@ -234,6 +234,8 @@ class QueueFilterForm(Form):
     q = StringField("Find a case", render_kw={"maxlength": 254, "type": "search", "autocomplete": "off"},
                     description="A reference, the agency's case number, an account, or the start of an "
                                 "agency's name")
+    sort = SelectField("Sort by", validate_choice=False,
+                       choices=[SelectChoice(key, label) for key, label in SORTS.items()])
     state = SelectField("State", validate_choice=False,
                         choices=[SelectChoice("", "All open cases")]
                         + [SelectChoice(s.value, s.label) for s in State])

@@ -87,7 +87,10 @@ LIST_QUERY = {
     "process_type": {"type": "string", "enum": [p.value for p in ProcessType]},
     "emergency": YES_NO, "ndo": YES_NO,
     "due_soon": {**YES_NO, "description": "yes: due within 48 hours"}, "overdue": YES_NO,
-    "after": {"type": "string", "maxLength": 200, "description": "the `next` of the page before"},
+    "sort": {"type": "string", "enum": list(cases.SORTS), "description": (
+        "due (the default: emergencies first, then by deadline), received (newest first), state or agency "
+        "(each then by deadline)")},
+    "after": {"type": "string", "maxLength": 400, "description": "the `next` of the page before, same sort"},
 }
 
 
@@ -102,7 +105,7 @@ def case_list():
     if args.get("assignee") == "me":
         args["assignee"] = str(current_user.id)
     filters = cases.parse_filters(args)
-    after = cases.Cursor.decode(args["after"]) if args.get("after") else None
+    after = cases.Cursor.decode(args["after"], filters.sort) if args.get("after") else None
     now = utcnow()
     found = cases.page(filters, now, after)
     assignees = {c.assignee_id for c in found.cases if c.assignee_id}

@@ -42,6 +42,7 @@ from workflows.cases.preservations import ExpiryRun
 from workflows.cases.preservations import expire_due as expire_preservations
 from workflows.cases.queue import (
     SEARCH_MAX,
+    SORTS,
     Cursor,
     Filters,
     deadline_status,
@@ -78,6 +79,7 @@ __all__ = [
     "REJECT_REASON_LABELS",
     "REQUEST_TYPE_LABELS",
     "SEARCH_MAX",
+    "SORTS",
     "TRANSITIONS",
     "AgencyRequest",
     "Callback",

@@ -3,6 +3,7 @@ keyset pagination that costs the same on page 1 and page 20,000, and the counts
 per state (kept in case_state_counts, so they cost one small read)."""
 
 import base64
+import json
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
@@ -33,35 +34,71 @@ class Filters:
     process_type: ProcessType | None = None
     emergency: bool | None = None
     ndo: bool | None = None
+    sort: str = "due"
 
     def with_assignee(self, user_id: int) -> "Filters":
         return replace(self, assignee_id=user_id, unassigned=False)
 
 
+SORTS = {"due": "Deadline, emergencies first", "received": "Newest received", "state": "State",
+         "agency": "Agency"}
+# The sort key of each sort, as the page orders it (id last, so the order is total).
+KEY_TYPES = {"due": (int, datetime, int), "received": (datetime, int), "state": (State, int, datetime, int),
+             "agency": (str, int, datetime, int)}
+
+
+def _sort_columns(sort: str) -> tuple:
+    return {
+        "due": (Case.priority, Case.due_at, Case.id),
+        "received": (Case.received_at, Case.id),  # newest first
+        "state": (Case.state, Case.priority, Case.due_at, Case.id),
+        "agency": (Agency.name, Case.priority, Case.due_at, Case.id),
+    }[sort]
+
+
 @dataclass(frozen=True)
 class Cursor:
-    """Where a page ends: the sort key of its last row."""
+    """Where a page ends: the sort key of its last row, under the sort it was made for."""
 
-    priority: int
-    due_at: datetime
-    id: int
+    key: tuple
+    sort: str = "due"
 
     def encode(self) -> str:
-        raw = f"{self.priority}.{int(self.due_at.timestamp() * 1_000_000)}.{self.id}"
+        def one(value):
+            if isinstance(value, datetime):
+                return int(value.timestamp() * 1_000_000)
+            return value.value if isinstance(value, State) else value
+
+        raw = json.dumps([self.sort, *(one(v) for v in self.key)], separators=(",", ":"))
         return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
     @classmethod
-    def decode(cls, text: str) -> "Cursor":
+    def decode(cls, text: str, sort: str = "due") -> "Cursor":
         try:
-            raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
-            priority, micros, ident = (int(part) for part in raw.split("."))
-            if priority not in (0, 1) or not 0 < ident <= ID_MAX:
+            parts = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode())
+            types = KEY_TYPES[sort]
+            if not isinstance(parts, list) or parts[0] != sort or len(parts) != len(types) + 1:
                 raise ValueError
-            due_at = datetime.fromtimestamp(micros / 1_000_000, UTC)
-        except (ValueError, UnicodeDecodeError, OverflowError, OSError):
-            raise InvalidInput("That page link is damaged; start again from the first page.",
-                               reasons=["after"]) from None
-        return cls(priority, due_at, ident)
+            key = []
+            for kind, value in zip(types, parts[1:], strict=True):
+                if kind is datetime:
+                    if type(value) is not int:
+                        raise ValueError
+                    key.append(datetime.fromtimestamp(value / 1_000_000, UTC))
+                elif kind is int:
+                    if type(value) is not int or not 0 <= value <= ID_MAX:
+                        raise ValueError
+                    key.append(value)
+                elif kind is State:
+                    key.append(State(value))
+                elif not isinstance(value, str) or len(value) > 200:
+                    raise ValueError
+                else:
+                    key.append(value)
+        except (ValueError, TypeError, UnicodeDecodeError, OverflowError, OSError, IndexError):
+            raise InvalidInput("That page link is damaged, or belongs to another sort; start again from the "
+                               "first page.", reasons=["after"]) from None
+        return cls(tuple(key), sort)
 
 
 @dataclass(frozen=True)
@@ -101,8 +138,12 @@ def parse_filters(args) -> Filters:
     if country and (len(country) != 2 or not country.isalpha() or not country.isascii()):
         raise InvalidInput("Country is a two-letter code such as US or DE.", reasons=["country"])
     q = " ".join(clean_text(args.get("q"), field="q", label="Searches", max_length=SEARCH_MAX).split())
+    sort = args.get("sort") or "due"
+    if sort not in SORTS:
+        raise InvalidInput(f"Sort by one of: {', '.join(SORTS)}.", reasons=["sort"])
     return Filters(
-        q=q or None, state=one(State, "state"), assignee_id=assignee_id, unassigned=assignee == "none",
+        q=q or None, sort=sort, state=one(State, "state"), assignee_id=assignee_id,
+        unassigned=assignee == "none",
         due_soon=bool(_flag(args.get("due_soon"), "due_soon")),
         overdue=bool(_flag(args.get("overdue"), "overdue")),
         country=country, process_type=one(ProcessType, "process_type"),
@@ -154,21 +195,35 @@ def _query(filters: Filters, now: datetime):
 
 
 def page(filters: Filters, now: datetime, after: Cursor | None = None, size: int = PAGE_SIZE) -> Page:
-    """One page of the queue, emergencies first, then by deadline, then by id."""
+    """One page of the queue in the filters' sort: by default emergencies first, then
+    by deadline; or newest received first; or by state or agency name, each then by
+    deadline. Keyset pages: a page deep in the list starts where the last one ended."""
     query = _query(filters, now)
+    sort = filters.sort
+    if sort == "agency":
+        query = query.join(Agency, Agency.id == Case.agency_id)
+    columns = _sort_columns(sort)
+    newest_first = sort == "received"
     if after is not None:
-        # A plain row comparison: both engines turn it into a range on the index,
-        # so a page deep in the queue starts where the last one ended.
-        query = query.where(
-            tuple_(Case.priority, Case.due_at, Case.id) > tuple_(after.priority, after.due_at, after.id)
-        )
-    rows = db.session.execute(
-        query.order_by(Case.priority, Case.due_at, Case.id).limit(size + 1)
-    ).scalars().all()
+        # A plain row comparison: both engines turn it into a range on the index.
+        mark = tuple_(*columns)
+        query = query.where(mark < tuple_(*after.key) if newest_first else mark > tuple_(*after.key))
+    order = [c.desc() for c in columns] if newest_first else list(columns)
+    rows = db.session.execute(query.order_by(*order).limit(size + 1)).scalars().all()
     more = len(rows) > size
     rows = rows[:size]
-    cursor = Cursor(rows[-1].priority, rows[-1].due_at, rows[-1].id) if more else None
-    return Page(rows, cursor)
+    return Page(rows, Cursor(_key(rows[-1], sort), sort) if more else None)
+
+
+def _key(case: Case, sort: str) -> tuple:
+    if sort == "received":
+        return (case.received_at, case.id)
+    tail = (case.priority, case.due_at, case.id)
+    if sort == "state":
+        return (case.state, *tail)
+    if sort == "agency":
+        return (db.session.get(Agency, case.agency_id).name, *tail)
+    return tail
 
 
 def state_counts() -> dict[State, int]:
