@@ -3,6 +3,7 @@ an officer's home, with the agency's requests as they stand. An officer sees
 their own agency's requests only, and no customer's data."""
 
 import base64
+from functools import partial
 
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -11,13 +12,12 @@ from models import Channel, Role, db, utcnow
 from views.api.agency_bodies import annex_iii_response, load_for_agency
 from views.auth import invitation_page, public_link, public_url
 from views.errors import status_of
-from views.forms import CaseForm, RegistrationForm
+from views.forms import CaseForm, RegistrationForm, post_text
 from views.identity import actor, client_ip
 from views.policy import allow, public
 from workflows import cases, disclosure, identity, reports
 from workflows.errors import Conflict, Gone, InvalidInput, NotFound, PackageFailed, RateLimited, TooLarge
 from workflows.identity import ID_MAX
-from workflows.schema import validate
 
 bp = Blueprint("agency_portal", __name__, url_prefix="/agency")
 officers = allow(Role.OFFICER)
@@ -178,17 +178,12 @@ def annex_iii(case_id: int):
 def request_message(case_id: int):
     """An officer writes to the provider on one of the agency's requests."""
     officer = _verified_officer()
-    typed = request.form.get("text", "")
-    try:
-        body = validate(cases.MessageBody, {"text": typed})
-        cases.write_to_provider(case_id, officer.agency_id, body.text, actor(), officer.id, utcnow(),
-                                public_link("cases.show", case_id=case_id))
-        db.session.commit()
-    except (InvalidInput, Conflict) as exc:
-        db.session.rollback()
-        return _request_page(case_id, status_of(exc), message_error=exc.message, message_text=typed)
-    flash("Sent: the provider reads it on your request.", "ok")
-    return redirect(url_for("agency_portal.request_page", case_id=case_id, _anchor="messages-heading"), 303)
+    return post_text(
+        cases.MessageBody,
+        lambda text: cases.write_to_provider(case_id, officer.agency_id, text, actor(), officer.id, utcnow(),
+                                             public_link("cases.show", case_id=case_id)),
+        partial(_request_page, case_id), "message", "Sent: the provider reads it on your request.",
+        url_for("agency_portal.request_page", case_id=case_id, _anchor="messages-heading"))
 
 
 def _why_not(link, token: str | None, now) -> str:

@@ -2,6 +2,7 @@
 with its actions, and the legal-process document."""
 
 from dataclasses import dataclass, field
+from functools import partial
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
@@ -12,7 +13,7 @@ from models import Category, Role, db, utcnow
 from views.api.agency_bodies import annex_iii_response
 from views.auth import public_link
 from views.errors import status_of
-from views.forms import CaseForm, QueueFilterForm
+from views.forms import CaseForm, QueueFilterForm, post_text
 from views.identity import actor, caller
 from views.policy import allow
 from workflows import cases, disclosure, notices, reports
@@ -201,33 +202,22 @@ def callback(case_id: int):
 @case_workers
 def message(case_id: int):
     """Write to the agency on its request; its officers are told by e-mail."""
-    typed = request.form.get("text", "")
-    try:
-        body = validate(cases.MessageBody, {"text": typed})
-        cases.write_to_agency(case_id, body.text, caller(), utcnow(),
-                              public_link("agency_portal.request_page", case_id=case_id))
-        db.session.commit()
-    except (InvalidInput, Conflict) as exc:
-        db.session.rollback()
-        return case_page(case_id, status_of(exc), message_error=exc.message, message_text=typed)
-    flash("Message sent to the agency.", "ok")
-    return redirect(url_for("cases.show", case_id=case_id, _anchor="messages-heading"), 303)
+    return post_text(
+        cases.MessageBody,
+        lambda text: cases.write_to_agency(case_id, text, caller(), utcnow(),
+                                           public_link("agency_portal.request_page", case_id=case_id)),
+        partial(case_page, case_id), "message", "Message sent to the agency.",
+        url_for("cases.show", case_id=case_id, _anchor="messages-heading"))
 
 
 @bp.post(f"{CASE}/notes")
 @case_workers
 def note(case_id: int):
     """An internal note: staff only, audited."""
-    typed = request.form.get("text", "")
-    try:
-        body = validate(cases.NoteBody, {"text": typed})
-        cases.add_note(case_id, body.text, caller(), utcnow())
-        db.session.commit()
-    except InvalidInput as exc:
-        db.session.rollback()
-        return case_page(case_id, status_of(exc), note_error=exc.message, note_text=typed)
-    flash("Note saved.", "ok")
-    return redirect(url_for("cases.show", case_id=case_id, _anchor="notes-heading"), 303)
+    return post_text(
+        cases.NoteBody, lambda text: cases.add_note(case_id, text, caller(), utcnow()),
+        partial(case_page, case_id), "note", "Note saved.",
+        url_for("cases.show", case_id=case_id, _anchor="notes-heading"))
 
 
 @bp.post(f"{CASE}/document")

@@ -1,5 +1,6 @@
 """WTForms for the HTML pages: CSRF token included, errors shown beside fields."""
 
+from flask import flash, redirect, request
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import (
@@ -16,8 +17,11 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional, Regexp
 from wtforms.widgets import DateInput, DateTimeLocalInput
 
-from models import Category, Channel, ProcessType, RequestType, Role, State
+from models import Category, Channel, ProcessType, RequestType, Role, State, db
+from views.errors import status_of
 from workflows.cases import CHANNEL_LABELS, REQUEST_TYPE_LABELS, SORTS
+from workflows.errors import Conflict, InvalidInput
+from workflows.schema import validate
 
 
 class SignInForm(FlaskForm):
@@ -248,3 +252,19 @@ class QueueFilterForm(Form):
     ndo = SelectField("Non-disclosure order", choices=YES_NO, validate_choice=False)
     due_soon = BooleanField("Due within 48 hours", render_kw={"value": "yes"})
     overdue = BooleanField("Overdue", render_kw={"value": "yes"})
+
+
+def post_text(body_cls, write, page, field: str, done: str, done_url: str):
+    """A form of one text field (a message, a note): checked against `body_cls`,
+    written by `write(text)` and committed, then back to `done_url` with `done`.
+    A refusal rolls back and shows `page(status, ...)` again with `<field>_error`
+    beside the field and `<field>_text`, the text as typed."""
+    typed = request.form.get("text", "")
+    try:
+        write(validate(body_cls, {"text": typed}).text)
+        db.session.commit()
+    except (InvalidInput, Conflict) as exc:
+        db.session.rollback()
+        return page(status_of(exc), **{f"{field}_error": exc.message, f"{field}_text": typed})
+    flash(done, "ok")
+    return redirect(done_url, 303)
