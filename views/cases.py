@@ -123,7 +123,8 @@ def case_page(case_id: int, status: int = 200, **extra):
     page = cases.view(case_id, current_user.role, current_user.id, actor(), utcnow())
     return render_template("cases/show.html", page=page, now=utcnow(), message_max=cases.MESSAGE_MAX,
                            note_max=cases.NOTE_TEXT_MAX,
-                           annex_iii=reports.annex_iii_applies(page.case), **extra), status
+                           annex_iii=reports.annex_iii_applies(page.case),
+                           notice_hold=notices.hold_for(page.case, utcnow()), **extra), status
 
 
 @bp.get(CASE)
