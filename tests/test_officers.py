@@ -7,6 +7,7 @@ import re
 from datetime import timedelta
 
 import pyotp
+import pytest
 import sqlalchemy as sa
 
 from models import (
@@ -420,3 +421,28 @@ def test_tokens_rotate_through_the_api_the_system_token_itself_included(app, new
     new_record = db.session.get(AgencyToken, system.get_json()["id"])
     assert new_record.officer_id is None and new_record.agency_id == issued.agency.id
     assert len(events(AuditAction.AGENCY_TOKEN_ROTATED)) == 2
+
+
+@pytest.mark.slow  # a race: threads released at once
+def test_two_rotations_of_one_token_at_once_make_one_successor(app, make_agency):
+    from tests.conftest import TEST_ACTOR
+    from tests.test_case_concurrency import in_threads
+    from workflows import identity
+    from workflows.errors import Conflict
+
+    issued = make_agency()
+    agency_id = issued.agency.id
+    [token_id] = db.session.scalars(sa.select(AgencyToken.id).where(AgencyToken.agency_id == agency_id)).all()
+
+    def rotate():
+        new, _ = identity.rotate_token(token_id, TEST_ACTOR, utcnow())
+        db.session.commit()
+        return new.id
+
+    results = in_threads(app, [rotate, rotate])
+    assert sorted(type(r).__name__ for r in results) == ["Conflict", "int"]
+    assert all(r.code == "token_revoked" for r in results if isinstance(r, Conflict))
+    live = db.session.scalars(sa.select(AgencyToken).where(AgencyToken.agency_id == agency_id,
+                                                           AgencyToken.revoked_at.is_(None))).all()
+    assert [t.id for t in live] == [r for r in results if isinstance(r, int)]
+    assert len(events(AuditAction.AGENCY_TOKEN_ROTATED)) == 1
