@@ -376,38 +376,3 @@ def case_now(case: CaseRow, role: Role, user_id: int, now: datetime) -> Case:
     return staff_case(case, legal.check(facts_of(case), now), cases.deadline_status(case, now),
                       available_triggers(case, role, user_id), now)
 
-
-class CaseSummary(BaseModel):
-    """A case as a list shows it: enough to choose one and open it."""
-
-    id: int
-    reference: str = Field(pattern="^LE-[0-9]{4}-[0-9]{6}$")
-    kind: CaseKind
-    state: State
-    agency: AgencySummary
-    process_type: ProcessType
-    received_at: Time
-    due_at: Time
-    due_status: Literal["overdue", "due_soon", "hold_ends_soon"] | None
-    emergency: bool
-    ndo: bool = Field(description="a non-disclosure order holds the customer's notice")
-    assignee: Person | None
-
-
-class CaseList(BaseModel):
-    items: list[CaseSummary] = Field(description="emergencies first, then by deadline")
-    next: str | None = Field(description="send it back as `after` for the next page; null on the last page")
-
-
-def case_list(rows: list[CaseRow], agencies: dict[int, Agency], people: dict[int, User], now: datetime,
-              next_cursor: str | None) -> CaseList:
-    def summary(case: CaseRow) -> CaseSummary:
-        agency = agencies[case.agency_id]
-        return CaseSummary(
-            id=case.id, reference=case.reference, kind=case.kind, state=case.state,
-            agency=agency_summary(agency),
-            process_type=case.process_type, received_at=case.received_at, due_at=case.due_at,
-            due_status=cases.deadline_status(case, now), emergency=case.emergency, ndo=case.ndo_present,
-            assignee=person(people.get(case.assignee_id)) if case.assignee_id else None)
-
-    return CaseList(items=[summary(c) for c in rows], next=next_cursor)

@@ -8,14 +8,12 @@ from typing import Annotated, ClassVar
 from flask import Blueprint, current_app, request, url_for
 from flask_login import current_user
 from pydantic import Field
-from sqlalchemy import select
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from models import Agency, Category, ProcessType, RejectReason, Role, State, User, db, utcnow
 from models import Case as CaseRow
+from models import Category, ProcessType, RejectReason, Role, State, db, utcnow
 from views.api.case_bodies import (
     Case,
-    CaseList,
     Document,
     Link,
     case_file_body,
@@ -23,7 +21,8 @@ from views.api.case_bodies import (
     document_body,
     link_body,
 )
-from views.api.case_bodies import case_list as case_list_body
+from views.api.case_list_bodies import CaseList
+from views.api.case_list_bodies import case_list as case_list_body
 from views.api.contract import Reply, operation, reply
 from views.auth import public_link
 from views.errors import error_response
@@ -107,14 +106,7 @@ def case_list():
     filters = cases.parse_filters(args)
     after = cases.Cursor.decode(args["after"], filters.sort) if args.get("after") else None
     now = utcnow()
-    found = cases.page(filters, now, after)
-    assignees = {c.assignee_id for c in found.cases if c.assignee_id}
-    people = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(assignees)))} if assignees \
-        else {}
-    agencies = {a.id: a for a in db.session.scalars(
-        select(Agency).where(Agency.id.in_({c.agency_id for c in found.cases})))} if found.cases else {}
-    return reply(case_list_body(found.cases, agencies, people, now,
-                                found.next_cursor.encode() if found.next_cursor else None))
+    return reply(case_list_body(cases.page(filters, now, after), now))
 
 
 @bp.post("/cases")
