@@ -124,3 +124,18 @@ def test_officers_and_staff_open_it_from_their_pages(app, new_client, make_user,
     assert resp.status_code == 200 and case.reference in text_of(resp.get_data())
     assert auditor.get("/cases/999999/annex-iii.pdf").status_code == 404
     assert db.session.scalar(sa.select(sa.func.count()).select_from(type(case))) == 1
+
+
+def test_every_reading_of_the_form_is_audited(app, client, epoc):
+    import hashlib
+
+    from models import AuditAction, AuditEvent
+
+    case, issued = epoc("no_data")
+    pdf = fetch(client, case.id, issued.token).get_data()
+    assert_error(fetch(client, epoc("legal_review")[0].id, issued.token), 404, "not_found")
+    [event] = db.session.scalars(sa.select(AuditEvent).where(
+        AuditEvent.action == AuditAction.ANNEX_III_FETCHED.value)).all()
+    assert event.subject_id == str(case.id) and event.actor.startswith(f"agency:{issued.agency.id} ")
+    assert event.data == {"reference": case.reference, "ground": "de_facto_impossibility",
+                          "sha256": hashlib.sha256(pdf).hexdigest(), "ip": "127.0.0.1"}

@@ -170,7 +170,7 @@ def request_page(case_id: int):
 @officers
 def annex_iii(case_id: int):
     """The provider's Annex III answer on an order that ended without disclosure."""
-    return annex_iii_response(load_for_agency(case_id, _verified_officer().agency_id), utcnow())
+    return annex_iii_response(load_for_agency(case_id, _verified_officer().agency_id), actor(), utcnow())
 
 
 @bp.post(REQUEST + "/messages")

@@ -255,7 +255,7 @@ def annex_iii(case_id: int):
     case = db.session.get(CaseRow, case_id)
     if case is None:
         raise NotFound("No such case.")
-    return annex_iii_response(case, utcnow())
+    return annex_iii_response(case, actor(), utcnow())
 
 
 @bp.get(f"{CASE}/documents/<int(max={ID_MAX}):document_id>")

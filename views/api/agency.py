@@ -77,7 +77,7 @@ def request_detail(case_id: int):
                     404: "No such request for your agency, or it has no Annex III answer (not an EPOC or "
                          "EPOC-PR, or not ended without disclosure)"})
 def annex_iii(case_id: int):
-    return annex_iii_response(load_for_agency(case_id, current_agency().id), utcnow())
+    return annex_iii_response(load_for_agency(case_id, current_agency().id), agency_actor(), utcnow())
 
 
 @bp.post(REQUEST + "/messages")

@@ -23,6 +23,7 @@ from views.api.case_bodies import (
     preservation_fields,
 )
 from workflows import cases, disclosure, reports
+from workflows.audit import Actor
 from workflows.cases import Outcome
 from workflows.errors import NotFound
 
@@ -104,13 +105,10 @@ def load_for_agency(case_id: int, agency_id: int) -> CaseRow:
     return case
 
 
-def annex_iii_response(case: CaseRow, now: datetime) -> Response:
-    """The Annex III answer of an order that ended without disclosure, as a PDF; any
-    other request has none (404, saying why)."""
-    if not reports.annex_iii_applies(case):
-        raise NotFound("This request has no Annex III answer: only a European Production or Preservation "
-                       "Order that ended without disclosure has one.")
-    body = reports.annex_iii_pdf(case, current_app.config["PROVIDER_NAME"], now)
+def annex_iii_response(case: CaseRow, actor: Actor, now: datetime) -> Response:
+    """The Annex III answer of an order that ended without disclosure, as a PDF (the
+    reading audited); any other request has none (404, saying why)."""
+    body = reports.fetch_annex_iii(case, actor, current_app.config["PROVIDER_NAME"], now)
     return Response(body, mimetype="application/pdf", headers={
         "Content-Disposition": f'inline; filename="{reports.annex_iii_filename(case)}"',
         "Cache-Control": "no-store"})

@@ -3,6 +3,7 @@ their PDF, CSV and signed audit checkpoint, and the charts drawn for them."""
 
 from workflows.reports.annex_iii import annex_iii_pdf
 from workflows.reports.annex_iii import applies as annex_iii_applies
+from workflows.reports.annex_iii import fetch as fetch_annex_iii
 from workflows.reports.annex_iii import filename as annex_iii_filename
 from workflows.reports.charts import init_app as init_charts
 from workflows.reports.charts import outcome_bars, outcome_shares, percent, process_label, process_mix, trend
@@ -29,10 +30,38 @@ from workflows.reports.transparency import (
 )
 
 __all__ = [
-    "ENTERPRISE_FIGURES", "FIGURES", "LATER_FIGURES", "NATIONAL_SECURITY", "PERIOD_PATTERN",
-    "PRESERVATION_FIGURES", "Period", "aggregate", "all_published", "annex_iii_applies", "annex_iii_filename",
-    "annex_iii_pdf", "band", "draft", "history", "init_app", "init_charts", "key_id", "latest",
-    "new_key_pem", "outcome_bars", "outcome_shares", "percent", "process_label", "process_mix",
-    "public_key_pem", "publish", "publish_past", "render_pdf", "to_csv", "trend", "verify_all",
+    "ENTERPRISE_FIGURES",
+    "FIGURES",
+    "LATER_FIGURES",
+    "NATIONAL_SECURITY",
+    "PERIOD_PATTERN",
+    "PRESERVATION_FIGURES",
+    "Period",
+    "aggregate",
+    "all_published",
+    "annex_iii_applies",
+    "annex_iii_filename",
+    "annex_iii_pdf",
+    "band",
+    "draft",
+    "fetch_annex_iii",
+    "history",
+    "init_app",
+    "init_charts",
+    "key_id",
+    "latest",
+    "new_key_pem",
+    "outcome_bars",
+    "outcome_shares",
+    "percent",
+    "process_label",
+    "process_mix",
+    "public_key_pem",
+    "publish",
+    "publish_past",
+    "render_pdf",
+    "to_csv",
+    "trend",
+    "verify_all",
     "verify_checkpoint",
 ]

@@ -13,10 +13,14 @@ the request's messages for anything more.
 Citations stay at the level of the article (Art. 10 executes an EPOC, Art. 11 an
 EPOC-PR, Art. 12 holds the enforcing authority's grounds for refusal)."""
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
-from models import Case, CaseKind, ProcessType, RejectReason, State
+from models import AuditAction, Case, CaseKind, ProcessType, RejectReason, State, db
+from workflows import audit
+from workflows.audit import Actor
+from workflows.errors import NotFound
 from workflows.reports import pdf
 
 PROCESSES = frozenset({ProcessType.EPOC, ProcessType.EPOC_PR})
@@ -104,6 +108,20 @@ def annex_iii_pdf(case: Case, provider: str, now: datetime) -> bytes:
     return pdf.render("answers/annex_iii.html", case=case, ground=ground(case), choices=CHOICES,
                       provider=provider, order="EPOC-PR" if preservation else "EPOC",
                       article="11" if preservation else "10", ended_at=ended_at(case), now=now)
+
+
+def fetch(case: Case, actor: Actor, provider: str, now: datetime) -> bytes:
+    """The Annex III answer as `actor` reads it: rendered now, the reading audited
+    (with the PDF's SHA-256) and committed. Any other request has none: a 404 that
+    says why."""
+    if not applies(case):
+        raise NotFound("This request has no Annex III answer: only a European Production or Preservation "
+                       "Order that ended without disclosure has one.")
+    body = annex_iii_pdf(case, provider, now)
+    audit.record(AuditAction.ANNEX_III_FETCHED, actor, subject=("case", case.id), now=now, data={
+        "reference": case.reference, "ground": ground(case).code, "sha256": hashlib.sha256(body).hexdigest()})
+    db.session.commit()
+    return body
 
 
 def filename(case: Case) -> str:
