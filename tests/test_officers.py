@@ -203,6 +203,10 @@ def make_token(client, name="Case system") -> tuple[int, str]:
     return resp.status_code, found.group(1) if found else body
 
 
+def as_(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
 def verified_officer(make_user, agency=None):
     officer = make_user(Role.OFFICER, agency=agency)
     officer.officer_verified_at = utcnow()
@@ -304,10 +308,6 @@ def test_officers_manage_their_tokens_through_the_api(app, new_client, make_user
     sign_in(client, officer)
     _, first = make_token(client, name="Portal-made")
     api = new_client()
-
-    def as_(token):
-        return {"Authorization": f"Bearer {token}"}
-
     made = api.post("/api/v1/agency/tokens", json={"name": "Records system"}, headers=as_(first))
     assert made.status_code == 201, made.get_json()
     second = made.get_json()
@@ -399,10 +399,6 @@ def test_tokens_rotate_through_the_api_the_system_token_itself_included(app, new
     sign_in(client, officer)
     _, mine = make_token(client, name="Records system")
     api = new_client()
-
-    def as_(token):
-        return {"Authorization": f"Bearer {token}"}
-
     [record] = db.session.scalars(sa.select(AgencyToken).where(AgencyToken.officer_id == officer.id)).all()
     rotated = api.post(f"/api/v1/agency/tokens/{record.id}/rotation", headers=as_(mine))
     assert rotated.status_code == 201, rotated.get_json()

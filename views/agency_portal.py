@@ -152,7 +152,7 @@ def _request_page(case_id: int, status_code: int = 200, **extra):
     officer = _verified_officer()
     case = load_for_agency(case_id, officer.agency_id)
     now = utcnow()
-    current = disclosure.current_link(case.disclosure, now) if case.disclosure is not None else None
+    current = disclosure.current_link(case.disclosure, now)
     return render_template("agency/request.html", case=case, agency=officer.agency, now=now,
                            needed=cases.needed_from_agency(case, now), link=current[0] if current else None,
                            link_open=bool(current and current[1]), message_max=cases.MESSAGE_MAX,
@@ -205,7 +205,7 @@ def production(case_id: int):
     officer = _verified_officer()
     case = load_for_agency(case_id, officer.agency_id)
     now = utcnow()
-    current = disclosure.current_link(case.disclosure, now) if case.disclosure is not None else None
+    current = disclosure.current_link(case.disclosure, now)
     if current is None:
         return _request_page(case_id, 409, collect_error="There is no production to collect on this request.")
     link, token = current

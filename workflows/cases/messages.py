@@ -128,7 +128,7 @@ def needed_from_agency(case: Case, now: datetime) -> list[str]:
     if case.is_open and not case.identifiers:
         needs.append("Name the accounts (identifiers) the demand is for: nothing can be disclosed on a "
                      "demand that names none. Write them in a message.")
-    current = disclosure.current_link(case.disclosure, now) if case.disclosure is not None else None
+    current = disclosure.current_link(case.disclosure, now)
     if current is not None and current[1] is not None:
         needs.append(f"Collect the production, once, before {current[0].expires_at:%Y-%m-%d %H:%M} UTC.")
     return needs
