@@ -69,6 +69,7 @@ class AuditAction(StrEnum):
     CASE_VERIFICATION_REFUSED = "case.verification_refused"
     CASE_MESSAGE = "case.message"  # between staff and the agency
     CASE_NOTE = "case.note"  # staff's internal note
+    CASE_ASSIGNED = "case.assigned"  # who works the case, not a transition
     ANNEX_III_FETCHED = "case.annex_iii_fetched"  # the answer to an order that cannot be executed
     AGENCY_TOKEN_ROTATED = "agency.token_rotated"  # noqa: S105 (an event name)
     REPORT_PUBLISHED = "report.published"

@@ -59,7 +59,9 @@ def references(page: str) -> list[str]:
 
 
 def row_of(page: str, reference: str) -> str:
-    match = re.search(rf"<tr[^>]*>\s*<th scope=\"row\"><a[^>]*>{reference}</a>.*?</tr>", page, re.S)
+    # The row may open with the cell that ticks it for assignment.
+    pick = r'(?:<td class="pick">(?:<input[^>]*>)?</td>\s*)?'
+    match = re.search(rf"<tr[^>]*>\s*{pick}<th scope=\"row\"><a[^>]*>{reference}</a>.*?</tr>", page, re.S)
     assert match, f"{reference} is not in the table"
     return match.group(0)
 

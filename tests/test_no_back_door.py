@@ -305,6 +305,11 @@ class World:
             "cases.message": lambda c, v: ("form", {"text": "Name the accounts, please."}),
             "cases.note": lambda c, v: ("form", {"text": "Called the clerk."}),
             "cases_api.case_note": lambda c, v: ("json", {"text": "Called the clerk."}),
+            "assignment.assign": lambda c, v: ("form", {"assignee": "me"}),
+            "assignment.take_next": lambda c, v: ("form", {}),
+            "assignment.assign_many": lambda c, v: ("form", {"case": str(v["case_id"]) if "case_id" in v
+                                                             else "1", "assign_to": "me"}),
+            "cases_api.case_assignment": lambda c, v: ("json", {"assignee_id": None}),
             "cases_api.case_message": lambda c, v: ("json", {"text": "Name the accounts, please."}),
             "agency_portal.request_message": lambda c, v: ("form", {"text": "Here they are."}),
             "agency_api.request_message": lambda c, v: ("json", {"text": "Here they are."}),

@@ -3,6 +3,7 @@
 from views import (
     admin,
     agency_portal,
+    assignment,
     audit_log,
     auth,
     cases,
@@ -30,7 +31,7 @@ def init_app(app) -> None:
     security.init_app(app)
     errors.init_app(app)
     for module in (auth, home, portal, agency_portal, admin, audit_log, api, cases_api, agency_api, cases,
-                   notices, public):
+                   assignment, notices, public):
         app.register_blueprint(module.bp)
     cli.init_app(app)
     reports.init_charts(app)

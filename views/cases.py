@@ -60,11 +60,13 @@ def _folder():
     return disclosure.document_folder(current_app.instance_path)
 
 
-def _listing(mine: bool):
-    """The queue, or my cases: filters from the query string, one page, the counts."""
-    kept = {k: request.args[k] for k in FILTER_KEYS if request.args.get(k)}
+def listing(mine: bool, args=None, status: int = 200, **extra):
+    """The queue, or my cases: filters from the query string (or `args`), one page,
+    the counts. `extra` goes to the template (a refused bulk assignment's error)."""
+    args = request.args if args is None else args
+    kept = {k: args[k] for k in FILTER_KEYS if args.get(k)}
     choices = cases.queue_choices()
-    form = QueueFilterForm(request.args)
+    form = QueueFilterForm(args)
     form.assignee.choices = [SelectChoice("", "Anyone"), SelectChoice("none", "Unassigned")] + [
         SelectChoice(str(user_id), email) for user_id, email in choices.assignees.items()]
     form.country.choices = [SelectChoice("", "Any")] + [SelectChoice(c, c) for c in choices.countries]
@@ -72,29 +74,31 @@ def _listing(mine: bool):
         form.state.choices = [SelectChoice("", "Any state"), *form.state.choices[1:]]
     context = {"form": form, "choices": choices, "mine": mine, "kept": kept, "counts": cases.state_counts(),
                "now": utcnow(), "endpoint": "cases.mine" if mine else "cases.queue",
-               "first": bool(request.args.get("after"))}
+               "first": bool(args.get("after")), "after": args.get("after"),
+               "assigner": current_user.role in cases.ASSIGNEE_ROLES,
+               "assignable": cases.assignable() if current_user.role is Role.APPROVER else {}, **extra}
     try:
-        filters = cases.parse_filters(request.args)
-        after = request.args.get("after")
+        filters = cases.parse_filters(args)
+        after = args.get("after")
         after = cases.Cursor.decode(after, filters.sort) if after else None
     except InvalidInput as exc:
         return render_template("cases/queue.html", error=exc.message, page=None, **context), 422
     if mine:
         filters = filters.with_assignee(current_user.id)
     page = cases.page(filters, context["now"], after)
-    return render_template("cases/queue.html", page=page, deadline=cases.deadline_status, **context)
+    return render_template("cases/queue.html", page=page, deadline=cases.deadline_status, **context), status
 
 
 @bp.get("/", endpoint="queue")
 @case_readers
 def queue_page():
-    return _listing(mine=False)
+    return listing(mine=False)
 
 
 @bp.get("/mine")
 @case_readers
 def mine():
-    return _listing(mine=True)
+    return listing(mine=True)
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -124,7 +128,9 @@ def case_page(case_id: int, status: int = 200, **extra):
     return render_template("cases/show.html", page=page, now=utcnow(), message_max=cases.MESSAGE_MAX,
                            note_max=cases.NOTE_TEXT_MAX,
                            annex_iii=reports.annex_iii_applies(page.case),
-                           notice_hold=notices.hold_for(page.case, utcnow()), **extra), status
+                           notice_hold=notices.hold_for(page.case, utcnow()),
+                           assignable=cases.assignable() if current_user.role is Role.APPROVER else {},
+                           **extra), status
 
 
 @bp.get(CASE)

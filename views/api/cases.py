@@ -225,6 +225,36 @@ def case_note(case_id: int, body: cases.NoteBody):
     return reply(case_now(case, current_user.role, current_user.id, now), 201)
 
 
+class Assignment(Body):
+    """Who works a case. A reviewer assigns themselves (an unassigned case) or
+    nobody (their own); an approver anyone who can review, or nobody."""
+
+    WHAT: ClassVar[str] = "an assignment"
+    assignee_id: whole(1, ID_MAX, description="an active reviewer's or approver's id; null: nobody") | None
+    current_assignee_id: whole(1, ID_MAX, description=(
+        "the assignee you saw (null: nobody); 409 assignment_changed if someone else has it now")) \
+        | None = None
+
+
+@bp.post(CASE + "/assignment")
+@allow(Role.REVIEWER, Role.APPROVER)
+@operation("Assign a case (reviewers take unassigned cases or hand back their own; approvers assign anyone "
+           "who can review). Not a transition: state and version stay. Audited.", body=Assignment, replies={
+               200: Reply("The case with its assignee", Case),
+               403: "A reviewer assigning someone else, or taking back another's case (not_yours)",
+               404: "No such case",
+               409: "Closed (case_closed), already another reviewer's (taken), or assigned otherwise "
+                    "than `current_assignee_id` says (assignment_changed)",
+               422: "Not an active reviewer or approver (invalid_input)"})
+def case_assignment(case_id: int, body: Assignment):
+    now = utcnow()
+    expected = body.current_assignee_id if "current_assignee_id" in body.model_fields_set else cases.KEEP
+    cases.assign(case_id, body.assignee_id, caller(), now, expected)
+    db.session.commit()
+    case = db.session.get(CaseRow, case_id)
+    return reply(case_now(case, current_user.role, current_user.id, now))
+
+
 @bp.post(CASE + "/production/link")
 @allow(Role.REVIEWER, Role.APPROVER)
 @operation("Issue the agency a new collection link (reviewer, approver); the current one stops working. "

@@ -2,6 +2,16 @@
 queue and the case file as staff read it. Other packages and the views use what
 is named here, not the modules behind it."""
 
+from workflows.cases.assignment import (
+    ASSIGNEE_ROLES,
+    KEEP,
+    TAKEABLE,
+    assign,
+    assign_many,
+    assignable,
+    person_label,
+    take_next,
+)
 from workflows.cases.casefile import (
     CHANNEL_LABELS,
     REJECT_REASON_LABELS,
@@ -70,9 +80,11 @@ from workflows.cases.states import (
 from workflows.cases.verification import Callback, callback_outcome, record_callback
 
 __all__ = [
+    "ASSIGNEE_ROLES",
     "BY_TRIGGER",
     "CHANNEL_LABELS",
     "IDENTIFIERS_MAX",
+    "KEEP",
     "MESSAGE_MAX",
     "NOTE_MAX",
     "NOTE_TEXT_MAX",
@@ -81,6 +93,7 @@ __all__ = [
     "REQUEST_TYPE_LABELS",
     "SEARCH_MAX",
     "SORTS",
+    "TAKEABLE",
     "TRANSITIONS",
     "AgencyRequest",
     "Callback",
@@ -103,6 +116,9 @@ __all__ = [
     "advance",
     "agencies",
     "allowed_from",
+    "assign",
+    "assign_many",
+    "assignable",
     "available_triggers",
     "callback_outcome",
     "categories_text",
@@ -123,6 +139,7 @@ __all__ = [
     "page",
     "parse_case",
     "parse_filters",
+    "person_label",
     "queue_choices",
     "record_callback",
     "recount_states",
@@ -131,6 +148,7 @@ __all__ = [
     "size_label",
     "state_counts",
     "states_of",
+    "take_next",
     "transitions_of",
     "unanswered",
     "view",

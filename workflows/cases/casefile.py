@@ -32,6 +32,7 @@ from workflows import audit, disclosure, legal, notices
 from workflows.audit import Actor
 from workflows.cases import demand, intake, preconditions, queue
 from workflows.cases import machine as case_machine
+from workflows.cases.assignment import ASSIGNEE_ROLES
 from workflows.cases.states import Trigger
 from workflows.errors import Conflict, InvalidInput, NotFound, TooLarge
 from workflows.identity import ID_MAX
@@ -55,7 +56,6 @@ REQUEST_TYPE_LABELS = {
     RequestType.CRIMINAL: "Criminal", RequestType.CIVIL: "Civil", RequestType.EMERGENCY: "Emergency",
     RequestType.NATIONAL_SECURITY: "National security",
 }
-ASSIGNEE_ROLES = (Role.REVIEWER, Role.APPROVER)
 
 
 @dataclass(frozen=True)
