@@ -27,7 +27,11 @@ CASE = f"/<int(max={ID_MAX}):case_id>"
 case_readers = allow(Role.INTAKE, Role.REVIEWER, Role.APPROVER, Role.AUDITOR)
 case_workers = allow(Role.INTAKE, Role.REVIEWER, Role.APPROVER)
 FILTER_KEYS = ("q", "sort", "state", "assignee", "due_soon", "overdue", "country", "process_type",
-               "emergency", "ndo")
+               "emergency", "ndo", "awaiting_approval", "open_objection", "hold_ends_soon")
+# Filters the home page's counts link to, which the filter form does not offer.
+NARROWING = {"awaiting_approval": "awaiting your approval (proposed by someone else)",
+             "open_objection": "with a customer's objection not yet acknowledged",
+             "hold_ends_soon": "preservations whose hold ends within {days} days"}
 DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
 
 
@@ -75,10 +79,13 @@ def listing(mine: bool, args=None, status: int = 200, **extra):
     context = {"form": form, "choices": choices, "mine": mine, "kept": kept, "counts": cases.state_counts(),
                "now": utcnow(), "endpoint": "cases.mine" if mine else "cases.queue",
                "first": bool(args.get("after")), "after": args.get("after"),
+               "narrowing": [(k, NARROWING[k].format(days=cases.ending_soon_days()),
+                              {key: value for key, value in kept.items() if key != k})
+                             for k in NARROWING if args.get(k) == "yes"],
                "assigner": current_user.role in cases.ASSIGNEE_ROLES,
                "assignable": cases.assignable() if current_user.role is Role.APPROVER else {}, **extra}
     try:
-        filters = cases.parse_filters(args)
+        filters = cases.parse_filters(args, me=current_user.id)
         after = args.get("after")
         after = cases.Cursor.decode(after, filters.sort) if after else None
     except InvalidInput as exc:

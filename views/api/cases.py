@@ -86,6 +86,11 @@ LIST_QUERY = {
     "process_type": {"type": "string", "enum": [p.value for p in ProcessType]},
     "emergency": YES_NO, "ndo": YES_NO,
     "due_soon": {**YES_NO, "description": "yes: due within 48 hours"}, "overdue": YES_NO,
+    "awaiting_approval": {**YES_NO, "description": "yes: proposals awaiting approval that the caller did not "
+                                                   "make"},
+    "open_objection": {**YES_NO, "description": "yes: open cases with an objection not yet acknowledged"},
+    "hold_ends_soon": {**YES_NO, "description": "yes: preservations whose hold ends within the policy's "
+                                                "days"},
     "sort": {"type": "string", "enum": list(cases.SORTS), "description": (
         "due (the default: emergencies first, then by deadline), received (newest first), state or agency "
         "(each then by deadline)")},
@@ -101,9 +106,7 @@ LIST_QUERY = {
                422: "A filter that is not one of its values, or a damaged `after` (invalid_input)"})
 def case_list():
     args = request.args.to_dict()
-    if args.get("assignee") == "me":
-        args["assignee"] = str(current_user.id)
-    filters = cases.parse_filters(args)
+    filters = cases.parse_filters(args, me=current_user.id)
     after = cases.Cursor.decode(args["after"], filters.sort) if args.get("after") else None
     now = utcnow()
     return reply(case_list_body(cases.page(filters, now, after), now))

@@ -25,6 +25,7 @@ from workflows.cases.casefile import (
     size_label,
     view,
 )
+from workflows.cases.dashboard import COUNT_CAP, Tally, day_of_work
 from workflows.cases.demand import (
     IDENTIFIERS_MAX,
     AgencyRequest,
@@ -57,6 +58,7 @@ from workflows.cases.queue import (
     Filters,
     Page,
     deadline_status,
+    ending_soon_days,
     ends_soon,
     page,
     parse_filters,
@@ -83,6 +85,7 @@ __all__ = [
     "ASSIGNEE_ROLES",
     "BY_TRIGGER",
     "CHANNEL_LABELS",
+    "COUNT_CAP",
     "IDENTIFIERS_MAX",
     "KEEP",
     "MESSAGE_MAX",
@@ -110,6 +113,7 @@ __all__ = [
     "NoteBody",
     "Outcome",
     "Page",
+    "Tally",
     "Transition",
     "Trigger",
     "add_note",
@@ -123,8 +127,10 @@ __all__ = [
     "callback_outcome",
     "categories_text",
     "create_case",
+    "day_of_work",
     "deadline_status",
     "draft_of",
+    "ending_soon_days",
     "ends_soon",
     "enforcing_applies",
     "enforcing_window_ends",

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select, tuple_
 
-from models import Agency, Case, CaseIdentifier, CaseStateCount, ProcessType, State, User, db
+from models import Agency, Case, CaseIdentifier, CaseStateCount, Objection, ProcessType, State, User, db
 from workflows import identity, legal
 from workflows.errors import InvalidInput
 from workflows.identity import ID_MAX
@@ -34,6 +34,9 @@ class Filters:
     process_type: ProcessType | None = None
     emergency: bool | None = None
     ndo: bool | None = None
+    awaiting_approval_of: int | None = None  # proposals this approver may approve (not their own)
+    open_objection: bool = False  # a customer's objection nobody has acknowledged
+    hold_ends_soon: bool = False  # held preservations near the end of their hold
     sort: str = "due"
 
     def with_assignee(self, user_id: int) -> "Filters":
@@ -117,8 +120,13 @@ def _flag(raw: str | None, name: str) -> bool | None:
     raise InvalidInput(f"{name} takes yes or no.", reasons=[name])
 
 
-def parse_filters(args) -> Filters:
-    """Filters from query-string arguments; anything unknown is a clear 422."""
+def ending_soon_days() -> int:
+    return legal.default_rules().preservation.ending_soon_days
+
+
+def parse_filters(args, me: int | None = None) -> Filters:
+    """Filters from query-string arguments; anything unknown is a clear 422. `me`
+    is the signed-in user, for "assignee=me" and "awaiting_approval=yes"."""
     def one(enum_cls, name):
         raw = args.get(name) or None
         if raw is None:
@@ -129,6 +137,8 @@ def parse_filters(args) -> Filters:
             raise InvalidInput(f"Unknown {name.replace('_', ' ')} {raw!r}.", reasons=[name]) from None
 
     assignee = args.get("assignee") or None
+    if assignee == "me" and me is not None:
+        assignee = str(me)
     assignee_id = None
     if assignee not in (None, "none"):
         assignee_id = whole_number(assignee, ID_MAX)
@@ -148,6 +158,9 @@ def parse_filters(args) -> Filters:
         overdue=bool(_flag(args.get("overdue"), "overdue")),
         country=country, process_type=one(ProcessType, "process_type"),
         emergency=_flag(args.get("emergency"), "emergency"), ndo=_flag(args.get("ndo"), "ndo"),
+        awaiting_approval_of=me if _flag(args.get("awaiting_approval"), "awaiting_approval") else None,
+        open_objection=bool(_flag(args.get("open_objection"), "open_objection")),
+        hold_ends_soon=bool(_flag(args.get("hold_ends_soon"), "hold_ends_soon")),
     )
 
 
@@ -164,7 +177,10 @@ def search_condition(q: str):
     return Case.agency_id.in_(agencies)
 
 
-def _query(filters: Filters, now: datetime):
+def query_for(filters: Filters, now: datetime):
+    """The cases the filters choose, unordered. Deadline ranges name both
+    priorities, so each engine reads two ranges of the queue's index (priority
+    comes before due_at there) instead of every open case."""
     query = select(Case)
     if filters.q is not None:
         query = query.where(search_condition(filters.q))
@@ -179,6 +195,8 @@ def _query(filters: Filters, now: datetime):
     if filters.due_soon or filters.overdue:
         # Deadlines matter only while a case is open.
         query = query.where(Case.is_open.is_(True))
+    if filters.due_soon or filters.overdue:
+        query = query.where(Case.priority.in_((0, 1)))
     if filters.due_soon:
         query = query.where(Case.due_at >= now, Case.due_at < now + DUE_SOON)
     if filters.overdue:
@@ -188,9 +206,21 @@ def _query(filters: Filters, now: datetime):
     if filters.process_type is not None:
         query = query.where(Case.process_type == filters.process_type)
     if filters.emergency is not None:
-        query = query.where(Case.emergency.is_(filters.emergency))
+        # priority 0 is an emergency: the queue's indexes lead with it
+        query = query.where(Case.emergency.is_(filters.emergency),
+                            Case.priority == (0 if filters.emergency else 1))
     if filters.ndo is not None:
         query = query.where(Case.ndo_present.is_(filters.ndo))
+    if filters.awaiting_approval_of is not None:
+        query = query.where(Case.state == State.PENDING_APPROVAL,
+                            (Case.proposed_by_id != filters.awaiting_approval_of)
+                            | Case.proposed_by_id.is_(None))
+    if filters.open_objection:
+        query = query.where(Case.is_open.is_(True), Case.id.in_(
+            select(Objection.case_id).where(Objection.acknowledged_at.is_(None))))
+    if filters.hold_ends_soon:
+        query = query.where(Case.state == State.PRESERVED,
+                            Case.preserved_until <= now + timedelta(days=ending_soon_days()))
     return query
 
 
@@ -198,7 +228,7 @@ def page(filters: Filters, now: datetime, after: Cursor | None = None, size: int
     """One page of the queue in the filters' sort: by default emergencies first, then
     by deadline; or newest received first; or by state or agency name, each then by
     deadline. Keyset pages: a page deep in the list starts where the last one ended."""
-    query = _query(filters, now)
+    query = query_for(filters, now)
     sort = filters.sort
     if sort == "agency":
         query = query.join(Agency, Agency.id == Case.agency_id)
@@ -237,8 +267,7 @@ def ends_soon(case: Case, now: datetime) -> bool:
     """A held preservation within the policy's days of its end (DESIGN 11.2)."""
     if case.state is not State.PRESERVED or case.preserved_until is None:
         return False
-    days = legal.default_rules().preservation.ending_soon_days
-    return case.preserved_until - now <= timedelta(days=days)
+    return case.preserved_until - now <= timedelta(days=ending_soon_days())
 
 
 def deadline_status(case: Case, now: datetime) -> str | None:
