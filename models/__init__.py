@@ -18,7 +18,7 @@ from models.case import (
     StateWriteError,
 )
 from models.customer import Account, AccountKind, Customer, CustomerKind
-from models.mail import MailKind, MailMessage
+from models.mail import CaseReminder, MailKind, MailMessage, ReminderKind
 from models.notice import Delivery, HoldReason, Notice, NoticeKind, Objection
 from models.report import ReportFrozen, TransparencyReport
 from models.terms import (
@@ -54,6 +54,7 @@ __all__ = [
     "CaseMessage",
     "CaseNote",
     "CaseReferenceCounter",
+    "CaseReminder",
     "CaseStateCount",
     "CaseTransition",
     "CaseVerification",
@@ -76,6 +77,7 @@ __all__ = [
     "ProcessType",
     "ProductionLink",
     "RejectReason",
+    "ReminderKind",
     "ReportFrozen",
     "RequestType",
     "Role",

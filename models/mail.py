@@ -5,7 +5,7 @@ that causes the message and sent later by the relay."""
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Sealed, db
@@ -31,6 +31,7 @@ class MailKind(StrEnum):
     PORTAL_USER_ADDED = "portal_user_added"  # to a customer: a new portal user exists
     AGENCY_MESSAGE = "agency_message"  # to officers: the provider wrote about a request
     AGENCY_ANSWER = "agency_answer"  # to the case's reviewer: the agency wrote
+    REMINDER = "reminder"  # to staff: a case's deadline nears or passed (DESIGN 11.5)
 
     @property
     def label(self) -> str:
@@ -40,7 +41,7 @@ class MailKind(StrEnum):
                 "staff_grant": "Staff grant announced", "portal_user_request": "Portal user to accept",
                 "portal_user_added": "Portal user added",
                 "agency_message": "Message to the agency",
-                "agency_answer": "Message from the agency"}[self.value]
+                "agency_answer": "Message from the agency", "reminder": "Reminder"}[self.value]
 
 
 class MailMessage(db.Model):
@@ -60,3 +61,33 @@ class MailMessage(db.Model):
     claimed_until: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime | None]
+
+
+class ReminderKind(StrEnum):
+    """What a reminder is about; each is sent at most once per case (DESIGN 11.5)."""
+
+    DUE_SOON = "due_soon"  # due within 24 hours: to the assignee
+    OVERDUE = "overdue"  # to the assignee and the approvers
+    EMERGENCY_UNTAKEN = "emergency_untaken"  # an emergency nobody took in 30 minutes: to the approvers
+    HOLD_ENDING = "hold_ending"  # a preservation's hold ends within the policy's days: to the assignee
+
+    @property
+    def label(self) -> str:
+        return {"due_soon": "Due within 24 hours", "overdue": "Overdue",
+                "emergency_untaken": "Emergency not taken", "hold_ending": "Preservation ending"}[self.value]
+
+
+class CaseReminder(db.Model):
+    """A reminder sent about a case: one row per case and kind, so a reminder is
+    written exactly once, however many reminder runners there are. `mail_id` is
+    the message that carries it (its delivery shows whether it went out)."""
+
+    __tablename__ = "case_reminders"
+    __table_args__ = (UniqueConstraint("case_id", "kind", name="uq_case_reminders_case_kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    kind: Mapped[ReminderKind] = mapped_column(enum_column(ReminderKind, "reminder_kind"))
+    created_at: Mapped[datetime]
+    mail_id: Mapped[int | None] = mapped_column(ForeignKey("mail_outbox.id"), index=True)
+    recipients: Mapped[list[str]] = mapped_column(JSON, default=list)

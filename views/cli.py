@@ -2,6 +2,7 @@
 
 import secrets
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -10,7 +11,7 @@ from flask_migrate import upgrade
 
 import demo
 from models import Role, db, utcnow
-from workflows import audit, cases, disclosure, identity, notices, reports
+from workflows import audit, cases, disclosure, identity, mail, notices, reports
 from workflows.audit import Actor
 from workflows.errors import WorkflowError
 
@@ -49,6 +50,7 @@ agencies_cli = click.Group("agencies", help="Manage agencies.")
 customers_cli = click.Group("customers", help="Manage customers.")
 audit_cli = click.Group("audit", help="The audit log.")
 notices_cli = click.Group("notices", help="The customer-notice outbox relay.")
+reminders_cli = click.Group("reminders", help="Reminders to staff about deadlines (DESIGN 11.5).")
 reports_cli = click.Group("reports", help="Transparency reports.")
 preservations_cli = click.Group("preservations", help="Preservation requests and their holds.")
 vault_cli = click.Group("vault", help="Customer data, as the customer acts on it.")
@@ -319,8 +321,59 @@ def notices_run(interval):
         emit(relay="stopped")
 
 
+def _case_url(case_id: int) -> str:
+    return f"{public_url()}/cases/{case_id}"
+
+
+def _reminder_pass(settings, policy) -> dict:
+    """Write the reminders due now, then send the account mail that is due."""
+    written = cases.write_reminders(utcnow(), _case_url)
+    sent = mail.send_pass(utcnow(), settings, policy)
+    return {**{f"written_{kind}": n for kind, n in written.written.items()}, "raced": written.raced,
+            "mail_sent": sent.sent, "mail_retrying": sent.retrying, "mail_failed": sent.failed,
+            "mail_not_configured": sent.not_configured, "errors": sent.errors}
+
+
+@reminders_cli.command("send")
+def reminders_send():
+    """One pass: write each reminder due now (once per case and kind), then send."""
+    settings, policy, _ = _relay_settings()
+    result = _reminder_pass(settings, policy)
+    errors = result.pop("errors")
+    emit(**result, mail="configured" if settings else "not configured")
+    for error in errors:
+        emit(error=error)
+
+
+@reminders_cli.command("run")
+@click.option("--interval", default=60.0, show_default=True, help="Seconds between passes.")
+@click.option("--passes", type=click.IntRange(min=1), help="Stop after this many passes.")
+def reminders_run(interval, passes):
+    """Keep reminding until stopped (Ctrl-C or SIGTERM), beside the notice relay."""
+    settings, policy, _ = _relay_settings()
+    emit(reminders="running", interval=interval, mail="configured" if settings else "not configured")
+    done = 0
+    try:
+        while passes is None or done < passes:
+            try:
+                result = _reminder_pass(settings, policy)
+            except Exception as exc:  # a database hiccup must not stop the runner for good
+                db.session.rollback()
+                emit(error=f"{type(exc).__name__}: {exc}")
+            else:
+                errors = result.pop("errors")
+                if any(v for v in result.values()) or errors:
+                    click.echo(" ".join(f"{k}: {v}" for k, v in result.items() if v))
+            done += 1
+            if passes is None or done < passes:
+                time.sleep(interval)
+    except KeyboardInterrupt:
+        emit(reminders="stopped")
+
+
 def init_app(app) -> None:
-    for command in (init_db, users_cli, agencies_cli, customers_cli, audit_cli, notices_cli, reports_cli,
+    for command in (init_db, users_cli, agencies_cli, customers_cli, audit_cli, notices_cli, reminders_cli,
+                    reports_cli,
                     preservations_cli, vault_cli, officers_cli, productions_cli, demo_command,
                     demo_code):
         app.cli.add_command(command)

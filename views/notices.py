@@ -10,7 +10,7 @@ from views.cases import case_page
 from views.errors import status_of
 from views.identity import actor
 from views.policy import allow
-from workflows import notices
+from workflows import cases, notices
 from workflows.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from workflows.identity import ID_MAX
 
@@ -22,7 +22,8 @@ releasers = allow(Role.REVIEWER, Role.APPROVER)
 @bp.get("/")
 @allow(Role.INTAKE, Role.REVIEWER, Role.APPROVER, Role.AUDITOR)
 def index():
-    return render_template("notices/index.html", held=notices.held(), failed=notices.failed(), now=utcnow())
+    return render_template("notices/index.html", held=notices.held(), failed=notices.failed(),
+                           reminders=cases.undelivered_reminders(), now=utcnow())
 
 
 def _case_of(model, row_id: int) -> int:

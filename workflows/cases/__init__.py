@@ -66,6 +66,10 @@ from workflows.cases.queue import (
     requests_for_officer,
     state_counts,
 )
+from workflows.cases.reminders import ReminderPass
+from workflows.cases.reminders import of_case as reminders_of_case
+from workflows.cases.reminders import undelivered as undelivered_reminders
+from workflows.cases.reminders import write_due as write_reminders
 from workflows.cases.states import (
     BY_TRIGGER,
     OPEN_STATES,
@@ -113,6 +117,7 @@ __all__ = [
     "NoteBody",
     "Outcome",
     "Page",
+    "ReminderPass",
     "Tally",
     "Transition",
     "Trigger",
@@ -150,6 +155,7 @@ __all__ = [
     "record_callback",
     "recount_states",
     "relative_deadline",
+    "reminders_of_case",
     "requests_for_officer",
     "size_label",
     "state_counts",
@@ -157,8 +163,10 @@ __all__ = [
     "take_next",
     "transitions_of",
     "unanswered",
+    "undelivered_reminders",
     "view",
     "waiting_on_agency",
+    "write_reminders",
     "write_to_agency",
     "write_to_provider",
 ]
