@@ -30,6 +30,7 @@ DEFAULTS = {
     "DEMO": False,
     "STAFF_DOMAINS": "",  # the provider's e-mail domains: staff addresses must be on one
     "PROVIDER_NAME": "The service provider",  # how the provider names itself on the answers it signs
+    "LEGAL_CONTACT": "",  # where customers write about a notice (an address or a line of text)
 }
 
 migrate = Migrate()

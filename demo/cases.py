@@ -46,7 +46,7 @@ from models import (
     User,
     db,
 )
-from workflows import cases, disclosure, legal
+from workflows import cases, disclosure, legal, notices
 from workflows.audit import Actor
 from workflows.cases import Caller, Move, Trigger, states_of
 
@@ -368,7 +368,25 @@ def _play(plan: Plan, actors: Mapping[Role, Actor], folder: Path, now: datetime)
         elif step.narrow:
             case = db.session.get(Case, case_id)
             move = Move(step.trigger.value, categories=[c for c in case.categories if c != C.value])
+        if step.trigger is Trigger.APPROVE:
+            at = after_objection_window(case_id, at, latest)
+            caller = Caller(actor.user_id, step.role, at, actor)
         cases.advance(case_id, move, caller, at)
+
+
+def after_objection_window(case_id: int, at: datetime, latest: datetime) -> datetime:
+    """When an approval may happen: once the customers' time to object has run,
+    or, where the story leaves no time for that, once each customer said in the
+    portal that they do not object."""
+    end = notices.objection_window_binds(db.session.get(Case, case_id), at)
+    if end is None:
+        return at
+    if end + timedelta(minutes=30) <= latest:
+        return end + timedelta(minutes=30)
+    for notice in notices.intent_notices_told(case_id):
+        notices.say_no_objection(notice.id, notice.customer_id, Actor.system("demo customer"),
+                                 at - timedelta(minutes=10))
+    return at
 
 
 def demo_pdf(plan: Plan, reference: str) -> bytes:

@@ -64,6 +64,7 @@ class AuditAction(StrEnum):
     MAIL_FAILED = "mail.failed"
     OBJECTION_FILED = "objection.filed"
     OBJECTION_ACKNOWLEDGED = "objection.acknowledged"
+    OBJECTION_WAIVED = "objection.waived"  # the customer does not object
     NDO_EXTENDED = "case.ndo_extended"
     CASE_VERIFIED = "case.verified"  # a call-back recorded, either way
     CASE_VERIFICATION_REFUSED = "case.verification_refused"

@@ -105,6 +105,9 @@ class Case(db.Model):
     reject_reason: Mapped[RejectReason | None] = mapped_column(enum_column(RejectReason, "reject_reason"))
     # Set when an indefinite NDO holds a customer notice: such an order should be challenged.
     challenge_flagged_at: Mapped[datetime | None]
+    # Until when the customers told of the current proposal may object (DESIGN 11.5):
+    # approve waits for it. None: nobody was told (held, an emergency) or no proposal.
+    objection_deadline: Mapped[datetime | None]
 
     # What the transparency report counts, kept in step by intake, advance() and the
     # notice releases (like is_open), so a half-year is aggregated in one scan.

@@ -32,6 +32,7 @@ class MailKind(StrEnum):
     AGENCY_MESSAGE = "agency_message"  # to officers: the provider wrote about a request
     AGENCY_ANSWER = "agency_answer"  # to the case's reviewer: the agency wrote
     REMINDER = "reminder"  # to staff: a case's deadline nears or passed (DESIGN 11.5)
+    OBJECTION_RECEIPT = "objection_receipt"  # to a customer: we received your objection
 
     @property
     def label(self) -> str:
@@ -41,7 +42,8 @@ class MailKind(StrEnum):
                 "staff_grant": "Staff grant announced", "portal_user_request": "Portal user to accept",
                 "portal_user_added": "Portal user added",
                 "agency_message": "Message to the agency",
-                "agency_answer": "Message from the agency", "reminder": "Reminder"}[self.value]
+                "agency_answer": "Message from the agency", "reminder": "Reminder",
+                "objection_receipt": "Objection received"}[self.value]
 
 
 class MailMessage(db.Model):

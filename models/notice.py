@@ -82,6 +82,7 @@ class Notice(db.Model):
     claimed_until: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime | None]
+    no_objection_at: Mapped[datetime | None]  # the customer said they do not object
 
     case = relationship("Case")
     customer = relationship("Customer")

@@ -621,6 +621,14 @@ def confirm_by_callback(case_id: int, who: User, outcome="confirmed", note=None)
                            caller_for(who), utcnow())
 
 
+def window_ran(case_id: int) -> None:
+    """The customers' time to object has run (DESIGN 11.5): tests that approve right
+    after proposing say so; tests/test_objection_window.py tests the window itself."""
+    db.session.execute(sa.update(Case).where(Case.id == case_id, Case.objection_deadline.is_not(None))
+                       .values(objection_deadline=utcnow() - timedelta(seconds=1)))
+    db.session.commit()
+
+
 def caller_for(user: User, authenticated_at=None):
     from workflows.cases import Caller
 
@@ -638,7 +646,8 @@ def make_case(app, make_agency, make_customer, case_staff):
     from workflows.disclosure import documents
 
     def make(state="received", *, process="search_warrant", country="US", agency=None,
-             identifiers=None, categories=("content",), document=True, body=None, **overrides):
+             identifiers=None, categories=("content",), document=True, body=None, keep_window=False,
+             **overrides):
         now = utcnow()
         if agency is None:
             agency = make_agency(country=country).agency
@@ -665,7 +674,11 @@ def make_case(app, make_agency, make_customer, case_staff):
                 confirm_by_callback(created.id, who)
             if fields.get("categories", "") is None:
                 fields = {**fields, "categories": list(categories)}
+            if trigger == "approve":
+                window_ran(created.id)
             case_machine.advance(created.id, case_machine.Move(trigger, **fields), caller_for(who), utcnow())
+        if state == "pending_approval" and not keep_window:
+            window_ran(created.id)
         db.session.expire_all()
         return db.session.get(type(created), created.id)
 

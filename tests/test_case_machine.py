@@ -24,7 +24,7 @@ from models import (
     db,
     utcnow,
 )
-from tests.conftest import caller_for, case_body
+from tests.conftest import caller_for, case_body, window_ran
 from workflows import audit
 from workflows.cases.machine import Move, advance, allowed_from, available_triggers
 from workflows.cases.states import Trigger
@@ -446,6 +446,7 @@ def test_approve_by_the_proposer_is_not_allowed(app, make_case, make_user):
     case = make_case(state="legal_review")
     advance(case.id, move(T.PROPOSE_DISCLOSURE, categories=["content"]), caller_for(proposer), utcnow())
     refused(NotAllowed, case.id, move(T.APPROVE), caller_for(proposer), code="own_proposal")
+    window_ran(case.id)
     moved = advance(case.id, move(T.APPROVE), caller_for(other), utcnow())
     assert moved.state is State.DISCLOSED
     assert (moved.disclosure.proposed_by_id, moved.disclosure.approved_by_id) == (proposer.id, other.id)
@@ -479,6 +480,7 @@ def test_approve_at_most_what_was_proposed(app, make_case, make_user):
     advance(case.id, move(T.PROPOSE_DISCLOSURE, categories=["subscriber"]), caller_for(make_user(REVIEWER)),
             utcnow())
     approver = caller_for(make_user(APPROVER))
+    window_ran(case.id)
     exc = guard_refuses(case.id, move(T.APPROVE, categories=["subscriber", "content"]), approver)
     assert exc.reasons == ["beyond_proposal"]
 

@@ -24,7 +24,16 @@ from models import (
     db,
     utcnow,
 )
-from tests.conftest import PDF_BYTES, caller_for, case_body, case_count, csrf_from, fresh_code, sign_in
+from tests.conftest import (
+    PDF_BYTES,
+    caller_for,
+    case_body,
+    case_count,
+    csrf_from,
+    fresh_code,
+    sign_in,
+    window_ran,
+)
 from workflows import legal
 from workflows.cases import intake
 from workflows.cases import machine as case_machine
@@ -478,6 +487,7 @@ def test_review_propose_and_approve_through_the_forms(staff, make_case):
     assert state_of(case.id) is State.PENDING_APPROVAL
 
     approver, approver_user = staff(Role.APPROVER)
+    window_ran(case.id)
     page = html(approver.get(f"/cases/{case.id}"))
     assert f"Proposed by</dt><dd>{reviewer_user.email}" in page
     assert re.search(r'id="action-approve-categories-subscriber" value="subscriber" checked', page)

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from models import AuditAction, AuditEvent, Case, CaseDocument, Role, State, UserSession, db, utcnow
-from tests.conftest import PASSWORD, PDF_BYTES, assert_error, case_body, case_count, fresh_code
+from tests.conftest import PASSWORD, PDF_BYTES, assert_error, case_body, case_count, fresh_code, window_ran
 from workflows.disclosure import documents
 
 CASE_KEYS = {
@@ -21,7 +21,7 @@ CASE_KEYS = {
     "assignee", "proposal", "disclosure", "document", "transitions",
     # DESIGN 11.7: preservation requests and the demands that follow them
     "kind", "preserved_until", "extensions", "preservation_id", "holds", "followed_by",
-    "enforcing", "verifications", "messages", "notes",
+    "enforcing", "verifications", "messages", "notes", "objection_deadline",
 }
 PROCESS_KEYS = {"type", "issuing_authority", "judicial", "issued_on", "expires_on", "signed",
                 "case_number", "response_due", "enforcing_state", "enforcing_authority_notified"}
@@ -466,6 +466,7 @@ def test_full_flow_through_the_api_reaches_disclosed(staff, make_agency, make_cu
     assert resp.get_json()["proposal"]["proposed_by"]["id"] == proposer.user.id
     assert "approve" in approver.get(f"/api/v1/cases/{case_id}").get_json()["available_triggers"]
 
+    window_ran(case_id)
     resp = approver.fire(case_id, "approve", version=3)
     assert resp.status_code == 200, resp.get_json()
     body = resp.get_json()

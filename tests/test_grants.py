@@ -24,7 +24,16 @@ from models import (
     db,
     utcnow,
 )
-from tests.conftest import MAIL_PUBLIC_URL, caller_for, csrf_from, fresh_code, post_form, relay_pass, sign_in
+from tests.conftest import (
+    MAIL_PUBLIC_URL,
+    caller_for,
+    csrf_from,
+    fresh_code,
+    post_form,
+    relay_pass,
+    sign_in,
+    window_ran,
+)
 from workflows.audit import Actor
 from workflows.cases import machine as case_machine
 from workflows.errors import Conflict, InvalidInput, NotAllowed
@@ -242,6 +251,7 @@ def proposed_by(make_case, reviewer: User):
     case = make_case("legal_review")
     case_machine.advance(case.id, case_machine.Move("propose_disclosure", categories=["content"]),
                          caller_for(reviewer), utcnow())
+    window_ran(case.id)
     return case
 
 

@@ -335,6 +335,7 @@ class World:
             "notices.retry": lambda c, v: ("form", {}),
             "notices.acknowledge": lambda c, v: ("form", {"note": "Read."}),
             "portal.objection": lambda c, v: ("form", {"statement": "We object to this disclosure."}),
+            "portal.no_objection": lambda c, v: ("form", {}),
             "portal.security": lambda c, v: ("form", {"password": PASSWORD, "code": "123456"}),
             "public.report_publish": lambda c, v: ("form", {"reason": "A correction."}),
         }

@@ -47,6 +47,7 @@ EXPECTED = {
     "portal.home": CUSTOMER,
     "portal.notice": CUSTOMER,
     "portal.objection": CUSTOMER,
+    "portal.no_objection": CUSTOMER,
     "portal.demand": CUSTOMER,
     "portal.security": CUSTOMER,
     "portal.users": CUSTOMER,

@@ -36,13 +36,15 @@ def _customer_id() -> int:
 @customers
 def home():
     return render_template("portal/home.html", customer=current_user.user.customer,
-                           notices=notices.for_customer(_customer_id()))
+                           demands=notices.demands_for(_customer_id(), utcnow()),
+                           contact=current_app.config.get("LEGAL_CONTACT"))
 
 
 def _notice_page(notice_id: int, status: int = 200, **extra):
     notice = notices.view(notice_id, _customer_id(), actor(), utcnow())
-    return render_template("portal/notice.html", notice=notice, c=notice.content,
-                           may_object=notices.may_object(notice), **extra), status
+    return render_template("portal/notice.html", notice=notice, c=notice.content, now=utcnow(),
+                           may_object=notices.may_object(notice),
+                           contact=current_app.config.get("LEGAL_CONTACT"), **extra), status
 
 
 @bp.get(NOTICE)
@@ -59,7 +61,21 @@ def objection(notice_id: int):
         notices.file_objection(notice_id, _customer_id(), current_user.id, statement, actor(), utcnow())
     except (InvalidInput, Conflict) as exc:
         return _notice_page(notice_id, status_of(exc), objection_error=exc.message, statement=statement)
-    flash("Your objection has been filed. A lawyer must read it before anything is disclosed.", "ok")
+    flash("Your objection has been filed. A lawyer must read it before anything is disclosed. We e-mailed "
+          "you a receipt.", "ok")
+    return redirect(url_for("portal.notice", notice_id=notice_id), 303)
+
+
+@bp.post(NOTICE + "/no-objection")
+@customers
+def no_objection(notice_id: int):
+    """The customer does not object: approval need not wait for the rest of the window."""
+    try:
+        notices.say_no_objection(notice_id, _customer_id(), actor(), utcnow())
+    except Conflict as exc:
+        return _notice_page(notice_id, status_of(exc), objection_error=exc.message)
+    flash("Noted: you do not object. A lawyer still approves any disclosure, and only what the law allows.",
+          "ok")
     return redirect(url_for("portal.notice", notice_id=notice_id), 303)
 
 

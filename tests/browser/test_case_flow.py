@@ -19,7 +19,7 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import func, select, update
 
 from models import Case, CaseTransition, Disclosure, Role, State, UserSession, db, utcnow
-from tests.conftest import PASSWORD, PDF_BYTES
+from tests.conftest import PASSWORD, PDF_BYTES, window_ran
 from workflows import audit
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -123,6 +123,10 @@ def test_demand_goes_from_intake_to_disclosure(page, staff_user, make_agency, ma
         f"{reference}: Propose disclosure. The case is now pending approval.")
     expect_state(page, "Pending approval")
     sign_out(page)
+
+    # A week later the customer's time to object has run (tests/test_objection_window.py).
+    window_ran(db.session.scalar(select(Case.id).where(Case.reference == reference)))
+    db.session.remove()
 
     # An approver, signed in more than 10 minutes ago as far as the server knows.
     sign_in(page, approver.email, pyotp.TOTP(approver.totp_secret).now())

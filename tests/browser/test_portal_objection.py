@@ -56,7 +56,7 @@ def test_customer_objects_and_the_approver_must_acknowledge_before_approving(pag
                                                                             make_customer, make_user):
     customer = make_customer(name="Contoso Finance", kind="enterprise")
     account = customer.accounts[0].identifier
-    case = make_case("pending_approval", identifiers=[account])
+    case = make_case("pending_approval", identifiers=[account], keep_window=True)
     case_id, reference = case.id, case.reference
     customer_email = make_user(Role.CUSTOMER, customer=customer).email
     db.session.remove()  # no open transaction while the browser works
@@ -66,8 +66,9 @@ def test_customer_objects_and_the_approver_must_acknowledge_before_approving(pag
     enter_password(page, customer_email)
     expect(page).to_have_url(re.compile(r"/portal/$"))
     expect(page.get_by_role("heading", level=1)).to_have_text("Contoso Finance")
-    notices_table = page.get_by_role("table", name="Notices")
-    expect(notices_table.locator("tbody tr")).to_have_count(1)
+    notices_table = page.get_by_role("list", name="Demands for your data")
+    expect(notices_table.locator("li.demand")).to_have_count(1)
+    expect(notices_table).to_contain_text("We intend to disclose: you may object until")
     expect(notices_table).to_contain_text(reference)
     screenshot(page, "portal-home")
 
@@ -78,6 +79,7 @@ def test_customer_objects_and_the_approver_must_acknowledge_before_approving(pag
     expect(page.locator("dt:text-is('We intend to disclose') + dd")).to_have_text("Stored content")
     expect(page.locator("dt:text-is('Your accounts named') + dd")).to_have_text(account)
     expect(page.get_by_role("link", name="Download the copy of the demand (PDF)")).to_be_visible()
+    expect(page.locator(".lede")).to_contain_text("We will not disclose before")
     screenshot(page, "portal-notice")
 
     # It writes its objection and files it.
@@ -134,9 +136,12 @@ def test_customer_objects_and_the_approver_must_acknowledge_before_approving(pag
 
     # The customer is told, and sees that a lawyer read its objection.
     enter_password(page, customer_email)
-    notices_table = page.get_by_role("table", name="Notices")
-    expect(notices_table.locator("tbody tr")).to_have_count(2)
-    expect(notices_table.locator("tbody tr").first).to_contain_text("Data disclosed")  # newest first
+    notices_table = page.get_by_role("list", name="Demands for your data")
+    demand = notices_table.locator("li.demand")
+    expect(demand).to_have_count(1)  # one demand, its two notices
+    expect(demand.locator(".demand-status")).to_have_text("Disclosed")
+    expect(demand.locator("ul li")).to_have_count(2)
+    expect(demand.locator("ul li").first).to_contain_text("Data disclosed")  # newest first
     screenshot(page, "portal-home-after")
     notices_table.get_by_role("link", name="Data disclosed").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Data disclosed")

@@ -287,6 +287,9 @@ class Case(BaseModel):
     available_triggers: list[Trigger] = Field(description="what the caller may fire now")
     due_at: Time
     due_status: Literal["overdue", "due_soon", "hold_ends_soon"] | None
+    objection_deadline: Time | None = Field(description=(
+        "until when the customers told of the current proposal may object; approve is refused with "
+        "objection_window before then (not for an emergency, nor once every customer told has answered)"))
     assignee: Person | None
     proposal: Proposal | None
     disclosure: Disclosure | None
@@ -357,7 +360,8 @@ def staff_case(case: CaseRow, check: legal.LegalCheck, deadline: str | None, tri
         notes=[Note(id=n.id, author=n.author, text=n.text, at=n.at) for n in case.notes],
         legal_check=LegalCheck.model_validate(check.as_json()),
         available_triggers=triggers,
-        due_at=case.due_at, due_status=deadline, assignee=person(case.assignee), proposal=proposal,
+        due_at=case.due_at, due_status=deadline, objection_deadline=case.objection_deadline,
+        assignee=person(case.assignee), proposal=proposal,
         disclosure=_disclosure(case.disclosure, now),
         document=document_body(case.document) if case.document else None,
         transitions=[Transition(seq=t.seq, trigger=t.trigger, from_state=t.from_state,

@@ -183,6 +183,13 @@ def _approve(ctx: Context) -> list[Reason]:
     reasons += [Reason(code, "trigger", message)
                 for code, message in identity.four_eyes_refusals(ctx.case.proposed_by_id, ctx.caller.user_id,
                                                                  ctx.now)]
+    until = notices.objection_window_binds(ctx.case, ctx.now)
+    if until is not None:
+        reasons.append(Reason("objection_window", "trigger",
+                              f"The customer may object until {_when(until)}: nothing is disclosed before "
+                              f"then ({notices.objection_days()} days after they were told, never past the "
+                              "response deadline). It ends sooner if every customer told says they do not "
+                              "object or objects."))
     waiting = notices.unacknowledged(ctx.case.id)
     if waiting:
         plural = "s" if waiting > 1 else ""

@@ -130,6 +130,7 @@ class Rules:
     emergency_response_hours: int
     default_response_days: int
     ndo_max_days: int
+    objection_days: int  # how long a customer told of an intended disclosure has to object
     preservation: PreservationPolicy = PreservationPolicy(ending_soon_days=14)
 
 
@@ -157,7 +158,7 @@ class _Loader:
                         "judicial_issuer_required_for", "treaty_required_for", "service_window_days",
                         "response_days", "preservation_days", "extension_days", "extensions_allowed")
     PRESERVATION_TIMES = ("preservation_days", "extension_days", "extensions_allowed")
-    TIME_LIMITS = ("emergency_response_hours", "default_response_days", "ndo_max_days")
+    TIME_LIMITS = ("emergency_response_hours", "default_response_days", "ndo_max_days", "objection_days")
 
     def __init__(self, name: str):
         self.name = name

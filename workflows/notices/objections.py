@@ -3,14 +3,15 @@ behind one, objecting to an intended disclosure, and the approver's
 acknowledgement that approve waits for (DESIGN section 5). A notice that is
 another customer's, or not yet released, reads as not existing."""
 
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from models import AuditAction, Case, Notice, NoticeKind, Objection, Role, db
-from workflows import audit, disclosure
+from models import AuditAction, Case, Customer, MailKind, Notice, NoticeKind, Objection, Role, State, User, db
+from workflows import audit, disclosure, mail
 from workflows.audit import Actor
 from workflows.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from workflows.rows import locked
@@ -24,10 +25,55 @@ NOTE_MAX = 2000
 def for_customer(customer_id: int) -> list[Notice]:
     """A customer's released notices, newest first. Held notices do not exist for them."""
     return db.session.scalars(
-        select(Notice).options(selectinload(Notice.objection))
+        select(Notice).options(selectinload(Notice.objection), selectinload(Notice.case))
         .where(Notice.customer_id == customer_id, Notice.released_at.is_not(None))
         .order_by(Notice.released_at.desc(), Notice.id.desc())
     ).all()
+
+
+@dataclass(frozen=True)
+class Demand:
+    """One demand as its customer follows it in the portal: its notices (newest
+    first), where it stands now, and until when they may object."""
+
+    case_id: int
+    reference: str
+    agency: str
+    agency_country: str
+    status: str
+    objection_deadline: datetime | None  # while an objection can still hold approval back
+    notices: list[Notice]
+
+
+def _status(case: Case, shown: list[Notice], now: datetime) -> tuple[str, datetime | None]:
+    kinds = {n.kind for n in shown}
+    if case.state is State.DISCLOSED:
+        return "Disclosed", None
+    if case.state.is_terminal:
+        return "Closed without disclosing anything", None
+    if case.state is State.PENDING_APPROVAL and NoticeKind.INTENT_TO_DISCLOSE in kinds:
+        end = case.objection_deadline
+        if end is not None and end > now:
+            return "We intend to disclose: you may object until", end
+        return "We intend to disclose, once a second lawyer approves", None
+    if case.state is State.REDIRECTED:
+        return "Referred to you: we told the agency to ask you", None
+    return "Under legal review", None
+
+
+def demands_for(customer_id: int, now: datetime) -> list[Demand]:
+    """The customer's released notices grouped by demand, the latest news first."""
+    grouped: dict[int, list[Notice]] = {}
+    for notice in for_customer(customer_id):
+        grouped.setdefault(notice.case_id, []).append(notice)
+    demands = []
+    for case_id, shown in grouped.items():
+        case = shown[0].case
+        status, until = _status(case, shown, now)
+        first = shown[0].content
+        demands.append(Demand(case_id, first["reference"], first["agency"], first["agency_country"], status,
+                              until, shown))
+    return demands
 
 
 def customer_notice(notice_id: int, customer_id: int) -> Notice:
@@ -90,11 +136,27 @@ def file_objection(notice_id: int, customer_id: int, user_id: int, statement: st
             "notice_id": notice.id, "objection_id": objection.id, "customer_id": customer_id,
             "length": len(text),
         })
+        _receipt(notice, case, objection, customer_id, user_id, now)
         db.session.commit()
     except Exception:
         db.session.rollback()
         raise
     return objection
+
+
+def _receipt(notice: Notice, case: Case, objection: Objection, customer_id: int, user_id: int,
+             now: datetime) -> None:
+    """The customer's receipt: to whoever filed it and to the customer's notice
+    addresses, so the organisation knows that one of its people objected."""
+    filer = db.session.get(User, user_id)
+    customer = db.session.get(Customer, customer_id)
+    to = sorted({filer.email, *customer.notice_emails})
+    window_end = case.objection_deadline if not case.emergency else None
+    reference = notice.content["reference"]
+    mail.enqueue(MailKind.OBJECTION_RECEIPT, to, f"We received your objection ({reference})",
+                 "objection_receipt", now, user_id=user_id, reference=reference,
+                 agency=notice.content["agency"], filed_at=objection.filed_at, filed_by=filer.email,
+                 statement=objection.statement, window_end=window_end)
 
 
 def acknowledge(objection_id: int, role: Role, actor: Actor, user_id: int, note: str | None,

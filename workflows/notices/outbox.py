@@ -33,6 +33,7 @@ from models.terms import PROCESS_LABELS
 from workflows import audit
 from workflows.audit import Actor
 from workflows.errors import Conflict, InvalidInput, NotAllowed
+from workflows.notices import window
 from workflows.rows import locked
 from workflows.text import clean_text
 
@@ -106,6 +107,8 @@ def on_transition(case: Case, trigger: str, accounts: list[tuple[Account, Custom
     for account, _ in accounts:
         by_customer.setdefault(account.customer_id, []).append(account.identifier)
     reason, until = hold_for(case, now)
+    if kind is NoticeKind.INTENT_TO_DISCLOSE:
+        case.objection_deadline = None  # a new proposal: its own window, if anyone is told of it
     if reason is HoldReason.NDO_INDEFINITE and by_customer and case.challenge_flagged_at is None:
         case.challenge_flagged_at = now  # nobody can be told while it lasts: challenge the order
     notices = []
@@ -121,6 +124,10 @@ def on_transition(case: Case, trigger: str, accounts: list[tuple[Account, Custom
             delivery=Delivery.WAITING if held else Delivery.PENDING,
             next_attempt_at=None if held else now, recipients=list(customer.notice_emails),
         )
+        if not held:
+            end = window.stamp(case, notice, now)
+            if end is not None:
+                case.objection_deadline = end  # flushed with the transition's UPDATE of the case
         db.session.add(notice)
         notices.append(notice)
     if notices and reason is None:
@@ -139,6 +146,13 @@ def _mark_notified(case_id: int) -> None:
 
 def _release(notice: Notice, actor: Actor, now: datetime, why: str) -> None:
     _mark_notified(notice.case_id)
+    end = window.stamp(notice.case, notice, now)
+    if end is not None:
+        # Told while the proposal still waits: the window runs from now. A plain
+        # UPDATE, as above: the case's version counts its own changes.
+        later = Case.objection_deadline.is_(None) | (Case.objection_deadline < end)
+        db.session.execute(update(Case).where(Case.id == notice.case_id, later)
+                           .values(objection_deadline=end))
     notice.released_at = now
     notice.released_by = actor.label
     notice.delivery = Delivery.PENDING
