@@ -52,6 +52,8 @@ class Case(db.Model):
         Index("ix_cases_queue_state", "state", "priority", "due_at", "id"),
         Index("ix_cases_queue_assignee", "assignee_id", "is_open", "priority", "due_at", "id"),
         Index("ix_cases_received_at", "received_at"),
+        # A search by the start of an agency's name: each agency's cases in deadline order.
+        Index("ix_cases_agency_due", "agency_id", "priority", "due_at", "id"),
         # The transparency report's one scan: every column it reads, so a half-year
         # is aggregated from the index alone.
         Index("ix_cases_report", "received_at", "agency_id", "process_type", "enterprise",

@@ -684,3 +684,19 @@ def test_closed_case_refuses_uploads(staff, make_case):
     assert resp.status_code == 409
     assert "its documents are final" in html(resp)
     assert document_count() == 1
+
+
+def test_the_document_opens_in_the_browser_as_well_as_downloading(staff, make_case):
+    case = make_case("legal_review")
+    client, _ = staff(Role.REVIEWER)
+    page = html(client.get(f"/cases/{case.id}"))
+    assert f'href="/cases/{case.id}/document?view=1"' in page and "Open in the browser" in page
+    shown = client.get(f"/cases/{case.id}/document?view=1")
+    assert shown.status_code == 200 and shown.mimetype == "application/pdf"
+    assert shown.headers["Content-Disposition"].startswith("inline")
+    assert "object-src 'self'" in shown.headers["Content-Security-Policy"]
+    assert shown.headers["X-Content-Type-Options"] == "nosniff"
+    saved = client.get(f"/cases/{case.id}/document")
+    assert saved.headers["Content-Disposition"].startswith("attachment")
+    assert "object-src 'none'" in saved.headers["Content-Security-Policy"]
+    assert shown.data == saved.data

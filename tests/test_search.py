@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from flask_migrate import downgrade, upgrade
 
-from models import CaseIdentifier, Role, db
+from models import Case, CaseIdentifier, Role, State, db
 from tests.conftest import api_headers, assert_error, caller_for, sign_in
 from workflows.cases import relative_deadline
 from workflows.cases.machine import Move, advance
@@ -177,3 +177,33 @@ def test_a_page_link_of_another_sort_is_refused(app, api, spread):
     resp = api.get(URL, query_string={"sort": "received", "after": cursor})
     body = assert_error(resp, 422, "invalid_input")
     assert body["reasons"] == ["after"]
+
+
+def test_a_search_by_agency_prefix_pages_through_each_agencys_cases_in_deadline_order(app, make_case,
+                                                                                       make_agency):
+    """The cases of several agencies a prefix names come one index range per agency,
+    merged: the same order and the same cases as one sorted query, page by page,
+    closed cases included."""
+    from workflows.cases import Filters, page
+
+    named = [make_agency(name=name).agency for name in ("Alpha Sheriff", "Alpha Police", "Alphabet Unit")]
+    other = make_agency(name="Beta Police").agency
+    made = []
+    for n, state in enumerate(["received", "legal_review", "rejected", "received", "challenged", "withdrawn",
+                               "legal_review"]):
+        received = datetime(2026, 11, 1, tzinfo=UTC) + timedelta(days=n % 4, hours=n)
+        made.append(make_case(state, agency=named[n % 3], received_at=received.isoformat()).id)
+    make_case("received", agency=other)
+    now = datetime.now(UTC)
+    expected = db.session.scalars(sa.select(Case.id).where(Case.id.in_(made))
+                                  .order_by(Case.priority, Case.due_at, Case.id)).all()
+    walked, after = [], None
+    while True:
+        one = page(Filters(q="alpha"), now, after, size=2)
+        walked += [c.id for c in one.cases]
+        if one.next_cursor is None:
+            break
+        after = type(one.next_cursor).decode(one.next_cursor.encode(), "due")
+    assert walked == expected and len(walked) == 7
+    assert [c.id for c in page(Filters(q="alpha", state=State.RECEIVED), now).cases] == [
+        i for i in expected if db.session.get(Case, i).state is State.RECEIVED]

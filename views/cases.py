@@ -16,6 +16,7 @@ from views.errors import status_of
 from views.forms import CaseForm, QueueFilterForm, post_text
 from views.identity import actor, caller
 from views.policy import allow
+from views.security import PDF_VIEW_CSP
 from workflows import cases, disclosure, notices, reports
 from workflows.cases import BY_TRIGGER, CHANNEL_LABELS, REJECT_REASON_LABELS, REQUEST_TYPE_LABELS, Trigger
 from workflows.errors import Conflict, InvalidInput, NotFound, ReauthRequired, TooLarge
@@ -251,9 +252,14 @@ def upload(case_id: int):
 
 
 def _send(case_id: int, document_id: int | None):
+    """The document as a download, or (`?view=1`) shown in the browser's PDF viewer."""
+    view = request.args.get("view") == "1"
     path, document = disclosure.fetch_document(case_id, document_id, actor(), utcnow(), _folder())
-    return send_file(path, mimetype="application/pdf", as_attachment=True,
-                     download_name=disclosure.document_download_name(document.filename))
+    response = send_file(path, mimetype="application/pdf", as_attachment=not view,
+                         download_name=disclosure.document_download_name(document.filename))
+    if view:
+        response.headers["Content-Security-Policy"] = PDF_VIEW_CSP
+    return response
 
 
 @bp.get(f"{CASE}/document")

@@ -7,6 +7,11 @@ from flask_wtf.csrf import CSRFProtect
 csrf = CSRFProtect()
 
 CSP = "default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+# A PDF shown in the browser: Chromium's viewer is a plugin inside a page it writes
+# itself (with inline styles), so it needs object-src and inline styles; the PDF may
+# load nothing else, and no page may frame it.
+PDF_VIEW_CSP = ("default-src 'none'; object-src 'self'; style-src 'unsafe-inline'; base-uri 'none'; "
+                "frame-ancestors 'none'; form-action 'none'")
 
 
 def _headers(response):

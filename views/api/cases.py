@@ -193,8 +193,12 @@ def case_transition(case_id: int, body: Move):
 def case_verification(case_id: int, body: cases.Callback):
     now = utcnow()
     cases.record_callback(case_id, body, caller(), now)
-    case = db.session.get(CaseRow, case_id)
-    return reply(case_now(case, current_user.role, current_user.id, now), 201)
+    return _case_as_now(case_id, now, 201)
+
+
+def _case_as_now(case_id: int, now, status: int = 200):
+    """The case as the caller reads it after a change (committed by then)."""
+    return reply(case_now(db.session.get(CaseRow, case_id), current_user.role, current_user.id, now), status)
 
 
 @bp.post(CASE + "/messages")
@@ -210,8 +214,7 @@ def case_message(case_id: int, body: cases.MessageBody):
     cases.write_to_agency(case_id, body.text, caller(), now,
                           public_link("agency_portal.request_page", case_id=case_id))
     db.session.commit()
-    case = db.session.get(CaseRow, case_id)
-    return reply(case_now(case, current_user.role, current_user.id, now), 201)
+    return _case_as_now(case_id, now, 201)
 
 
 @bp.post(CASE + "/notes")
@@ -224,8 +227,7 @@ def case_note(case_id: int, body: cases.NoteBody):
     now = utcnow()
     cases.add_note(case_id, body.text, caller(), now)
     db.session.commit()
-    case = db.session.get(CaseRow, case_id)
-    return reply(case_now(case, current_user.role, current_user.id, now), 201)
+    return _case_as_now(case_id, now, 201)
 
 
 class Assignment(Body):
@@ -254,8 +256,7 @@ def case_assignment(case_id: int, body: Assignment):
     expected = body.current_assignee_id if "current_assignee_id" in body.model_fields_set else cases.KEEP
     cases.assign(case_id, body.assignee_id, caller(), now, expected)
     db.session.commit()
-    case = db.session.get(CaseRow, case_id)
-    return reply(case_now(case, current_user.role, current_user.id, now))
+    return _case_as_now(case_id, now)
 
 
 @bp.post(CASE + "/production/link")
