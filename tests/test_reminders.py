@@ -107,6 +107,8 @@ def test_a_reminder_that_cannot_be_delivered_is_shown_to_staff(app, cli, mailbox
     sign_in(client, reviewer)
     page = client.get("/notices/").get_data(as_text=True)
     assert "Reminders not delivered" in page and late.reference in page and "550" in page
+    case_page = client.get(f"/cases/{late.id}").get_data(as_text=True)
+    assert "Reminders to staff" in case_page and "Overdue:" in case_page and "not delivered" in case_page
 
 
 @pytest.mark.slow

@@ -138,6 +138,7 @@ def case_page(case_id: int, status: int = 200, **extra):
                            annex_iii=reports.annex_iii_applies(page.case),
                            notice_hold=notices.hold_for(page.case, utcnow()),
                            objection_window=notices.objection_window_binds(page.case, utcnow()),
+                           reminders=cases.reminders_of_case(case_id),
                            assignable=cases.assignable() if current_user.role is Role.APPROVER else {},
                            **extra), status
 
