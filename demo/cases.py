@@ -18,7 +18,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from demo import emergencies, orders, preservations
-from demo.documents import minimal_pdf
+from demo.documents import demo_pdf
 from demo.plans import Plan, Step
 from demo.wording import (
     ASKS,
@@ -387,18 +387,6 @@ def after_objection_window(case_id: int, at: datetime, latest: datetime) -> date
         notices.say_no_objection(notice.id, notice.customer_id, Actor.system("demo customer"),
                                  at - timedelta(minutes=10))
     return at
-
-
-def demo_pdf(plan: Plan, reference: str) -> bytes:
-    """A one-page PDF standing in for the scanned legal process."""
-    process = plan.body["legal_process"]
-    lines = ["Demo legal process", "", f"Reference: {reference}", f"From: {plan.agency.name}",
-             f"Process: {ProcessType(process['type']).label}", f"Issued by: {process['issuing_authority']}",
-             f"Case number: {process['case_number'] or '-'}", f"Issued on: {process['issued_on'] or '-'}",
-             "Accounts: " + ", ".join(plan.body["identifiers"]),
-             "Categories: " + ", ".join(plan.body["categories"]),
-             "Invented for the demo: no real person, agency or court."]
-    return minimal_pdf(lines)
 
 
 def received_range(now: datetime) -> tuple[date, date]:

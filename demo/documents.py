@@ -1,6 +1,9 @@
 """Stand-ins for the scanned legal process a demand comes with: small, valid PDFs
 a reader (and the upload check) accepts."""
 
+from demo.plans import Plan
+from models import ProcessType
+
 
 def minimal_pdf(lines: list[str]) -> bytes:
     """A valid single-page PDF (Helvetica, ASCII text) with a correct cross-reference table."""
@@ -26,3 +29,15 @@ def minimal_pdf(lines: list[str]) -> bytes:
     out += "".join(f"{offset:010d} 00000 n \n" for offset in offsets).encode("ascii")
     out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode("ascii")
     return out
+
+
+def demo_pdf(plan: Plan, reference: str) -> bytes:
+    """A one-page PDF standing in for the scanned legal process."""
+    process = plan.body["legal_process"]
+    lines = ["Demo legal process", "", f"Reference: {reference}", f"From: {plan.agency.name}",
+             f"Process: {ProcessType(process['type']).label}", f"Issued by: {process['issuing_authority']}",
+             f"Case number: {process['case_number'] or '-'}", f"Issued on: {process['issued_on'] or '-'}",
+             "Accounts: " + ", ".join(plan.body["identifiers"]),
+             "Categories: " + ", ".join(plan.body["categories"]),
+             "Invented for the demo: no real person, agency or court."]
+    return minimal_pdf(lines)

@@ -179,21 +179,16 @@ def _agencies_named(q: str):
     return select(Agency.id).where(func.lower(Agency.name).like(prefix, escape="\\"))
 
 
-def search_condition(q: str):
+def resolve_search(q: str) -> tuple[object, list[int] | None]:
     """What a search finds (DESIGN 11.5): a reference, an agency's case number or an
     account identifier, exactly (identifiers in lower case, as intake stores them);
-    failing all three, the cases of agencies whose name starts with it."""
+    failing all three, the cases of agencies whose name starts with it. Returns the
+    condition, and for a prefix the agencies it names."""
     exact = _exact(q)
     if db.session.scalar(select(Case.id).where(exact).limit(1)) is not None:
-        return exact
-    return Case.agency_id.in_(_agencies_named(q))
-
-
-def prefix_agencies(q: str) -> list[int] | None:
-    """The agencies a search names by prefix, when it matches no case exactly."""
-    if db.session.scalar(select(Case.id).where(_exact(q)).limit(1)) is not None:
-        return None
-    return list(db.session.scalars(_agencies_named(q).order_by(Agency.id)))
+        return exact, None
+    agencies = list(db.session.scalars(_agencies_named(q).order_by(Agency.id)))
+    return Case.agency_id.in_(agencies), agencies
 
 
 def query_for(filters: Filters, now: datetime, search=None):
@@ -203,7 +198,7 @@ def query_for(filters: Filters, now: datetime, search=None):
     (priority comes before due_at there) instead of every open case."""
     query = select(Case)
     if filters.q is not None:
-        query = query.where(search if search is not None else search_condition(filters.q))
+        query = query.where(search if search is not None else resolve_search(filters.q)[0])
     if filters.state is not None:
         query = query.where(Case.state == filters.state)
     elif filters.q is None:
@@ -214,9 +209,7 @@ def query_for(filters: Filters, now: datetime, search=None):
         query = query.where(Case.assignee_id.is_(None))
     if filters.due_soon or filters.overdue:
         # Deadlines matter only while a case is open.
-        query = query.where(Case.is_open.is_(True))
-    if filters.due_soon or filters.overdue:
-        query = query.where(Case.priority.in_((0, 1)))
+        query = query.where(Case.is_open.is_(True), Case.priority.in_((0, 1)))
     if filters.due_soon:
         query = query.where(Case.due_at >= now, Case.due_at < now + DUE_SOON)
     if filters.overdue:
@@ -249,11 +242,12 @@ def page(filters: Filters, now: datetime, after: Cursor | None = None, size: int
     by deadline; or newest received first; or by state or agency name, each then by
     deadline. Keyset pages: a page deep in the list starts where the last one ended."""
     sort = filters.sort
-    if filters.q is not None and sort == "due":
-        agencies = prefix_agencies(filters.q)
-        if agencies is not None and len(agencies) <= MERGED_AGENCIES_MAX:
+    search = None
+    if filters.q is not None:
+        search, agencies = resolve_search(filters.q)
+        if sort == "due" and agencies is not None and len(agencies) <= MERGED_AGENCIES_MAX:
             return _merged(filters, now, after, size, agencies)
-    query = query_for(filters, now)
+    query = query_for(filters, now, search)
     if sort == "agency":
         query = query.join(Agency, Agency.id == Case.agency_id)
     columns = _sort_columns(sort)

@@ -57,20 +57,21 @@ def _candidates(kind: ReminderKind, now: datetime):
     return query.order_by(Case.priority, Case.due_at, Case.id).limit(BATCH)
 
 
-def _approvers() -> list[User]:
-    return list(db.session.scalars(select(User).where(User.role == Role.APPROVER, User.active.is_(True))
+def _approvers() -> list[str]:
+    """Every active approver's address, read once a pass."""
+    return list(db.session.scalars(select(User.email).where(User.role == Role.APPROVER, User.active.is_(True))
                                    .order_by(User.id)))
 
 
-def recipients(case: Case, kind: ReminderKind) -> list[User]:
+def recipients(case: Case, kind: ReminderKind, approvers: list[str]) -> list[str]:
     """Who is reminded: the assignee, the approvers, or both (DESIGN 11.5). While
     nobody has the case, the approvers, who can assign it."""
-    assignee = case.assignee if case.assignee is not None and case.assignee.active else None
+    assignee = case.assignee.email if case.assignee is not None and case.assignee.active else None
     if kind is ReminderKind.EMERGENCY_UNTAKEN:
-        return _approvers()
+        return approvers
     if kind is ReminderKind.OVERDUE:
-        return ([assignee] if assignee else []) + [u for u in _approvers() if u is not assignee]
-    return [assignee] if assignee else _approvers()
+        return ([assignee] if assignee else []) + [a for a in approvers if a != assignee]
+    return [assignee] if assignee else approvers
 
 
 SUBJECTS = {
@@ -81,22 +82,23 @@ SUBJECTS = {
 }
 
 
-def _write(case_id: int, kind: ReminderKind, now: datetime, case_url: Callable[[int], str]) -> bool:
+def _write(case_id: int, kind: ReminderKind, now: datetime, case_url: Callable[[int], str],
+           approvers: list[str]) -> bool:
     """One reminder and its message, committed together; False if another runner
     wrote it first."""
     case = db.session.get(Case, case_id)
-    people = recipients(case, kind)
+    people = recipients(case, kind, approvers)
     message = None
     if people:
         message = mail.enqueue(
-            MailKind.REMINDER, [u.email for u in people], SUBJECTS[kind].format(reference=case.reference),
+            MailKind.REMINDER, people, SUBJECTS[kind].format(reference=case.reference),
             "reminder", now, what=kind.value, reference=case.reference,
             agency=case.agency.name, due_at=case.due_at, preserved_until=case.preserved_until,
             assigned=case.assignee is not None, url=case_url(case.id))
         db.session.flush()
     db.session.add(CaseReminder(case_id=case.id, kind=kind, created_at=now,
                                 mail_id=message.id if message else None,
-                                recipients=[u.email for u in people]))
+                                recipients=people))
     try:
         db.session.commit()
     except IntegrityError:
@@ -109,11 +111,12 @@ def write_due(now: datetime, case_url: Callable[[int], str]) -> ReminderPass:
     """One pass: every reminder due now and not yet written, each in its own
     transaction (a mail server is never waited on here; the relay sends)."""
     result = ReminderPass()
+    approvers = _approvers()
     for kind in ReminderKind:
         ids = list(db.session.scalars(_candidates(kind, now)))
         db.session.commit()
         for case_id in ids:
-            if _write(case_id, kind, now, case_url):
+            if _write(case_id, kind, now, case_url, approvers):
                 result.written[kind.value] += 1
             else:
                 result.raced += 1

@@ -36,7 +36,6 @@ class Demand:
     """One demand as its customer follows it in the portal: its notices (newest
     first), where it stands now, and until when they may object."""
 
-    case_id: int
     reference: str
     agency: str
     agency_country: str
@@ -67,12 +66,11 @@ def demands_for(customer_id: int, now: datetime) -> list[Demand]:
     for notice in for_customer(customer_id):
         grouped.setdefault(notice.case_id, []).append(notice)
     demands = []
-    for case_id, shown in grouped.items():
-        case = shown[0].case
-        status, until = _status(case, shown, now)
+    for shown in grouped.values():
+        status, until = _status(shown[0].case, shown, now)
         first = shown[0].content
-        demands.append(Demand(case_id, first["reference"], first["agency"], first["agency_country"], status,
-                              until, shown))
+        demands.append(Demand(first["reference"], first["agency"], first["agency_country"], status, until,
+                              shown))
     return demands
 
 

@@ -13,6 +13,7 @@ deadline. Approval waits for it, except:
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from models import AuditAction, Case, CaseTransition, Notice, NoticeKind, State, db
 from workflows import audit, legal
@@ -54,8 +55,9 @@ def latest_proposal(case_id: int) -> datetime | None:
 def told_of_proposal(case_id: int) -> list[Notice]:
     """The released notices of intent about the case's current proposal."""
     since = latest_proposal(case_id)
-    query = select(Notice).where(Notice.case_id == case_id, Notice.kind == NoticeKind.INTENT_TO_DISCLOSE,
-                                 Notice.released_at.is_not(None))
+    query = select(Notice).options(selectinload(Notice.objection)).where(
+        Notice.case_id == case_id, Notice.kind == NoticeKind.INTENT_TO_DISCLOSE,
+        Notice.released_at.is_not(None))
     if since is not None:
         query = query.where(Notice.created_at >= since)
     return list(db.session.scalars(query))
