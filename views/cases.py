@@ -9,7 +9,7 @@ from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
 from models import Case as CaseRow
-from models import Category, Role, db, utcnow
+from models import Category, Role, State, db, utcnow
 from views.api.agency_bodies import annex_iii_response
 from views.auth import public_link
 from views.errors import status_of
@@ -65,6 +65,48 @@ def _folder():
     return disclosure.document_folder(current_app.instance_path)
 
 
+@dataclass(frozen=True, slots=True)
+class QueueLine:
+    """One row of the queue as the page shows it, worked out here once: a template
+    that works out fifty rows costs more than the query that found them."""
+
+    id: int
+    reference: str
+    href: str
+    status: str | None  # deadline_status
+    emergency: bool
+    ndo: bool
+    pickable: bool  # open: may be ticked to take or assign
+    due_iso: str
+    due_text: str
+    relative: str | None  # "due in 5 h"; none for a closed case or a held preservation
+    state: str
+    state_label: str
+    agency: str
+    country: str
+    process: str
+    assignee: str | None
+
+
+def queue_lines(rows, choices, now) -> list[QueueLine]:
+    base = url_for("cases.queue")
+    lines = []
+    for row in rows:
+        agency, country = choices.agencies[row.agency_id]
+        due_iso = row.due_at.isoformat()
+        assignee = None
+        if row.assignee_id:
+            assignee = choices.assignees.get(row.assignee_id) or f"User {row.assignee_id}"
+        lines.append(QueueLine(
+            row.id, row.reference, f"{base}{row.id}", cases.deadline_status(row, now),
+            row.emergency, row.ndo_present, row.is_open,
+            due_iso, due_iso[:16].replace("T", " "),
+            cases.relative_deadline(row.due_at, now)
+            if row.is_open and row.state is not State.PRESERVED else None,
+            row.state.value, row.state.label, agency, country, row.process_type.label, assignee))
+    return lines
+
+
 def listing(mine: bool, args=None, status: int = 200, **extra):
     """The queue, or my cases: filters from the query string (or `args`), one page,
     the counts. `extra` goes to the template (a refused bulk assignment's error)."""
@@ -93,8 +135,9 @@ def listing(mine: bool, args=None, status: int = 200, **extra):
         return render_template("cases/queue.html", error=exc.message, page=None, **context), 422
     if mine:
         filters = filters.with_assignee(current_user.id)
-    page = cases.page(filters, context["now"], after)
-    return render_template("cases/queue.html", page=page, deadline=cases.deadline_status, **context), status
+    page = cases.page(filters, context["now"], after, rows_only=True)
+    lines = queue_lines(page.cases, choices, context["now"])
+    return render_template("cases/queue.html", page=page, lines=lines, **context), status
 
 
 @bp.get("/", endpoint="queue")

@@ -6,8 +6,9 @@ import base64
 import json
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
-from sqlalchemy import func, select, tuple_, union
+from sqlalchemy import func, select, tuple_, union, union_all
 
 from models import Agency, Case, CaseIdentifier, CaseStateCount, Objection, ProcessType, State, User, db
 from workflows import identity, legal
@@ -106,7 +107,7 @@ class Cursor:
 
 @dataclass(frozen=True)
 class Page:
-    cases: list[Case]
+    cases: list  # Case objects, or QueueRows (page(rows_only=True))
     next_cursor: Cursor | None
 
 
@@ -237,17 +238,43 @@ def query_for(filters: Filters, now: datetime, search=None):
     return query
 
 
-def page(filters: Filters, now: datetime, after: Cursor | None = None, size: int = PAGE_SIZE) -> Page:
+class QueueRow(NamedTuple):
+    """What a row of the queue page shows, read as a plain row: a page of the queue
+    needs no Case objects (loading fifty of them costs more than finding them)."""
+
+    id: int
+    reference: str
+    state: State
+    is_open: bool
+    priority: int
+    due_at: datetime
+    received_at: datetime
+    emergency: bool
+    ndo_present: bool
+    agency_id: int
+    process_type: ProcessType
+    assignee_id: int | None
+    preserved_until: datetime | None
+
+
+ROW_COLUMNS = tuple(getattr(Case, name) for name in QueueRow._fields)
+
+
+def page(filters: Filters, now: datetime, after: Cursor | None = None, size: int = PAGE_SIZE,
+         *, rows_only: bool = False) -> Page:
     """One page of the queue in the filters' sort: by default emergencies first, then
     by deadline; or newest received first; or by state or agency name, each then by
-    deadline. Keyset pages: a page deep in the list starts where the last one ended."""
+    deadline. Keyset pages: a page deep in the list starts where the last one ended.
+    `rows_only`: the page holds QueueRows, not Case objects."""
     sort = filters.sort
     search = None
     if filters.q is not None:
         search, agencies = resolve_search(filters.q)
         if sort == "due" and agencies is not None and len(agencies) <= MERGED_AGENCIES_MAX:
-            return _merged(filters, now, after, size, agencies)
+            return _merged(filters, now, after, size, agencies, rows_only)
     query = query_for(filters, now, search)
+    if rows_only:
+        query = query.with_only_columns(*ROW_COLUMNS)
     if sort == "agency":
         query = query.join(Agency, Agency.id == Case.agency_id)
     columns = _sort_columns(sort)
@@ -257,7 +284,8 @@ def page(filters: Filters, now: datetime, after: Cursor | None = None, size: int
         mark = tuple_(*columns)
         query = query.where(mark < tuple_(*after.key) if newest_first else mark > tuple_(*after.key))
     order = [c.desc() for c in columns] if newest_first else list(columns)
-    rows = db.session.execute(query.order_by(*order).limit(size + 1)).scalars().all()
+    result = db.session.execute(query.order_by(*order).limit(size + 1))
+    rows = list(map(QueueRow._make, result)) if rows_only else result.scalars().all()
     more = len(rows) > size
     rows = rows[:size]
     return Page(rows, Cursor(_key(rows[-1], sort), sort) if more else None)
@@ -266,23 +294,29 @@ def page(filters: Filters, now: datetime, after: Cursor | None = None, size: int
 MERGED_AGENCIES_MAX = 20
 
 
-def _merged(filters: Filters, now: datetime, after: Cursor | None, size: int, agencies: list[int]) -> Page:
+def _merged(filters: Filters, now: datetime, after: Cursor | None, size: int, agencies: list[int],
+            rows_only: bool) -> Page:
     """The cases of a few agencies (a search by the start of a name), in deadline
-    order: one index range per agency (ix_cases_agency_due), merged here, so a page
-    reads at most size + 1 rows of each agency instead of sorting all their cases."""
+    order: one index range per agency (ix_cases_agency_due), merged by the database
+    in one statement, so a page reads at most size + 1 keys of each agency, and
+    then the rows of the page's cases, instead of sorting all their cases."""
+    if not agencies:
+        return Page([], None)
     columns = _sort_columns("due")
-    keys = []
-    for agency_id in agencies:  # the keys only: the page's cases are loaded once, below
+    ranges = []
+    for agency_id in agencies:
         query = query_for(filters, now, Case.agency_id == agency_id).with_only_columns(*columns)
         if after is not None:
             query = query.where(tuple_(*columns) > tuple_(*after.key))
-        keys += [tuple(row) for row in db.session.execute(query.order_by(*columns).limit(size + 1))]
-    keys.sort()
-    more = len(keys) > size
-    keys = keys[:size]
-    ids = [k[-1] for k in keys]
-    loaded = {case.id: case for case in db.session.scalars(select(Case).where(Case.id.in_(ids)))}
-    return Page([loaded[k[-1]] for k in keys], Cursor(keys[-1], "due") if more else None)
+        ranges.append(query.order_by(*columns).limit(size + 1).subquery().select())
+    merged = union_all(*ranges).subquery()
+    keys = select(merged).order_by(*merged.c).limit(size + 1).subquery()
+    query = select(*ROW_COLUMNS) if rows_only else select(Case)
+    result = db.session.execute(query.join(keys, keys.c.id == Case.id).order_by(*keys.c))
+    rows = list(map(QueueRow._make, result)) if rows_only else result.scalars().all()
+    more = len(rows) > size
+    rows = rows[:size]
+    return Page(rows, Cursor(_key(rows[-1], "due"), "due") if more else None)
 
 
 def _key(case: Case, sort: str) -> tuple:
