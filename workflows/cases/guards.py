@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cached_property
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from models import (
     Account,
@@ -76,6 +76,15 @@ class Context:
     @cached_property
     def accounts(self) -> list[tuple[Account, CustomerKind]]:
         return matched_accounts(self.case.identifiers)
+
+    @property
+    def enterprise(self) -> bool:
+        """Whether the case names an enterprise customer's account, as the accounts
+        stand now: from the matched accounts if a guard or effect read them, else
+        asked of the database without loading them."""
+        if "accounts" in self.__dict__:
+            return any(kind is CustomerKind.ENTERPRISE for _, kind in self.accounts)
+        return names_enterprise(self.case.identifiers)
 
 
 def _note_required(ctx: Context, what: str) -> list[Reason]:
@@ -375,6 +384,20 @@ GUARDS = {
     Trigger.RELEASE: lambda ctx: _note_required(ctx, "why the preservation is released"),
     Trigger.EXPIRE: _expire,
 }
+
+
+_NAMES_ENTERPRISE = select(
+    select(Account.id).join(Customer, Account.customer_id == Customer.id)
+    .where(Account.identifier.in_(bindparam("identifiers", expanding=True)),
+           Customer.kind == CustomerKind.ENTERPRISE).exists())
+
+
+def names_enterprise(identifiers: list[str]) -> bool:
+    """Whether any of these identifiers is an enterprise customer's account (one
+    statement, built once: every transition asks)."""
+    if not identifiers:
+        return False
+    return bool(db.session.scalar(_NAMES_ENTERPRISE, {"identifiers": identifiers}))
 
 
 def matched_accounts(identifiers: list[str]) -> list[tuple[Account, CustomerKind]]:

@@ -2,8 +2,9 @@
 it first), and keeping the counts that follow each case's state."""
 
 from datetime import datetime
+from functools import cache
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import bindparam, exists, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -46,13 +47,27 @@ def next_reference(year: int) -> str:
     return f"{REFERENCE_PREFIX}-{year:04d}-{number:06d}"
 
 
-def count_state(state: State, delta: int) -> None:
-    """Keep case_state_counts in step with a case entering (+1) or leaving (-1) a state."""
+def count_state(*changes: tuple[State, int]) -> None:
+    """Keep case_state_counts in step with cases entering (+1) or leaving (-1)
+    states, the rows taken in state order (so two transactions never wait on each
+    other's rows in opposite orders). A state entered and left at once is left alone."""
+    net: dict[State, int] = {}
+    for state, delta in changes:
+        net[state] = net.get(state, 0) + delta
+    statement = _count_statement(db.session.get_bind().dialect.name)
+    for state, delta in sorted(net.items()):
+        if delta:
+            db.session.execute(statement, {"state": state.value, "delta": delta})
+
+
+@cache
+def _count_statement(dialect: str):
+    """The upsert count_state runs, built once per engine with its values as
+    parameters (every transition runs it twice)."""
     table = CaseStateCount.__table__
-    stmt = _upsert(table).values(state=state.value, n=delta)
-    db.session.execute(stmt.on_conflict_do_update(
-        index_elements=[table.c.state], set_={"n": table.c.n + delta}
-    ))
+    delta = bindparam("delta", type_=table.c.n.type)
+    return _upsert(table).values(state=bindparam("state"), n=delta).on_conflict_do_update(
+        index_elements=[table.c.state], set_={"n": table.c.n + delta})
 
 
 def recount_states() -> None:
@@ -130,7 +145,7 @@ def create_case(draft: Draft, agency: Agency, actor: Actor, now: datetime,
     case.content_requested = Category.CONTENT.value in case.categories
     case.enterprise = touches_enterprise(case.identifiers)
     db.session.add(case)
-    count_state(State.RECEIVED, +1)
+    count_state((State.RECEIVED, +1))
     db.session.flush()
     audit.record(AuditAction.CASE_RECEIVED, actor, subject=("case", case.id), now=now, data={
         "reference": case.reference, "agency_id": agency.id, "process_type": case.process_type.value,

@@ -10,9 +10,10 @@ concurrent or stale change ends in Conflict (409), never in a double effect."""
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
-from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
 from transitions import Machine, MachineError
 
@@ -22,7 +23,6 @@ from models import (
     CaseKind,
     CaseTransition,
     Category,
-    CustomerKind,
     Disclosure,
     RejectReason,
     Role,
@@ -58,7 +58,7 @@ from workflows.cases.states import (
     transitions_of,
 )
 from workflows.errors import Conflict, InvalidInput, NotAllowed, ReauthRequired
-from workflows.rows import locked
+from workflows.rows import locked, locking
 from workflows.text import clean_text, iso_utc
 
 NOTE_MAX = 4000
@@ -81,24 +81,40 @@ class Move:
     version: int | None = None
 
 
-class _Machine:
-    """The `transitions` model for one case: it holds the state while a trigger fires.
-    A production demand and a preservation request each have their own table."""
+@cache
+def _machine(kind: CaseKind) -> Machine:
+    """The `transitions` machine for one kind of case, built once: a production
+    demand and a preservation request each have their own table. Cases are bound
+    to it only while a trigger fires (_next_state)."""
+    return Machine(model=None, states=states_of(kind), transitions=machine_table(kind),
+                   initial=states_of(kind)[0], auto_transitions=False)
+
+
+class _Model:
+    """What the machine moves: it holds a case's state while a trigger fires."""
 
     state: State
 
-    def __init__(self, state: State, kind: CaseKind = CaseKind.PRODUCTION):
-        self.machine = Machine(model=self, states=states_of(kind), transitions=machine_table(kind),
-                               initial=state, auto_transitions=False)
 
-    def accepts(self, trigger: Trigger) -> bool:
-        return trigger.value in self.machine.get_triggers(self.state.name)
+def _accepts(state: State, kind: CaseKind, trigger: Trigger) -> bool:
+    return trigger.value in _machine(kind).get_triggers(state.name)
+
+
+def _next_state(state: State, kind: CaseKind, trigger: Trigger) -> State:
+    """Fire `trigger` in `state` through the machine; the state it leads to.
+    MachineError if the machine refuses it."""
+    machine, model = _machine(kind), _Model()
+    machine.add_model(model, initial=state)
+    try:
+        model.trigger(trigger.value)
+        return model.state
+    finally:
+        machine.remove_model(model)
 
 
 def allowed_from(state: State, kind: CaseKind = CaseKind.PRODUCTION) -> list[Trigger]:
     """Triggers the machine accepts in `state`, whoever fires them."""
-    model = _Machine(state, kind)
-    return [t.trigger for t in transitions_of(kind) if model.accepts(t.trigger)]
+    return [t.trigger for t in transitions_of(kind) if _accepts(state, kind, t.trigger)]
 
 
 def available_triggers(case: Case, role: Role, user_id: int) -> list[Trigger]:
@@ -223,8 +239,13 @@ def _parse(move: Move, transition: Transition) -> tuple[str, RejectReason | None
     return note, reason, categories, identifiers
 
 
+_FOR_UPDATE = locking(Case, joinedload(Case.verification), joinedload(Case.disclosure))
+
+
 def load_for_update(case_id: int) -> Case:
-    return locked(Case, case_id, "No such case.")
+    """The case, locked, with the two rows every transition's guards or outcome may
+    read (its call-back and its disclosure) in the same statement."""
+    return locked(Case, case_id, "No such case.", statement=_FOR_UPDATE)
 
 
 def advance(case_id: int, move: Move, caller: Caller, now: datetime) -> Case:
@@ -251,8 +272,7 @@ def advance(case_id: int, move: Move, caller: Caller, now: datetime) -> Case:
         if move.version is not None and move.version != case.version:
             raise Conflict(f"The case changed since you loaded it (version {move.version}, now "
                            f"{case.version}); reload it and try again.", code="stale_version")
-        model = _Machine(case.state, case.kind)
-        if not model.accepts(trigger):
+        if not _accepts(case.state, case.kind, trigger):
             raise Conflict(f"A case in {case.state.label.lower()} cannot take "
                            f"{trigger.label.lower()}.", code="illegal_transition")
         if trigger is Trigger.APPROVE:
@@ -270,7 +290,7 @@ def advance(case_id: int, move: Move, caller: Caller, now: datetime) -> Case:
                 " ".join(r.message for r in reasons), code="guard_failed",
                 reasons=[r.code for r in reasons], fields={r.field: r.message for r in reasons},
             )
-        data = _write(case, transition, model, ctx, note)
+        data = _write(case, transition, ctx, note)
         if ctx.disclosure is not None:
             # The approval and its production stand or fall together: if the package
             # cannot be written, nothing is disclosed and the case still awaits approval.
@@ -309,7 +329,7 @@ def _release_followed(case: Case, caller: Caller, now: datetime) -> None:
     system = Caller(user_id=caller.user_id, role=None, authenticated_at=now, actor=caller.actor)
     ctx = Context(case=preservation, caller=system, note=note, reason=None, categories=None,
                   identifiers=None, now=now)
-    data = _write(preservation, transition, _Machine(preservation.state, preservation.kind), ctx, note)
+    data = _write(preservation, transition, ctx, note)
     audit.record(AuditAction.CASE_TRANSITION, caller.actor, subject=("case", preservation.id), now=now,
                  data=data)
 
@@ -319,7 +339,10 @@ def _discard(package: "disclosure.Package | None") -> None:
         package.discard()
 
 
-def _write(case: Case, transition: Transition, model: _Machine, ctx: Context, note: str) -> dict:
+_LOG_ROW = CaseTransition.__table__.insert()  # one statement, compiled once, for every log row
+
+
+def _write(case: Case, transition: Transition, ctx: Context, note: str) -> dict:
     """Write the log row, the state, the counts and the notices; return what the
     transition's audit event records."""
     before = case.state
@@ -328,11 +351,11 @@ def _write(case: Case, transition: Transition, model: _Machine, ctx: Context, no
     with db.session.no_autoflush:
         data = _effects(transition, ctx)
         try:
-            model.trigger(transition.trigger.value)
+            after = _next_state(before, case.kind, transition.trigger)
         except MachineError as exc:  # checked above; kept as a last line of defence
             raise Conflict(str(exc), code="illegal_transition") from None
         with state_writer():
-            case.state = model.state
+            case.state = after
         case.is_open = not case.state.is_terminal
         # The figures the transparency report counts, in the same UPDATE as the state.
         disclosed = ctx.disclosure.categories if ctx.disclosure is not None else (
@@ -349,16 +372,15 @@ def _write(case: Case, transition: Transition, model: _Machine, ctx: Context, no
             case.content_requested = Category.CONTENT.value in case.categories
         # Accounts are matched as they stand at each step (a customer may have been
         # registered since the demand arrived); the report counts the latest match.
-        enterprise = any(kind is CustomerKind.ENTERPRISE for _, kind in ctx.accounts)
+        enterprise = ctx.enterprise
         if enterprise != case.enterprise:
             case.enterprise = enterprise
-        db.session.execute(insert(CaseTransition).values(
-            case_id=case.id, seq=case.version + 1, trigger=transition.trigger.value,
-            from_state=before, to_state=case.state, actor_id=ctx.caller.user_id,
-            actor=ctx.caller.actor.label, at=ctx.now, note=note or None, data=data,
-        ))
-        for state, delta in sorted([(before, -1), (case.state, +1)]):  # one lock order: no deadlock
-            count_state(state, delta)
+        db.session.execute(_LOG_ROW, {
+            "case_id": case.id, "seq": case.version + 1, "trigger": transition.trigger.value,
+            "from_state": before, "to_state": case.state, "actor_id": ctx.caller.user_id,
+            "actor": ctx.caller.actor.label, "at": ctx.now, "note": note or None, "data": data,
+        })
+        count_state((before, -1), (case.state, +1))
         # The outbox: notices go in with the transition that causes them, or not at all.
         trigger = transition.trigger.value
         accounts = ctx.accounts if trigger in notices.KIND_OF_TRIGGER else []
