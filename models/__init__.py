@@ -1,7 +1,7 @@
 """Typed SQLAlchemy models, one module per domain noun."""
 
 from models.agency import Agency, AgencyDomain, AgencyKind, AgencyToken
-from models.audit import GENESIS_HASH, AuditAction, AuditEvent, AuditHead
+from models.audit import GENESIS_HASH, AuditAction, AuditCheckpoint, AuditEvent, AuditHead
 from models.base import db, utcnow
 from models.case import (
     Case,
@@ -44,6 +44,7 @@ __all__ = [
     "AgencyKind",
     "AgencyToken",
     "AuditAction",
+    "AuditCheckpoint",
     "AuditEvent",
     "AuditHead",
     "CallbackOutcome",

@@ -106,3 +106,19 @@ class AuditHead(db.Model):
     seq: Mapped[int]
     hash: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime | None]  # the last event's time; the next is never earlier
+
+
+class AuditCheckpoint(db.Model):
+    """A point up to which the chain was verified: the event and its hash, when,
+    and from which earlier checkpoint the walk began (0: the start of the chain),
+    signed with the checkpoint key (kept outside the database). The next
+    verification starts at the newest one whose signature holds."""
+
+    __tablename__ = "audit_checkpoints"
+
+    seq: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    hash: Mapped[str] = mapped_column(String(64))
+    since_seq: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    verified_at: Mapped[datetime]
+    key_id: Mapped[str] = mapped_column(String(16))
+    signature: Mapped[str] = mapped_column(String(128))

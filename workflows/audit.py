@@ -110,27 +110,38 @@ def record(
 @dataclass(frozen=True)
 class Verification:
     intact: bool
-    events: int
+    events: int  # events whose hash this walk recomputed
     head_seq: int
     head_hash: str
     first_bad_seq: int | None = None
     reason: str | None = None
+    start_seq: int = 0  # the walk began after this event (0: at the start of the chain)
 
 
-def verify(batch_size: int = 2000) -> Verification:
-    """Walk the whole chain in order and recompute every hash.
+def verify(batch_size: int = 2000, start: tuple[int, str] | None = None) -> Verification:
+    """Walk the chain in order and recompute every hash: from its first event, or
+    from `start`, an event (seq, hash) already verified, which must still be there
+    with that hash (the events before it are then vouched for by whoever verified
+    it: see workflows.reports.audit_checkpoints).
 
     Reads one consistent snapshot (head and events together), so appends that
     commit while it runs neither look like tampering nor block on it."""
-    expected_seq, prev_hash, count = 1, GENESIS_HASH, 0
+    start_seq, prev_hash = start or (0, GENESIS_HASH)
+    expected_seq, count = start_seq + 1, 0
 
     def broken(seq: int, reason: str) -> Verification:
-        return Verification(False, count, expected_seq - 1, prev_hash, seq, reason)
+        return Verification(False, count, expected_seq - 1, prev_hash, seq, reason, start_seq)
 
     with snapshot(db.engine) as conn, conn.begin():
         head = conn.execute(select(AuditHead.seq, AuditHead.hash)).all()
+        if start is not None:
+            found = conn.execute(select(AuditEvent.hash).where(AuditEvent.seq == start_seq)).scalar()
+            if found is None:
+                return broken(start_seq, f"event {start_seq}, verified before, is no longer in the log")
+            if found != prev_hash:
+                return broken(start_seq, f"event {start_seq} no longer has the hash it was verified with")
         rows = conn.execute(
-            select(AuditEvent.__table__).order_by(AuditEvent.seq),
+            select(AuditEvent.__table__).where(AuditEvent.seq > start_seq).order_by(AuditEvent.seq),
             execution_options={"yield_per": batch_size},
         )
         for event in rows:
@@ -147,4 +158,4 @@ def verify(batch_size: int = 2000) -> Verification:
     if head_seq != expected_seq - 1 or head_hash != prev_hash:
         first_bad = min(head_seq, expected_seq - 1) + 1
         return broken(first_bad, f"chain head names event {head_seq}, log ends at {expected_seq - 1}")
-    return Verification(True, count, head_seq, head_hash)
+    return Verification(True, count, head_seq, head_hash, start_seq=start_seq)

@@ -5,6 +5,9 @@ from workflows.reports.annex_iii import annex_iii_pdf
 from workflows.reports.annex_iii import applies as annex_iii_applies
 from workflows.reports.annex_iii import fetch as fetch_annex_iii
 from workflows.reports.annex_iii import filename as annex_iii_filename
+from workflows.reports.audit_checkpoints import Checked
+from workflows.reports.audit_checkpoints import last_full as last_full_verification
+from workflows.reports.audit_checkpoints import verify as verify_audit
 from workflows.reports.charts import init_app as init_charts
 from workflows.reports.charts import outcome_bars, outcome_shares, percent, process_label, process_mix, trend
 from workflows.reports.checkpoint import init_app, key_id, new_key_pem, public_key_pem, verify_checkpoint
@@ -36,6 +39,7 @@ __all__ = [
     "NATIONAL_SECURITY",
     "PERIOD_PATTERN",
     "PRESERVATION_FIGURES",
+    "Checked",
     "Period",
     "aggregate",
     "all_published",
@@ -49,6 +53,7 @@ __all__ = [
     "init_app",
     "init_charts",
     "key_id",
+    "last_full_verification",
     "latest",
     "new_key_pem",
     "outcome_bars",
@@ -63,5 +68,6 @@ __all__ = [
     "to_csv",
     "trend",
     "verify_all",
+    "verify_audit",
     "verify_checkpoint",
 ]
