@@ -48,6 +48,8 @@ class AuditAction(StrEnum):
     CASE_RECEIVED = "case.received"
     CASE_TRANSITION = "case.transition"
     CASE_VIEWED = "case.viewed"
+    BACKUP_CREATED = "backup.created"
+    BACKUP_RESTORED = "backup.restored"
     DOCUMENT_UPLOADED = "case.document_uploaded"
     DOCUMENT_DOWNLOADED = "case.document_downloaded"
     VAULT_ACCOUNT_DELETED = "vault.account_deleted"

@@ -1,5 +1,6 @@
 """Command line (`flask --app app ...`). Each command prints `key: value` lines."""
 
+import json
 import secrets
 import sys
 import time
@@ -11,6 +12,7 @@ from flask_migrate import upgrade
 
 import demo
 from models import Role, db, utcnow
+from views.backup_cli import backup_cli
 from workflows import cases, disclosure, identity, mail, notices, reports
 from workflows.audit import Actor
 from workflows.errors import WorkflowError
@@ -152,13 +154,17 @@ def customers_create(name, kind, country, emails, accounts):
 @audit_cli.command("verify")
 @click.option("--since-checkpoint", is_flag=True,
               help="Start at the newest signed checkpoint instead of the first event.")
-def audit_verify(since_checkpoint):
+@click.option("--against", "published", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="A published report's JSON (as downloaded): the log must still hold the event its "
+                   "signed checkpoint names. Repeatable.")
+def audit_verify(since_checkpoint, published):
     """Recompute the hash chain; exit 1 and name the first bad event if broken. An
     intact chain leaves a signed checkpoint at its head, where --since-checkpoint
-    starts next time."""
+    starts next time. --against finds a database rolled back behind a publication."""
     checked = reports.verify_audit(utcnow(), resume=since_checkpoint)
     result = checked.result
     checked_reports, problems = reports.verify_all(reports.public_key_pem())
+    problems += [problem for path in published for problem in _published_problems(path)]
     if result.intact and not problems:
         emit(status="intact", events=result.head_seq, head_seq=result.head_seq,
              head_hash=result.head_hash, checkpoints=checked_reports, started_after=result.start_seq,
@@ -172,6 +178,16 @@ def audit_verify(since_checkpoint):
     for problem in problems:
         emit(checkpoint=problem)
     sys.exit(1)
+
+
+def _published_problems(path: str) -> list[str]:
+    try:
+        report = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return [f"{path}: not a report's JSON ({exc.__class__.__name__})"]
+    if not isinstance(report, dict):
+        return [f"{path}: not a report's JSON"]
+    return reports.report_problems(report, reports.public_key_pem())
 
 
 @reports_cli.command("publish")
@@ -379,8 +395,8 @@ def reminders_run(interval, passes):
 
 
 def init_app(app) -> None:
-    for command in (init_db, users_cli, agencies_cli, customers_cli, audit_cli, notices_cli, reminders_cli,
-                    reports_cli,
+    for command in (init_db, users_cli, agencies_cli, customers_cli, audit_cli, backup_cli, notices_cli,
+                    reminders_cli, reports_cli,
                     preservations_cli, vault_cli, officers_cli, productions_cli, demo_command,
                     demo_code):
         app.cli.add_command(command)

@@ -5,7 +5,7 @@ from workflows.reports.annex_iii import annex_iii_pdf
 from workflows.reports.annex_iii import applies as annex_iii_applies
 from workflows.reports.annex_iii import fetch as fetch_annex_iii
 from workflows.reports.annex_iii import filename as annex_iii_filename
-from workflows.reports.audit_checkpoints import Checked
+from workflows.reports.audit_checkpoints import Checked, published_problem, report_problems
 from workflows.reports.audit_checkpoints import last_full as last_full_verification
 from workflows.reports.audit_checkpoints import verify as verify_audit
 from workflows.reports.charts import init_app as init_charts
@@ -64,7 +64,9 @@ __all__ = [
     "public_key_pem",
     "publish",
     "publish_past",
+    "published_problem",
     "render_pdf",
+    "report_problems",
     "to_csv",
     "trend",
     "verify_all",

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from models import AuditCheckpoint, db
+from models import AuditCheckpoint, AuditEvent, AuditHead, db
 from workflows import audit
 from workflows.audit import canonical_json
 from workflows.reports import checkpoint
@@ -85,3 +85,36 @@ def _leave(seq: int, hash_: str, since_seq: int, now: datetime) -> None:
         signature=checkpoint.signature_of(signed_part(seq, hash_, since_seq, now)),
     ).on_conflict_do_nothing(index_elements=["seq", "since_seq"]))
     db.session.commit()
+
+
+# ---- checkpoints published elsewhere ----------------------------------------------------
+
+def published_problem(seq, hash_) -> str | None:
+    """What is wrong with the log, measured against a checkpoint published outside
+    it (a transparency report's `audit_seq` and `audit_hash`), or None if the log
+    still holds that event with that hash. A database restored from a backup older
+    than the publication ends before the event; one rewritten since has another hash."""
+    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1 or not isinstance(hash_, str):
+        return "it names no audit event (audit_seq, audit_hash)"
+    found = db.session.scalar(select(AuditEvent.hash).where(AuditEvent.seq == seq))
+    if found == hash_:
+        return None
+    head = db.session.scalar(select(AuditHead.seq))
+    if found is None and head is not None and head < seq:
+        return (f"the log ends at event {head:,}, before event {seq:,}, which was published: the database "
+                "was rolled back to an older state (a restored backup?) or its end was cut off")
+    return f"event {seq:,} has another hash than the one published: the log was rewritten from there on"
+
+
+def report_problems(report: dict, public_pem: str) -> list[str]:
+    """A published report's JSON, as anyone can download it, against this log and
+    this key: its checkpoint's signature, and the event it vouches for."""
+    name = f"{report.get('period', '?')} revision {report.get('revision', '?')}"
+    problems = []
+    if not checkpoint.verify_checkpoint(report, public_pem):
+        problems.append(f"{name}: its checkpoint is not signed by this key")
+    signed = report.get("checkpoint") if isinstance(report.get("checkpoint"), dict) else {}
+    problem = published_problem(signed.get("audit_seq"), signed.get("audit_hash"))
+    if problem:
+        problems.append(f"{name}: {problem}")
+    return problems
