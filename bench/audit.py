@@ -24,7 +24,6 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import sqlalchemy as sa
-from flask import render_template_string
 from flask_migrate import upgrade
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,12 +32,10 @@ sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
 import seed  # noqa: E402
 
 from models import GENESIS_HASH, AuditAction, AuditHead, Role, db, utcnow  # noqa: E402
-from views.policy import PUBLIC  # noqa: E402
 from workflows import audit, reports  # noqa: E402
 from workflows.audit import Actor  # noqa: E402
 from workflows.identity import auth, users  # noqa: E402
 
-BARE = '{% extends "base.html" %}{% block content %}<p>Bare page.</p>{% endblock %}'
 BATCH = 50_000
 COLUMNS = ("seq", "at", "actor_id", "actor", "action", "subject_type", "subject_id", "data", "prev_hash",
            "hash")
@@ -59,9 +56,6 @@ def main() -> None:
 
 def run(args, url: str, folder: Path) -> None:
     app = seed.bench_app(url, folder)
-    bare = lambda: render_template_string(BARE)  # noqa: E731
-    bare.access_policy = PUBLIC
-    app.add_url_rule("/bench-bare", "bench_bare", bare)
     with app.app_context():
         dialect = db.engine.dialect.name
         print(f"engine: {dialect}  events: {args.events:,}  date: {utcnow():%Y-%m-%d}")

@@ -22,7 +22,6 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import sqlalchemy as sa
-from flask import render_template_string
 from flask_migrate import upgrade
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,7 +30,6 @@ sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
 import seed  # noqa: E402
 
 from models import AuditAction, Case, CaseTransition, Role, State, User, db, utcnow  # noqa: E402
-from views.policy import PUBLIC  # noqa: E402
 from workflows import audit  # noqa: E402
 from workflows.audit import Actor  # noqa: E402
 from workflows.cases import (  # noqa: E402
@@ -42,7 +40,6 @@ from workflows.cases import (  # noqa: E402
 from workflows.cases import machine as case_machine  # noqa: E402
 from workflows.identity import auth  # noqa: E402
 
-BARE = '{% extends "base.html" %}{% block content %}<p>Bare page.</p>{% endblock %}'
 QUEUE_AIM, SEARCH_AIM, ADVANCE_AIM = 2.0, 2.0, 0.5
 
 
@@ -60,17 +57,6 @@ def main() -> None:
         run(args, url, Path(folder))
 
 
-def make_app(url: str, folder: Path):
-    app = seed.bench_app(url, folder)
-
-    def bare():
-        return render_template_string(BARE)
-
-    bare.access_policy = PUBLIC
-    app.add_url_rule("/bench-bare", "bench_bare", bare)
-    return app
-
-
 @dataclass(frozen=True)
 class QueuePage:
     label: str
@@ -86,7 +72,7 @@ class QueuePage:
 
 
 def run(args, url: str, folder: Path) -> None:
-    app = make_app(url, folder)
+    app = seed.bench_app(url, folder)
     with app.app_context():
         dialect = db.engine.dialect.name
         print(f"engine: {dialect}  cases: {args.cases:,}  date: {utcnow():%Y-%m-%d}")

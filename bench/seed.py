@@ -18,11 +18,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
+from flask import render_template_string
 from sqlalchemy import func, select, text
 
 from app import create_app
 from models import Case, CaseReferenceCounter, Role, State, db
 from models.case import REFERENCE_PREFIX
+from views.policy import PUBLIC
 from workflows.audit import Actor
 from workflows.cases import intake
 from workflows.identity import directory, users
@@ -230,11 +232,23 @@ def database(server: str | None, folder: str):
         admin.dispose()
 
 
+BARE = '{% extends "base.html" %}{% block content %}<p>Bare page.</p>{% endblock %}'
+
+
 def bench_app(url: str, folder: Path):
-    return create_app({
+    """The app on the bench's database, with a bare page at /bench-bare (a template that
+    extends base.html and nothing else): what every page costs, to measure others against."""
+    app = create_app({
         "SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench-secret", "PASSWORD_HASH_PROFILE": "fast",
         "SESSION_COOKIE_SECURE": False, "INSTANCE_PATH": str(folder / "instance"), "DEMO": False,
     })
+
+    def bare():
+        return render_template_string(BARE)
+
+    bare.access_policy = PUBLIC
+    app.add_url_rule("/bench-bare", "bench_bare", bare)
+    return app
 
 
 def load(n: int, now: datetime, dialect: str) -> tuple[Staff, dict[int, int], float]:

@@ -25,6 +25,7 @@ from tests.conftest import TEST_ACTOR
 from workflows.cases.states import Outcome
 from workflows.reports import charts, pdf, transparency
 from workflows.reports import checkpoint as signing
+from workflows.reports.countries import country_name
 
 SVG = "{http://www.w3.org/2000/svg}"
 OUTCOMES = [o.value for o in Outcome]
@@ -302,7 +303,7 @@ def test_period_page_shows_every_country_and_all_sixteen_figures(app):
     body = html[html.index('class="figures by-country"'):]
     body = body[:body.index("</table>")]
     for code, fig in report["by_country"].items():
-        row = body[body.index(f'<th scope="row" class="cc">{code}</th>'):]
+        row = body[body.index(f'<th scope="row" class="cc"><span class="name">{country_name(code)}</span>'):]
         row = row[:row.index("</tr>")]
         assert row.count("<td") == 16
         assert f">{fig['requests']:,}<" in row and f">{fig['challenges_won']:,}<" in row

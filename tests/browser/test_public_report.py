@@ -56,3 +56,38 @@ def test_the_public_opens_a_period_and_downloads_its_pdf(page, make_case, tmp_pa
     assert "All " + " ".join(str(totals[f]) for f in transparency.FIGURES) in flat, flat
     for country, figures in report.snapshot["by_country"].items():
         assert f"{country} " + " ".join(str(figures[f]) for f in transparency.FIGURES) in flat
+
+
+@pytest.mark.parametrize("width", [1366, 390])
+def test_the_country_table_names_each_country_and_sorts_by_any_column(browser, live_server, make_case, width):
+    for state, country, day in [("disclosed", "US", "2026-03-02"), ("rejected", "US", "2026-04-10"),
+                                ("no_data", "DE", "2026-06-30"), ("rejected", "KR", "2026-05-05"),
+                                ("withdrawn", "GB", "2026-02-14"), ("no_data", "GB", "2026-01-20"),
+                                ("rejected", "GB", "2026-03-21")]:
+        demand_in_period(make_case, state, country, day)
+    transparency.publish(transparency.Period.parse(PERIOD), Actor.system("test"), None, utcnow())
+    db.session.remove()
+    context = browser.new_context(base_url=live_server.url, viewport={"width": width, "height": 900})
+    page = context.new_page()
+    page.goto(f"/transparency/{PERIOD}")
+
+    table = page.locator("table.by-country")
+    names = table.locator("tbody:not(.total) th.cc .name")
+    expect(names).to_have_text(["Germany", "South Korea", "United Kingdom", "United States"])  # by name
+    expect(table.locator("tbody:not(.total) th.cc").nth(1)).to_contain_text("KR")
+
+    requests = table.get_by_role("button", name="Requests", exact=True)
+    requests.click()  # most requests first
+    expect(names).to_have_text(["United Kingdom", "United States", "Germany", "South Korea"])
+    expect(table.locator("th[data-column='1']")).to_have_attribute("aria-sort", "descending")
+    expect(table.locator("th[data-column='0']")).to_have_attribute("aria-sort", "none")
+    requests.click()
+    expect(names).to_have_text(["Germany", "South Korea", "United States", "United Kingdom"])
+    expect(table.locator("th[data-column='1']")).to_have_attribute("aria-sort", "ascending")
+    expect(table.locator("tbody.total th")).to_have_text("All")  # the total stays last
+
+    table.get_by_role("button", name="Rejected", exact=True).click()  # one each but Germany: ties by name
+    expect(names).to_have_text(["South Korea", "United Kingdom", "United States", "Germany"])
+    width_of_page = page.evaluate("document.documentElement.scrollWidth")
+    assert width_of_page == width, f"the page scrolls sideways at {width}px: {width_of_page}"
+    context.close()

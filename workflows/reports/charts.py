@@ -12,12 +12,14 @@ codes, period names, process labels) is escaped before it goes into the markup.
 """
 
 import math
+import re
 from types import SimpleNamespace
 
 from markupsafe import Markup, escape
 
 from models.terms import PROCESS_LABELS, ProcessType
 from workflows.cases import Outcome
+from workflows.reports.countries import by_name, country_name
 
 OUTCOME_LABELS = {
     Outcome.CONTENT_DISCLOSED: "Content disclosed",
@@ -101,7 +103,9 @@ def outcome_bars(by_country: dict, limit: int = 15, ident: str = "chart-by-count
         other["requests"] = sum(_requests(fig) for _, fig in rest)
         shown.append((f"Other ({len(rest)})", other))
 
-    label_w, count_w, row_h = 84, 48, 22
+    label_w = 12 + max((text_width(name) for name, _ in shown), default=0)
+    count_w = 10 + max((text_width(f"{_requests(fig):,}", bold=True) for _, fig in shown), default=0)
+    row_h = 22
     top = _legend_height() + 20
     height = top + max(len(shown), 1) * row_h + 6
     plot = (label_w, WIDTH - count_w)
@@ -151,7 +155,9 @@ def process_mix(by_process: dict, ident: str = "chart-process") -> Markup:
         rows.append((label, int(n or 0), order.index(kind) if kind is not None else len(order)))
     rows.sort(key=lambda r: (-r[1], r[2], r[0]))
 
-    width, label_w, count_w, row_h, top = WIDTH, 178, 44, 22, 20
+    label_w = 12 + max((text_width(label) for label, _, _ in rows), default=0)
+    count_w = 10 + max((text_width(f"{n:,}", bold=True) for _, n, _ in rows), default=0)
+    width, row_h, top = max(WIDTH, round(label_w + count_w + 150)), 22, 20
     height = top + max(len(rows), 1) * row_h + 6
     total = sum(n for _, n, _ in rows)
     desc = f"Horizontal bars, one per type of legal process; {total:,} requests in all."
@@ -177,7 +183,9 @@ def outcome_shares(totals: dict, ident: str = "chart-shares") -> Markup:
     """A small bar per outcome, its share of all requests, with the percentage and the count."""
     counts = [(o, _count(totals, o.value)) for o in Outcome]
     total = sum(n for _, n in counts)
-    width, label_w, pct_w, row_h, top = WIDTH, 148, 98, 24, 4
+    label_w = 12 + max(text_width(label) for label in OUTCOME_LABELS.values())
+    pct_w = 16 + text_width("100%", bold=True) + text_width(f"({max(total, 1):,})")
+    width, row_h, top = max(WIDTH, round(label_w + pct_w + 120)), 24, 4
     height = top + len(counts) * row_h + 4
     shares = ", ".join(f"{OUTCOME_LABELS[o]} {percent(n, total)}" for o, n in counts)
     desc = (f"Share of the {total:,} requests by outcome: {shares}." if total
@@ -194,7 +202,8 @@ def outcome_shares(totals: dict, ident: str = "chart-shares") -> Markup:
         if total and n:
             parts.append(_rect(label_w, y + 4, span * n / total, row_h - 8, _fill(ident, outcome)))
         parts.append(_text(width - pct_w + 6, y + 16, percent(n, total), weight="bold"))
-        parts.append(_text(width - pct_w + 44, y + 16, f"({n:,})", fill=MUTED))
+        parts.append(_text(width - pct_w + 10 + text_width("100%", bold=True), y + 16, f"({n:,})",
+                           fill=MUTED))
     return _close(parts)
 
 
@@ -262,14 +271,25 @@ def process_label(key: str) -> str:
     return PROCESS_LABELS[kind] if kind is not None else str(key)
 
 
+_TITLE_AND_DESC = re.compile(r'(<title id="[^"<]*">)([^<]*)(</title><desc id="[^"<]*">)([^<]*)(</desc>)')
+
+
+def pdf_alt(svg: Markup) -> Markup:
+    """The chart with its description in its title as well: a tagged PDF takes a
+    figure's alternative text from the title alone (the page reads both)."""
+    # Safe to mark: both parts were escaped when the chart was drawn, and are only joined.
+    return Markup(_TITLE_AND_DESC.sub(r"\1\2. \4\3\4\5", str(svg), count=1))  # noqa: S704
+
+
 def init_app(app) -> None:
     """Let the report templates (pages and PDF) draw charts and name the figures."""
+    app.jinja_env.filters["pdf_alt"] = pdf_alt
     app.jinja_env.globals["charts"] = SimpleNamespace(
         outcome_bars=outcome_bars, process_mix=process_mix, outcome_shares=outcome_shares, trend=trend,
         percent=percent, process_label=process_label,
         outcomes=[(o.value, label) for o, label in OUTCOME_LABELS.items()],
         figures=list(FIGURE_LABELS.items()), enterprise=list(ENTERPRISE_LABELS.items()),
-        preservation=list(PRESERVATION_LABELS.items()),
+        preservation=list(PRESERVATION_LABELS.items()), country_name=country_name, by_name=by_name,
     )
 
 
@@ -334,6 +354,21 @@ def _vertical_grid(ticks: list[int], x0: float, scale: float, y0: float, y1: flo
                      f'stroke-width="1"/>')
         lines.append(_text(x, y0, f"{tick:,}", anchor="middle", fill=MUTED, size=SMALL))
     return "".join(lines)
+
+
+# Advance widths in em of DejaVu Sans, the widest of the fonts a chart may be drawn in
+# (FONT names narrower ones first; DejaVu is what a Linux reader or the PDF falls back
+# to), rounded up by class of character. A label column sized by them never clips.
+_EM = {**dict.fromkeys("ijlIJ'|", 0.29), **dict.fromkeys(" ,.:;!", 0.32), **dict.fromkeys("f-", 0.36),
+       **dict.fromkeys("()t[]", 0.40), "r": 0.42, **dict.fromkeys("csz", 0.56),
+       **dict.fromkeys("abdeghknopquvxy0123456789LFPTYS?", 0.64), **dict.fromkeys("mwMW%", 0.99)}
+_EM_OTHER = 0.80  # capitals and anything else
+_BOLD = 1.16  # DejaVu Sans Bold over Book, at most
+
+
+def text_width(text: str, size: int = TEXT, bold: bool = False) -> float:
+    """How wide `text` is drawn at `size`, at most, in the chart's units."""
+    return sum(_EM.get(c, _EM_OTHER) for c in str(text)) * size * (_BOLD if bold else 1)
 
 
 def _rect(x: float, y: float, w: float, h: float, fill: str) -> str:

@@ -71,4 +71,6 @@ def render(template: str, **context) -> bytes:
     """The template rendered with Flask's Jinja environment, as PDF bytes."""
     html = render_template(template, **context)
     fetcher = StaticFetcher(current_app.static_folder)
-    return HTML(string=html, base_url=BASE_URL, url_fetcher=fetcher).write_pdf()
+    # Tagged (PDF/UA-1): headings, lists and tables in a structure tree, the language,
+    # and each chart's text as its alternative, for screen readers.
+    return HTML(string=html, base_url=BASE_URL, url_fetcher=fetcher).write_pdf(pdf_variant="pdf/ua-1")
