@@ -164,7 +164,7 @@ def test_the_auditors_page_resumes_from_the_checkpoint(app, auditor):
     assert since == 0
     append(2, start_minute=10)
     second = auditor.get("/audit/").get_data(as_text=True)
-    assert f"The 2 added since the signed checkpoint at event {mark:,}" in second
+    assert f"The 2 events added since the signed checkpoint at event {mark:,}" in second
     assert checkpoints()[-1] == (mark + 2, mark)
 
 

@@ -99,7 +99,7 @@ def test_audit_page_cursor_at_the_top_of_the_range_shows_the_newest_events(audit
     newest = db.session.scalar(select(func.max(AuditEvent.seq)))
     resp = auditor_client.get("/audit/?before=2147483647")
     assert resp.status_code == 200
-    assert f"<td>{newest}</td>" in resp.get_data(as_text=True)
+    assert f'<span class="cell-label">Event </span>{newest}</td>' in resp.get_data(as_text=True)
 
 
 # ---- JSON bodies ---------------------------------------------------------------

@@ -7,6 +7,7 @@ from workflows.reports.annex_iii import fetch as fetch_annex_iii
 from workflows.reports.annex_iii import filename as annex_iii_filename
 from workflows.reports.audit_checkpoints import Checked, published_problem, report_problems
 from workflows.reports.audit_checkpoints import last_full as last_full_verification
+from workflows.reports.audit_checkpoints import newest as newest_checkpoint
 from workflows.reports.audit_checkpoints import verify as verify_audit
 from workflows.reports.charts import init_app as init_charts
 from workflows.reports.charts import outcome_bars, outcome_shares, percent, process_label, process_mix, trend
@@ -56,6 +57,7 @@ __all__ = [
     "last_full_verification",
     "latest",
     "new_key_pem",
+    "newest_checkpoint",
     "outcome_bars",
     "outcome_shares",
     "percent",

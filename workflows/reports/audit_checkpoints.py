@@ -58,6 +58,11 @@ def newest_valid(public_pem: str) -> AuditCheckpoint | None:
     return next((row for row in rows if holds(row, public_pem)), None)
 
 
+def newest() -> AuditCheckpoint | None:
+    """The newest checkpoint whose signature holds with this app's key."""
+    return newest_valid(checkpoint.public_key_pem())
+
+
 def last_full() -> AuditCheckpoint | None:
     """The newest checkpoint reached from the first event (a full verification)."""
     return db.session.scalar(select(AuditCheckpoint).where(AuditCheckpoint.since_seq == 0)
