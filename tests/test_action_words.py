@@ -61,3 +61,49 @@ def test_an_emergency_proposal_says_the_notice_waits_for_a_reviewer(app, reviewe
     confirm_by_callback(case.id, case_staff("reviewer"))
     assert "this is an emergency, so the customer is told once a reviewer releases" in proposal_form(
         reviewer_page(case))
+
+
+# ---- what opens first, and what asks to be confirmed -------------------------------------
+
+def opened(page: str) -> list[str]:
+    """The action forms open when the page loads."""
+    return re.findall(r'<details class="action" open>\s*<summary id="action-(\w+)-heading">', page)
+
+
+def test_the_open_action_is_the_one_the_check_suggests(app, reviewer_page, make_case):
+    assert opened(reviewer_page(make_case("legal_review"))) == ["propose_disclosure"]
+    # A subpoena for content only: the check authorises nothing, so refusing comes first.
+    nothing = make_case("legal_review", process="subpoena", categories=("content",),
+                        legal_process={"judicial": False})
+    page = reviewer_page(nothing)
+    assert opened(page) == ["reject"]
+    assert "there is nothing to propose" in proposal_form(page)
+
+
+@pytest.fixture
+def reviewer(new_client, make_user):
+    client = new_client()
+    sign_in(client, make_user(Role.REVIEWER))
+    return client
+
+
+def test_an_action_that_cannot_be_undone_is_confirmed_first(app, reviewer, make_case):
+    from tests.test_case_pages import act, state_of
+    from views.cases import CONFIRM_WORDS
+
+    case = make_case("legal_review")
+    page = reviewer.get(f"/cases/{case.id}").get_data(as_text=True)
+    form = re.search(r'<form[^>]*id="action-withdraw".*?</form>', page, re.S).group(0)
+    assert 'name="confirm" value="yes"' in form and CONFIRM_WORDS["withdraw"] in form
+    challenge = re.search(r'<form[^>]*id="action-challenge".*?</form>', page, re.S).group(0)
+    assert 'name="confirm"' not in challenge
+
+    refused = act(reviewer, case.id, "withdraw", confirm=False, note="The agency called to withdraw.")
+    body = refused.get_data(as_text=True)
+    assert refused.status_code == 422
+    assert 'id="action-withdraw-confirm-error"' in body and "Tick the box to confirm what this does." in body
+    assert "The agency called to withdraw." in body  # what was typed stays
+    assert state_of(case.id).value == "legal_review"
+
+    assert act(reviewer, case.id, "withdraw", note="The agency called to withdraw.").status_code == 303
+    assert state_of(case.id).value == "withdrawn"

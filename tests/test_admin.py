@@ -58,9 +58,11 @@ def reload(user: User) -> User:
     return db.session.get(User, user.id)
 
 
-def admin_post(client, user_id: int, action: str):
+def admin_post(client, user_id: int, action: str, confirm: bool = True):
+    """An action button on the user's page, its confirmation ticked where it has one."""
     page = f"/admin/users/{user_id}"
-    return post_form(client, f"{page}/{action}", page_url=page)
+    data = {"confirm": "yes"} if confirm and action == "disable" else {}
+    return post_form(client, f"{page}/{action}", data, page_url=page)
 
 
 def field_error(body: str, field: str) -> str:
@@ -179,6 +181,17 @@ def test_disable_ends_sessions_at_once_and_enable_restores_sign_in(
     assert signed_in(new_client, reload(target)).get("/home").status_code == 200
     [enabled] = events(AuditAction.USER_ENABLED, target.id)
     assert enabled.actor_id == admin.id and enabled.seq > disabled.seq
+
+
+def test_disabling_asks_for_confirmation_and_does_nothing_without_it(admin_client, target):
+    page = admin_client.get(f"/admin/users/{target.id}").get_data(as_text=True)
+    assert "every session of theirs ends at once" in page
+    before = state(target.id)
+    resp = admin_post(admin_client, target.id, "disable", confirm=False)
+    assert resp.status_code == 422
+    error = field_error(resp.get_data(as_text=True), "disable-confirm")
+    assert error == "Tick the box to confirm what disabling does."
+    assert state(target.id) == before  # still active, nothing audited
 
 
 def test_admin_cannot_disable_themselves(admin_client, admin):
@@ -317,7 +330,7 @@ CSRF_CASES = {
                                                                      "email": "cora@contoso.example"}),
     "admin.grant_approve": lambda t: ("/admin/grants/1/approve", {}),
     "admin.grant_refuse": lambda t: ("/admin/grants/1/refuse", {}),
-    "admin.user_disable": lambda t: (f"/admin/users/{t}/disable", {}),
+    "admin.user_disable": lambda t: (f"/admin/users/{t}/disable", {"confirm": "yes"}),
     "admin.user_enable": lambda t: (f"/admin/users/{t}/enable", {}),
     "admin.user_reset_mfa": lambda t: (f"/admin/users/{t}/reset-mfa", {}),
 }

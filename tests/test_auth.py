@@ -508,7 +508,9 @@ def admin_browser(new_client, make_user):
 
 
 def admin_action(browser, user, action: str):
-    return post_form(browser, f"/admin/users/{user.id}/{action}", page_url=f"/admin/users/{user.id}")
+    """An action button on the user's page; disabling is confirmed with its box ticked."""
+    data = {"confirm": "yes"} if action == "disable" else {}
+    return post_form(browser, f"/admin/users/{user.id}/{action}", data, page_url=f"/admin/users/{user.id}")
 
 
 def test_disabling_a_user_signs_them_out_for_good(client, new_client, admin_browser, make_user):

@@ -81,13 +81,16 @@ def count_shown(page: str, state: str) -> int:
     return int(match.group(1))
 
 
-def act(client, case_id: int, trigger: str, **fields):
-    """Submit one action form of the case page, as the browser does."""
+def act(client, case_id: int, trigger: str, confirm: bool = True, **fields):
+    """Submit one action form of the case page, as the browser does: with its
+    confirmation ticked, where it has one, unless `confirm` is False."""
     page = html(client.get(f"/cases/{case_id}"))
     form = re.search(rf'<form[^>]*id="action-{trigger}".*?</form>', page, re.S)
     assert form, f"no {trigger} form on the page"
     version = re.search(r'name="version" value="(\d+)"', form.group(0)).group(1)
     data = {"csrf_token": csrf_from(page), "trigger": trigger, "version": version, **fields}
+    if confirm and 'name="confirm"' in form.group(0):
+        data["confirm"] = "yes"
     return client.post(f"/cases/{case_id}/transitions", data=data)
 
 
@@ -533,13 +536,14 @@ def test_a_stale_form_is_a_conflict_that_changes_nothing(staff, make_case):
     page = html(first.get(f"/cases/{case.id}"))  # version 1
     assert act(second, case.id, "start_review").status_code == 303
     resp = first.post(f"/cases/{case.id}/transitions", data={
-        "csrf_token": csrf_from(page), "trigger": "withdraw", "version": "1", "note": "Withdrawn by phone."})
+        "csrf_token": csrf_from(page), "trigger": "withdraw", "version": "1", "note": "Withdrawn by phone.",
+        "confirm": "yes"})
     assert resp.status_code == 409
     assert "Nothing was done: the case changed" in html(resp)
     assert "The case changed since you loaded it" in html(resp)
     assert state_of(case.id) is State.LEGAL_REVIEW
     resp = first.post(f"/cases/{case.id}/transitions", data={
-        "csrf_token": csrf_from(page), "trigger": "withdraw", "note": "No version."})
+        "csrf_token": csrf_from(page), "trigger": "withdraw", "note": "No version.", "confirm": "yes"})
     assert resp.status_code == 409
     assert state_of(case.id) is State.LEGAL_REVIEW
 

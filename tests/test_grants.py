@@ -312,7 +312,7 @@ def test_the_reasons_are_shown_to_the_approver(app, make_user, make_case, new_cl
     html = client.get(page).get_data(as_text=True)
     resp = client.post(f"{page}/transitions", data={
         "trigger": "approve", "note": "Approved.", "categories": "content", "version": str(case.version),
-        "csrf_token": csrf_from(html)})
+        "confirm": "yes", "csrf_token": csrf_from(html)})
     text = resp.get_data(as_text=True)
     assert resp.status_code == 422
     assert "less than 24 hours ago" in text and "same two administrators" in text

@@ -161,7 +161,7 @@ def test_a_portal_user_answers_requests_and_invites_colleagues_for_their_custome
 def test_an_administrator_may_still_disable_a_portal_user(app, admin_client, make_customer, make_user):
     cora = make_user(Role.CUSTOMER, customer=make_customer("Contoso"))
     page = f"/admin/users/{cora.id}"
-    assert post_form(admin_client, f"{page}/disable", {}, page_url=page).status_code == 302
+    assert post_form(admin_client, f"{page}/disable", {"confirm": "yes"}, page_url=page).status_code == 302
     db.session.refresh(cora)
     assert not cora.active
     assert PASSWORD  # the fixture's password is the harness's, never an administrator's

@@ -92,11 +92,11 @@ def user_detail(user_id: int):
     return _user_page(user_id)
 
 
-def _user_page(user_id: int, role_form: RoleForm | None = None, status: int = 200):
+def _user_page(user_id: int, role_form: RoleForm | None = None, status: int = 200, confirm_error=None):
     user = identity.get_user(user_id)
     role_form = role_form or RoleForm(role=user.role.value if user.role.is_staff else None)
     return render_template("admin/user.html", user=user, form=ActionForm(), role_form=role_form,
-                           waiting=identity.waiting_for(user.id)), status
+                           waiting=identity.waiting_for(user.id), confirm_error=confirm_error), status
 
 
 def _act(user_id: int, change, done: str):
@@ -115,6 +115,8 @@ def _act(user_id: int, change, done: str):
 @bp.post(f"{USER}/disable")
 @admin_only
 def user_disable(user_id: int):
+    if request.form.get("confirm") != "yes":  # it ends every session of theirs at once
+        return _user_page(user_id, status=422, confirm_error="Tick the box to confirm what disabling does.")
     return _act(
         user_id, lambda uid, who, now: identity.set_active(uid, False, who, now),
         "{email} is disabled and signed out everywhere.",

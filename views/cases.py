@@ -34,6 +34,20 @@ NARROWING = {"awaiting_approval": "awaiting your approval (proposed by someone e
              "open_objection": "with a customer's objection not yet acknowledged",
              "hold_ends_soon": "preservations whose hold ends within {days} days"}
 DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
+# The actions that cannot be undone: each form says what will happen beside a box to
+# tick, and the action is refused (nothing changes) until it is ticked.
+CONFIRM_WORDS = {
+    "approve": "Disclose the ticked categories to the agency. A disclosure cannot be taken back.",
+    "reject": "Refuse the demand and close the case. It cannot be reopened: the agency must send a new one.",
+    "withdraw": "Close the case as withdrawn by the agency. Nothing is disclosed, and it cannot be reopened.",
+    "no_data_found": "Close the case: none of the accounts named exists here. It cannot be reopened.",
+    "resolve_by_customer": "Close the case: the customer answered the agency directly. It cannot be "
+                           "reopened.",
+    "challenge_won": "Close the case as rejected: the demand was quashed. It cannot be reopened.",
+    "enforcing_refused": "Close the case as rejected by the enforcing authority. Nothing is disclosed, "
+                         "and it cannot be reopened.",
+    "release": "End the hold now. Records the customer deleted while it held them are then gone for good.",
+}
 
 
 @dataclass
@@ -58,6 +72,7 @@ def _words():
             "due": "emergencies first, then by deadline", "received": "newest received first",
             "state": "by state, then by deadline", "agency": "by agency, then by deadline"},
         "notice_roles": {r.value for r in notices.RELEASERS}, "today": notices.today(utcnow()),
+        "confirm_words": CONFIRM_WORDS,
     }
 
 
@@ -197,6 +212,10 @@ def show(case_id: int):
 def transition(case_id: int):
     f = request.form
     trigger = f.get("trigger", "")
+    if trigger in CONFIRM_WORDS and f.get("confirm") != "yes":
+        typed = {**f.to_dict(), "categories": f.getlist("categories")}
+        words = "Tick the box to confirm what this does."
+        return case_page(case_id, 422, failed=Failed(trigger, words, {"confirm": words}, typed))
     try:
         move = cases.move_for(case_id, trigger, f.get("version"), f.get("note"), f.get("reason"),
                                  f.getlist("categories"), f.get("identifiers"))

@@ -20,6 +20,7 @@ from sqlalchemy import func, select, update
 
 from models import Case, CaseTransition, Disclosure, Role, State, UserSession, db, utcnow
 from tests.conftest import PASSWORD, PDF_BYTES, window_ran
+from views.cases import CONFIRM_WORDS
 from workflows import audit
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -138,6 +139,7 @@ def test_demand_goes_from_intake_to_disclosure(page, staff_user, make_agency, ma
     expect_state(page, "Pending approval")
     approve = action(page, "approve")
     expect(approve.get_by_label("Stored content")).to_be_checked()
+    approve.get_by_label(CONFIRM_WORDS["approve"]).check()  # a disclosure cannot be taken back
     approve.get_by_role("button", name="Approve disclosure").click()
 
     expect(page).to_have_url(re.compile(r"/sign-in/confirm\?next="))
@@ -152,6 +154,7 @@ def test_demand_goes_from_intake_to_disclosure(page, staff_user, make_agency, ma
     expect(page.get_by_role("heading", level=1)).to_have_text(reference)
     expect(page.get_by_role("status")).to_have_text("Confirmed: you may approve for the next 10 minutes.")
     expect_state(page, "Pending approval")
+    action(page, "approve").get_by_label(CONFIRM_WORDS["approve"]).check()
     action(page, "approve").get_by_role("button", name="Approve disclosure").click()
     expect(page.get_by_role("status")).to_have_text(
         f"{reference}: Approve disclosure. The case is now disclosed.")
@@ -220,6 +223,8 @@ def test_refused_action_shows_its_error_beside_the_field(page, staff_user, make_
     page.locator(f"summary#action-{trigger}-heading").click()  # a rarer action: folded away until asked for
     form = action(page, trigger)
     expect(form.get_by_label(label)).to_be_visible()
+    if trigger in CONFIRM_WORDS:  # ticked: what is left out is the field under test
+        form.get_by_label(CONFIRM_WORDS[trigger]).check()
     with page.expect_response(lambda r: r.request.method == "POST") as posted:
         form.get_by_role("button", name=button).click()
 

@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from models import Case, Notice, NoticeKind, Objection, Role, State, db
 from tests.conftest import PASSWORD
+from views.cases import CONFIRM_WORDS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -111,6 +112,7 @@ def test_customer_objects_and_the_approver_must_acknowledge_before_approving(pag
 
     # Approve is refused while the objection is unacknowledged.
     approve = page.locator("form#action-approve")
+    approve.get_by_label(CONFIRM_WORDS["approve"]).check()
     with page.expect_response(lambda r: r.request.method == "POST") as posted:
         approve.get_by_role("button", name="Approve disclosure").click()
     assert posted.value.status == 422
@@ -128,6 +130,7 @@ def test_customer_objects_and_the_approver_must_acknowledge_before_approving(pag
     expect(page.get_by_role("status")).to_contain_text("Objection acknowledged.")
     expect(notices_card.locator(".objection")).to_contain_text("Acknowledged")
     expect(notices_card.get_by_role("button", name="Acknowledge the objection")).to_have_count(0)
+    page.locator("form#action-approve").get_by_label(CONFIRM_WORDS["approve"]).check()
     page.locator("form#action-approve").get_by_role("button", name="Approve disclosure").click()
     expect(page.get_by_role("status")).to_have_text(
         f"{reference}: Approve disclosure. The case is now disclosed.")
