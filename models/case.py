@@ -220,7 +220,7 @@ class CaseDocument(db.Model):
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     stored_name: Mapped[str] = mapped_column(String(64), unique=True)
     filename: Mapped[str] = mapped_column(String(200))
-    sha256: Mapped[str] = mapped_column(String(64))
+    sha256: Mapped[str] = mapped_column(String(64), index=True)  # intake looks for the same document
     size: Mapped[int]
     uploaded_at: Mapped[datetime]
     uploaded_by: Mapped[str] = mapped_column(String(254))

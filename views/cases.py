@@ -178,13 +178,16 @@ def new():
         form.received_at.data = form.received_at.data or utcnow().strftime(DATETIME_LOCAL)
         return render_template("cases/new.html", form=form)
     upload = form.document.data
+    log_anyway = request.form.get("log_anyway") == "yes"
     try:
         case = cases.log_demand(form.body(), upload.stream if upload else None,
                                    upload.filename if upload else None, actor(), utcnow(), _folder(),
-                                   current_user.id)
+                                   current_user.id, warn_duplicates=not log_anyway)
+    except cases.PossibleDuplicate as exc:  # nothing was kept: shown the cases, intake decides
+        return render_template("cases/new.html", form=form, duplicates=exc.found), 409
     except (InvalidInput, TooLarge) as exc:
         form.show_errors(exc.fields)
-        return render_template("cases/new.html", form=form), status_of(exc)
+        return render_template("cases/new.html", form=form, log_anyway=log_anyway), status_of(exc)
     flash(f"Logged {case.reference}.", "ok")
     return redirect(url_for("cases.show", case_id=case.id), 303)
 

@@ -36,7 +36,7 @@ from workflows.cases.demand import (
     parse_case,
 )
 from workflows.cases.guards import Caller
-from workflows.cases.intake import create_case, facts_of, recount_states
+from workflows.cases.intake import Duplicate, PossibleDuplicate, create_case, facts_of, recount_states
 from workflows.cases.machine import NOTE_MAX, Move, advance, allowed_from, available_triggers
 from workflows.cases.messages import (
     MESSAGE_MAX,
@@ -109,6 +109,7 @@ __all__ = [
     "CaseRequest",
     "Cursor",
     "Draft",
+    "Duplicate",
     "ExpiryRun",
     "Filters",
     "Identifier",
@@ -117,6 +118,7 @@ __all__ = [
     "NoteBody",
     "Outcome",
     "Page",
+    "PossibleDuplicate",
     "ReminderPass",
     "Tally",
     "Transition",

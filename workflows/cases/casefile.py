@@ -339,10 +339,13 @@ def move_for(case_id: int, trigger: str, version: str | None, note: str | None, 
 # ---- logging a demand at the intake desk ------------------------------------------
 
 def log_demand(body: dict | demand.CaseRequest, stream: BinaryIO | None, filename: str | None, actor: Actor,
-               now: datetime, folder: Path, created_by_id: int | None) -> Case:
+               now: datetime, folder: Path, created_by_id: int | None, warn_duplicates: bool = False) -> Case:
     """Check the demand (a body as sent, or as its schema read it) and its document
     together, then store both in one transaction (committed). InvalidInput.fields
-    names every problem, the document's under "file"."""
+    names every problem, the document's under "file". With `warn_duplicates`, a
+    demand that looks like an open one (intake.duplicates_of) is refused with
+    PossibleDuplicate, and nothing is kept; without, it is logged and the audit
+    event names the cases it looked like."""
     errors: dict[str, str] = {}
     draft = agency = upload = None
     try:
@@ -369,7 +372,10 @@ def log_demand(body: dict | demand.CaseRequest, stream: BinaryIO | None, filenam
         raise refusal("The demand was not logged: " + " ".join(errors.values()),
                       reasons=list(errors), fields=errors)
     try:
-        case = intake.create_case(draft, agency, actor, now, created_by_id=created_by_id)
+        found = intake.duplicates_of(agency.id, draft.case_number, upload.sha256 if upload else None)
+        if found and warn_duplicates:
+            raise intake.PossibleDuplicate(found)
+        case = intake.create_case(draft, agency, actor, now, created_by_id=created_by_id, duplicate_of=found)
         if upload is not None:
             disclosure.attach_document(case, upload, actor, now, folder)
         db.session.commit()

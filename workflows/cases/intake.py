@@ -1,6 +1,7 @@
 """Logging a demand: numbering it and storing the case (demand.parse_case checked
 it first), and keeping the counts that follow each case's state."""
 
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 
@@ -13,6 +14,7 @@ from models import (
     Agency,
     AuditAction,
     Case,
+    CaseDocument,
     CaseKind,
     CaseReferenceCounter,
     CaseStateCount,
@@ -26,7 +28,7 @@ from models.case import REFERENCE_PREFIX
 from workflows import audit, legal
 from workflows.audit import Actor
 from workflows.cases.demand import NOT_LOGGED, Draft
-from workflows.errors import InvalidInput
+from workflows.errors import Conflict, InvalidInput
 
 
 def _upsert(table):
@@ -118,10 +120,48 @@ def _check_followed(preservation_id: int, agency: Agency) -> None:
                            fields={"preservation_id": problem})
 
 
+@dataclass(frozen=True)
+class Duplicate:
+    """An open case that looks like the same demand, and why."""
+
+    id: int
+    reference: str
+    why: str
+
+
+class PossibleDuplicate(Conflict):
+    """A demand that looks like one already open: intake is warned, and may log it anyway."""
+
+    code = "possible_duplicate"
+
+    def __init__(self, found: list[Duplicate]):
+        names = ", ".join(f"{d.reference} ({d.why})" for d in found)
+        super().__init__(f"This looks like a demand already open: {names}. If it is a different one, "
+                         "log it anyway.", reasons=["duplicate"])
+        self.found = found
+
+
+def duplicates_of(agency_id: int, case_number: str | None, sha256: str | None) -> list[Duplicate]:
+    """Open cases from the same agency under the same case number, or with the same
+    document (by its SHA-256), oldest first."""
+    found: dict[int, Duplicate] = {}
+    if case_number:
+        for row in db.session.execute(select(Case.id, Case.reference).where(
+                Case.agency_id == agency_id, Case.case_number == case_number, Case.is_open.is_(True))):
+            found[row.id] = Duplicate(row.id, row.reference, "the same agency and case number")
+    if sha256:
+        for row in db.session.execute(select(Case.id, Case.reference).join(
+                CaseDocument, CaseDocument.case_id == Case.id).where(
+                CaseDocument.sha256 == sha256, Case.is_open.is_(True))):
+            found.setdefault(row.id, Duplicate(row.id, row.reference, "the same document"))
+    return [found[key] for key in sorted(found)]
+
+
 def create_case(draft: Draft, agency: Agency, actor: Actor, now: datetime,
-                created_by_id: int | None = None) -> Case:
+                created_by_id: int | None = None, duplicate_of: list[Duplicate] | None = None) -> Case:
     """Store a checked demand as a new case in `received`, with its reference and
-    deadline, in the caller's transaction (commit follows)."""
+    deadline, in the caller's transaction (commit follows). `duplicate_of`: open
+    cases it looked like when intake logged it anyway (the audit event names them)."""
     if draft.preservation_id is not None:
         _check_followed(draft.preservation_id, agency)
     case = Case(
@@ -150,5 +190,6 @@ def create_case(draft: Draft, agency: Agency, actor: Actor, now: datetime,
     audit.record(AuditAction.CASE_RECEIVED, actor, subject=("case", case.id), now=now, data={
         "reference": case.reference, "agency_id": agency.id, "process_type": case.process_type.value,
         "channel": case.channel.value,
+        **({"logged_despite": [d.reference for d in duplicate_of]} if duplicate_of else {}),
     })
     return case
