@@ -15,7 +15,7 @@ from pypdf import PdfReader
 
 from tests.conftest import TEST_ACTOR
 from tests.test_report_rendering import render_period, snapshot
-from workflows.reports import charts, countries, transparency
+from workflows.reports import charts, countries, svg, transparency
 
 SVG = "{http://www.w3.org/2000/svg}"
 DEJAVU = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
@@ -97,7 +97,7 @@ def test_the_estimate_is_never_narrower_than_the_font():
     cmap, metrics, em = font.getBestCmap(), font["hmtx"], font["head"].unitsPerEm
     for label in labels:
         real = sum(metrics[cmap[ord(c)]][0] for c in label) / em * 13
-        assert charts.text_width(label, 13) >= real, label
+        assert svg.text_width(label, 13) >= real, label
 
 
 # ---- the published PDF -------------------------------------------------------------------

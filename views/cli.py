@@ -1,8 +1,6 @@
 """Command line (`flask --app app ...`). Each command prints `key: value` lines."""
 
-import json
 import secrets
-import sys
 import time
 from pathlib import Path
 
@@ -12,17 +10,10 @@ from flask_migrate import upgrade
 
 import demo
 from models import Role, db, utcnow
-from views.backup_cli import backup_cli
+from views.cli_output import CLI_ACTOR, emit
+from views.integrity_cli import audit_cli, backup_cli
 from workflows import cases, disclosure, identity, mail, notices, reports
-from workflows.audit import Actor
 from workflows.errors import WorkflowError
-
-CLI_ACTOR = Actor.system("cli")
-
-
-def emit(**pairs) -> None:
-    for key, value in pairs.items():
-        click.echo(f"{key}: {value}")
 
 
 def committed(fn, *args, **kwargs):
@@ -50,7 +41,6 @@ def init_db():
 users_cli = click.Group("users", help="Manage users.")
 agencies_cli = click.Group("agencies", help="Manage agencies.")
 customers_cli = click.Group("customers", help="Manage customers.")
-audit_cli = click.Group("audit", help="The audit log.")
 notices_cli = click.Group("notices", help="The customer-notice outbox relay.")
 reminders_cli = click.Group("reminders", help="Reminders to staff about deadlines (DESIGN 11.5).")
 reports_cli = click.Group("reports", help="Transparency reports.")
@@ -149,45 +139,6 @@ def customers_create(name, kind, country, emails, accounts):
         CLI_ACTOR, utcnow(),
     )
     emit(customer_id=customer.id)
-
-
-@audit_cli.command("verify")
-@click.option("--since-checkpoint", is_flag=True,
-              help="Start at the newest signed checkpoint instead of the first event.")
-@click.option("--against", "published", multiple=True, type=click.Path(exists=True, dir_okay=False),
-              help="A published report's JSON (as downloaded): the log must still hold the event its "
-                   "signed checkpoint names. Repeatable.")
-def audit_verify(since_checkpoint, published):
-    """Recompute the hash chain; exit 1 and name the first bad event if broken. An
-    intact chain leaves a signed checkpoint at its head, where --since-checkpoint
-    starts next time. --against finds a database rolled back behind a publication."""
-    checked = reports.verify_audit(utcnow(), resume=since_checkpoint)
-    result = checked.result
-    checked_reports, problems = reports.verify_all(reports.public_key_pem())
-    problems += [problem for path in published for problem in _published_problems(path)]
-    if result.intact and not problems:
-        emit(status="intact", events=result.head_seq, head_seq=result.head_seq,
-             head_hash=result.head_hash, checkpoints=checked_reports, started_after=result.start_seq,
-             verified=result.events, seconds=f"{checked.seconds:.3f}",
-             events_per_second=f"{checked.rate:.0f}")
-        return
-    if result.intact:
-        emit(status="broken", checkpoints=checked_reports)
-    else:
-        emit(status="broken", first_bad_seq=result.first_bad_seq, reason=result.reason)
-    for problem in problems:
-        emit(checkpoint=problem)
-    sys.exit(1)
-
-
-def _published_problems(path: str) -> list[str]:
-    try:
-        report = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return [f"{path}: not a report's JSON ({exc.__class__.__name__})"]
-    if not isinstance(report, dict):
-        return [f"{path}: not a report's JSON"]
-    return reports.report_problems(report, reports.public_key_pem())
 
 
 @reports_cli.command("publish")

@@ -6,13 +6,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cached_property
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 
 from models import (
     Account,
     Case,
     Category,
-    Customer,
     CustomerKind,
     Disclosure,
     RejectReason,
@@ -21,7 +20,7 @@ from models import (
 )
 from workflows import identity, legal, notices
 from workflows.audit import Actor
-from workflows.cases.intake import facts_of
+from workflows.cases.intake import facts_of, matched_accounts, touches_enterprise
 from workflows.cases.preconditions import (
     LEFT_AFTER_FAILED_CALLBACK,
     TRAFFIC_OR_CONTENT,
@@ -84,7 +83,7 @@ class Context:
         asked of the database without loading them."""
         if "accounts" in self.__dict__:
             return any(kind is CustomerKind.ENTERPRISE for _, kind in self.accounts)
-        return names_enterprise(self.case.identifiers)
+        return touches_enterprise(self.case.identifiers)
 
 
 def _note_required(ctx: Context, what: str) -> list[Reason]:
@@ -384,27 +383,3 @@ GUARDS = {
     Trigger.RELEASE: lambda ctx: _note_required(ctx, "why the preservation is released"),
     Trigger.EXPIRE: _expire,
 }
-
-
-_NAMES_ENTERPRISE = select(
-    select(Account.id).join(Customer, Account.customer_id == Customer.id)
-    .where(Account.identifier.in_(bindparam("identifiers", expanding=True)),
-           Customer.kind == CustomerKind.ENTERPRISE).exists())
-
-
-def names_enterprise(identifiers: list[str]) -> bool:
-    """Whether any of these identifiers is an enterprise customer's account (one
-    statement, built once: every transition asks)."""
-    if not identifiers:
-        return False
-    return bool(db.session.scalar(_NAMES_ENTERPRISE, {"identifiers": identifiers}))
-
-
-def matched_accounts(identifiers: list[str]) -> list[tuple[Account, CustomerKind]]:
-    if not identifiers:
-        return []
-    rows = db.session.execute(
-        select(Account, Customer.kind).join(Customer, Account.customer_id == Customer.id)
-        .where(Account.identifier.in_(identifiers)).order_by(Account.id)
-    ).all()
-    return [(account, kind) for account, kind in rows]

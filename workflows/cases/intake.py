@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 
-from sqlalchemy import bindparam, exists, func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -95,14 +95,30 @@ def facts_of(case: Case, agency: Agency | None = None) -> legal.Facts:
     )
 
 
+_TOUCHES_ENTERPRISE = select(
+    select(Account.id).join(Customer, Account.customer_id == Customer.id)
+    .where(Account.identifier.in_(bindparam("identifiers", expanding=True)),
+           Customer.kind == CustomerKind.ENTERPRISE).exists())
+
+
 def touches_enterprise(identifiers: list[str]) -> bool:
     """Whether a demand names an account of an enterprise customer (the report's
-    enterprise section counts these)."""
+    enterprise section counts these). One statement, built once: intake and every
+    transition ask."""
     if not identifiers:
         return False
-    return bool(db.session.scalar(select(exists().where(
-        Account.identifier.in_(identifiers), Account.customer_id == Customer.id,
-        Customer.kind == CustomerKind.ENTERPRISE))))
+    return bool(db.session.scalar(_TOUCHES_ENTERPRISE, {"identifiers": identifiers}))
+
+
+def matched_accounts(identifiers: list[str]) -> list[tuple[Account, CustomerKind]]:
+    """The accounts a demand names, with their customers' kind, as they stand now."""
+    if not identifiers:
+        return []
+    rows = db.session.execute(
+        select(Account, Customer.kind).join(Customer, Account.customer_id == Customer.id)
+        .where(Account.identifier.in_(identifiers)).order_by(Account.id)
+    ).all()
+    return [(account, kind) for account, kind in rows]
 
 
 def _check_followed(preservation_id: int, agency: Agency) -> None:

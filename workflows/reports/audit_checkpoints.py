@@ -73,7 +73,7 @@ def verify(now: datetime, *, resume: bool = True) -> Checked:
     """Verify the chain, from the newest valid checkpoint when `resume`, else from
     its first event; if intact and past that point, leave a checkpoint at the head
     (committed). Two verifications at once from the same point leave one checkpoint."""
-    start = newest_valid(checkpoint.public_key_pem()) if resume else None
+    start = newest() if resume else None
     db.session.commit()  # the walk reads its own snapshot; nothing is held meanwhile
     began = time.perf_counter()
     result = audit.verify(start=(start.seq, start.hash) if start else None)

@@ -12,13 +12,13 @@ codes, period names, process labels) is escaped before it goes into the markup.
 """
 
 import math
-import re
 from types import SimpleNamespace
 
 from markupsafe import Markup, escape
 
 from models.terms import PROCESS_LABELS, ProcessType
 from workflows.cases import Outcome
+from workflows.reports import svg
 from workflows.reports.countries import by_name, country_name
 
 OUTCOME_LABELS = {
@@ -60,17 +60,8 @@ PRESERVATION_LABELS = {
     "expired": "Ran out",
 }
 
-INK = "#1b1f24"
-MUTED = "#57606a"
-GRID = "#d0d7de"
 BAR = "#1f3a5f"
-FONT = "Liberation Sans, Helvetica, Arial, sans-serif"
-# Charts are drawn small, at about the size they are read: the pages and the PDF enlarge
-# them a little at most, and a phone shrinks them by a fifth, not by half, so their text
-# stays legible everywhere (report.css, report_pdf.css).
-WIDTH = 400
-TEXT = 13
-SMALL = 11
+WIDTH = 400  # each chart's width in its own units (svg.TEXT says why it is small)
 
 # Fill, pattern drawn over it, and the pattern's ink. No two outcomes share a pattern,
 # so hue is never the only difference: rejected (red) and resolved by customer (green)
@@ -78,11 +69,11 @@ SMALL = 11
 OUTCOME_STYLES = {
     Outcome.CONTENT_DISCLOSED: ("#1f3a5f", None, None),
     Outcome.NON_CONTENT_DISCLOSED: ("#4f7fbf", "rising", "#ffffff"),
-    Outcome.NO_DATA_FOUND: ("#d0d7de", "dots", INK),
+    Outcome.NO_DATA_FOUND: ("#d0d7de", "dots", svg.INK),
     Outcome.REJECTED: ("#a8321e", "level", "#ffffff"),
     Outcome.RESOLVED_BY_CUSTOMER: ("#2f7d5b", "cross", "#ffffff"),
-    Outcome.WITHDRAWN: ("#f0c24b", "falling", INK),
-    Outcome.PENDING: ("#ffffff", "upright", INK),
+    Outcome.WITHDRAWN: ("#f0c24b", "falling", svg.INK),
+    Outcome.PENDING: ("#ffffff", "upright", svg.INK),
 }
 PATTERN_MARKS = {
     "rising": '<path d="M-2,2 l4,-4 M0,8 l8,-8 M6,10 l4,-4" stroke="{ink}" stroke-width="1.6"/>',
@@ -103,8 +94,8 @@ def outcome_bars(by_country: dict, limit: int = 15, ident: str = "chart-by-count
         other["requests"] = sum(_requests(fig) for _, fig in rest)
         shown.append((f"Other ({len(rest)})", other))
 
-    label_w = 12 + max((text_width(name) for name, _ in shown), default=0)
-    count_w = 10 + max((text_width(f"{_requests(fig):,}", bold=True) for _, fig in shown), default=0)
+    label_w = 12 + max((svg.text_width(name) for name, _ in shown), default=0)
+    count_w = 10 + max((svg.text_width(f"{_requests(fig):,}", bold=True) for _, fig in shown), default=0)
     row_h = 22
     top = _legend_height() + 20
     height = top + max(len(shown), 1) * row_h + 6
@@ -117,28 +108,28 @@ def outcome_bars(by_country: dict, limit: int = 15, ident: str = "chart-by-count
     if rest:
         summary += (f"; the {len(shown) - 1} with most requests are shown, "
                     f"the other {len(rest)} summed as Other")
-    parts = _open(ident, WIDTH, height, "Requests by country, by outcome",
+    parts = svg.open_chart(ident, WIDTH, height, "Requests by country, by outcome",
                   f"Horizontal bars, one per country, divided by outcome. {summary}.")
     parts.append(_patterns(ident))
     parts.append(_legend(ident, WIDTH, 0))
     biggest = max((_requests(fig) for _, fig in shown), default=0)
     if biggest == 0:
-        parts.append(_note(WIDTH, top + 16, "No requests in this period."))
-        return _close(parts)
-    ticks = _ticks(biggest, 4)
+        parts.append(svg.note(WIDTH, top + 16, "No requests in this period."))
+        return svg.close(parts)
+    ticks = svg.ticks(biggest, 4)
     scale = (plot[1] - plot[0]) / ticks[-1]
-    parts.append(_vertical_grid(ticks, plot[0], scale, top - 6, height - 6))
+    parts.append(svg.vertical_grid(ticks, plot[0], scale, top - 6, height - 6))
     for i, (name, figures) in enumerate(shown):
         y = top + i * row_h
-        parts.append(_text(label_w - 6, y + 15, name, anchor="end"))
+        parts.append(svg.text(label_w - 6, y + 15, name, anchor="end"))
         x = plot[0]
         for outcome in Outcome:
             w = _count(figures, outcome.value) * scale
             if w > 0:
-                parts.append(_rect(x, y + 4, w, row_h - 8, _fill(ident, outcome)))
+                parts.append(svg.rect(x, y + 4, w, row_h - 8, _fill(ident, outcome)))
                 x += w
-        parts.append(_text(x + 5, y + 15, f"{_requests(figures):,}", weight="bold"))
-    return _close(parts)
+        parts.append(svg.text(x + 5, y + 15, f"{_requests(figures):,}", weight="bold"))
+    return svg.close(parts)
 
 
 def process_mix(by_process: dict, ident: str = "chart-process") -> Markup:
@@ -155,56 +146,56 @@ def process_mix(by_process: dict, ident: str = "chart-process") -> Markup:
         rows.append((label, int(n or 0), order.index(kind) if kind is not None else len(order)))
     rows.sort(key=lambda r: (-r[1], r[2], r[0]))
 
-    label_w = 12 + max((text_width(label) for label, _, _ in rows), default=0)
-    count_w = 10 + max((text_width(f"{n:,}", bold=True) for _, n, _ in rows), default=0)
+    label_w = 12 + max((svg.text_width(label) for label, _, _ in rows), default=0)
+    count_w = 10 + max((svg.text_width(f"{n:,}", bold=True) for _, n, _ in rows), default=0)
     width, row_h, top = max(WIDTH, round(label_w + count_w + 150)), 22, 20
     height = top + max(len(rows), 1) * row_h + 6
     total = sum(n for _, n, _ in rows)
     desc = f"Horizontal bars, one per type of legal process; {total:,} requests in all."
     if rows and total:
         desc += f" Most common: {rows[0][0]}, {rows[0][1]:,}."
-    parts = _open(ident, width, height, "Requests by type of legal process", desc)
+    parts = svg.open_chart(ident, width, height, "Requests by type of legal process", desc)
     if not rows:
-        parts.append(_note(width, top + 16, "No requests in this period."))
-        return _close(parts)
-    ticks = _ticks(max(n for _, n, _ in rows), 4)
+        parts.append(svg.note(width, top + 16, "No requests in this period."))
+        return svg.close(parts)
+    ticks = svg.ticks(max(n for _, n, _ in rows), 4)
     scale = (width - count_w - label_w) / ticks[-1]
-    parts.append(_vertical_grid(ticks, label_w, scale, top - 6, height - 6))
+    parts.append(svg.vertical_grid(ticks, label_w, scale, top - 6, height - 6))
     for i, (label, n, _) in enumerate(rows):
         y = top + i * row_h
-        parts.append(_text(label_w - 6, y + 15, label, anchor="end"))
+        parts.append(svg.text(label_w - 6, y + 15, label, anchor="end"))
         if n:
-            parts.append(_rect(label_w, y + 4, n * scale, row_h - 8, BAR))
-        parts.append(_text(label_w + n * scale + 5, y + 15, f"{n:,}", weight="bold"))
-    return _close(parts)
+            parts.append(svg.rect(label_w, y + 4, n * scale, row_h - 8, BAR))
+        parts.append(svg.text(label_w + n * scale + 5, y + 15, f"{n:,}", weight="bold"))
+    return svg.close(parts)
 
 
 def outcome_shares(totals: dict, ident: str = "chart-shares") -> Markup:
     """A small bar per outcome, its share of all requests, with the percentage and the count."""
     counts = [(o, _count(totals, o.value)) for o in Outcome]
     total = sum(n for _, n in counts)
-    label_w = 12 + max(text_width(label) for label in OUTCOME_LABELS.values())
-    pct_w = 16 + text_width("100%", bold=True) + text_width(f"({max(total, 1):,})")
+    label_w = 12 + max(svg.text_width(label) for label in OUTCOME_LABELS.values())
+    pct_w = 16 + svg.text_width("100%", bold=True) + svg.text_width(f"({max(total, 1):,})")
     width, row_h, top = max(WIDTH, round(label_w + pct_w + 120)), 24, 4
     height = top + len(counts) * row_h + 4
     shares = ", ".join(f"{OUTCOME_LABELS[o]} {percent(n, total)}" for o, n in counts)
     desc = (f"Share of the {total:,} requests by outcome: {shares}." if total
             else "No requests in this period, so no outcome has a share.")
-    parts = _open(ident, width, height, "Outcomes as a share of all requests", desc)
+    parts = svg.open_chart(ident, width, height, "Outcomes as a share of all requests", desc)
     parts.append(_patterns(ident))
     span = width - label_w - pct_w
     for i, (outcome, n) in enumerate(counts):
         y = top + i * row_h
-        parts.append(_text(label_w - 6, y + 16, OUTCOME_LABELS[outcome], anchor="end"))
+        parts.append(svg.text(label_w - 6, y + 16, OUTCOME_LABELS[outcome], anchor="end"))
         # The full track in outline, so a small share is seen against the whole.
         parts.append(f'<rect x="{label_w}" y="{y + 4}" width="{span}" height="{row_h - 8}" '
-                     f'fill="#f6f8fa" stroke="{GRID}" stroke-width="1"/>')
+                     f'fill="#f6f8fa" stroke="{svg.GRID}" stroke-width="1"/>')
         if total and n:
-            parts.append(_rect(label_w, y + 4, span * n / total, row_h - 8, _fill(ident, outcome)))
-        parts.append(_text(width - pct_w + 6, y + 16, percent(n, total), weight="bold"))
-        parts.append(_text(width - pct_w + 10 + text_width("100%", bold=True), y + 16, f"({n:,})",
-                           fill=MUTED))
-    return _close(parts)
+            parts.append(svg.rect(label_w, y + 4, span * n / total, row_h - 8, _fill(ident, outcome)))
+        parts.append(svg.text(width - pct_w + 6, y + 16, percent(n, total), weight="bold"))
+        parts.append(svg.text(width - pct_w + 10 + svg.text_width("100%", bold=True), y + 16, f"({n:,})",
+                           fill=svg.MUTED))
+    return svg.close(parts)
 
 
 def trend(points: list[tuple[str, dict]], ident: str = "chart-trend") -> Markup:
@@ -220,19 +211,19 @@ def trend(points: list[tuple[str, dict]], ident: str = "chart-trend") -> Markup:
                 + ", ".join(f"{name} {n:,}" for (name, _), n in zip(points, totals, strict=True)) + ".")
     else:
         desc = "No period has been published yet."
-    parts = _open(ident, WIDTH, height, "Requests per period, by outcome", desc)
+    parts = svg.open_chart(ident, WIDTH, height, "Requests per period, by outcome", desc)
     parts.append(_patterns(ident))
     parts.append(_legend(ident, WIDTH, 0))
     if not points:
-        parts.append(_note(WIDTH, top + 20, "No period has been published yet."))
-        return _close(parts)
-    ticks = _ticks(max(totals), 4)
+        parts.append(svg.note(WIDTH, top + 20, "No period has been published yet."))
+        return svg.close(parts)
+    ticks = svg.ticks(max(totals), 4)
     scale = plot_h / ticks[-1]
     for tick in ticks:
         y = base - tick * scale
-        parts.append(f'<line x1="{axis_w}" y1="{y:.1f}" x2="{WIDTH}" y2="{y:.1f}" stroke="{GRID}" '
+        parts.append(f'<line x1="{axis_w}" y1="{y:.1f}" x2="{WIDTH}" y2="{y:.1f}" stroke="{svg.GRID}" '
                      f'stroke-width="1"/>')
-        parts.append(_text(axis_w - 5, y + 4, f"{tick:,}", anchor="end", fill=MUTED, size=SMALL))
+        parts.append(svg.text(axis_w - 5, y + 4, f"{tick:,}", anchor="end", fill=svg.MUTED, size=svg.SMALL))
     slot = (WIDTH - axis_w) / len(points)
     bar_w = min(48.0, slot * 0.6)
     crowded = slot < 60  # ten periods leave about 44 units each
@@ -243,19 +234,17 @@ def trend(points: list[tuple[str, dict]], ident: str = "chart-trend") -> Markup:
             h = _count(figures, outcome.value) * scale
             if h > 0:
                 y -= h
-                parts.append(_rect(centre - bar_w / 2, y, bar_w, h, _fill(ident, outcome)))
-        parts.append(_text(centre, y - 4, f"{totals[i]:,}", anchor="middle", weight="bold",
-                           size=SMALL if crowded else None))
+                parts.append(svg.rect(centre - bar_w / 2, y, bar_w, h, _fill(ident, outcome)))
+        size = svg.SMALL if crowded else None
+        parts.append(svg.text(centre, y - 4, f"{totals[i]:,}", anchor="middle", weight="bold", size=size))
         # "2025-H2" on two lines, year over half, so ten of them fit side by side.
         year, dash, half = str(name).partition("-")
-        if dash:
-            parts.append(_text(centre, base + 15, year, anchor="middle", size=SMALL if crowded else None))
-            parts.append(_text(centre, base + 29, half, anchor="middle", size=SMALL if crowded else None))
-        else:
-            parts.append(_text(centre, base + 15, name, anchor="middle", size=SMALL if crowded else None))
-    parts.append(f'<line x1="{axis_w}" y1="{base}" x2="{WIDTH}" y2="{base}" stroke="{INK}" '
+        lines = [year, half] if dash else [name]
+        for n, line in enumerate(lines):
+            parts.append(svg.text(centre, base + 15 + 14 * n, line, anchor="middle", size=size))
+    parts.append(f'<line x1="{axis_w}" y1="{base}" x2="{WIDTH}" y2="{base}" stroke="{svg.INK}" '
                  f'stroke-width="1"/>')
-    return _close(parts)
+    return svg.close(parts)
 
 
 def percent(n: int, total: int) -> str:
@@ -271,19 +260,9 @@ def process_label(key: str) -> str:
     return PROCESS_LABELS[kind] if kind is not None else str(key)
 
 
-_TITLE_AND_DESC = re.compile(r'(<title id="[^"<]*">)([^<]*)(</title><desc id="[^"<]*">)([^<]*)(</desc>)')
-
-
-def pdf_alt(svg: Markup) -> Markup:
-    """The chart with its description in its title as well: a tagged PDF takes a
-    figure's alternative text from the title alone (the page reads both)."""
-    # Safe to mark: both parts were escaped when the chart was drawn, and are only joined.
-    return Markup(_TITLE_AND_DESC.sub(r"\1\2. \4\3\4\5", str(svg), count=1))  # noqa: S704
-
-
 def init_app(app) -> None:
     """Let the report templates (pages and PDF) draw charts and name the figures."""
-    app.jinja_env.filters["pdf_alt"] = pdf_alt
+    app.jinja_env.filters["pdf_alt"] = svg.pdf_alt
     app.jinja_env.globals["charts"] = SimpleNamespace(
         outcome_bars=outcome_bars, process_mix=process_mix, outcome_shares=outcome_shares, trend=trend,
         percent=percent, process_label=process_label,
@@ -293,23 +272,7 @@ def init_app(app) -> None:
     )
 
 
-# ---- drawing ----------------------------------------------------------------
-
-
-def _open(ident: str, width: int, height: float, title: str, desc: str) -> list[str]:
-    i = escape(ident)
-    return [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {width} {height:.0f}" '
-        f'width="{width}" height="{height:.0f}" role="img" aria-labelledby="{i}-title {i}-desc" '
-        f'font-family="{FONT}" font-size="{TEXT}" fill="{INK}">',
-        f'<title id="{i}-title">{escape(title)}</title><desc id="{i}-desc">{escape(desc)}</desc>',
-    ]
-
-
-def _close(parts: list[str]) -> Markup:
-    parts.append("</svg>")
-    # Safe to mark: every text and attribute value from the data went through escape() above.
-    return Markup("".join(parts))  # noqa: S704
+# ---- drawing: what the outcomes look like -----------------------------------
 
 
 def _patterns(ident: str) -> str:
@@ -341,68 +304,9 @@ def _legend(ident: str, width: int, y: float) -> str:
     items = []
     for i, (outcome, label) in enumerate(OUTCOME_LABELS.items()):
         x, row_y = (i % LEGEND_COLUMNS) * column, y + (i // LEGEND_COLUMNS) * LEGEND_ROW
-        items.append(_rect(x + 1, row_y + 3, 14, 14, _fill(ident, outcome)))
-        items.append(_text(x + 20, row_y + 15, label, size=12))
+        items.append(svg.rect(x + 1, row_y + 3, 14, 14, _fill(ident, outcome)))
+        items.append(svg.text(x + 20, row_y + 15, label, size=12))
     return f'<g class="legend">{"".join(items)}</g>'
-
-
-def _vertical_grid(ticks: list[int], x0: float, scale: float, y0: float, y1: float) -> str:
-    lines = []
-    for tick in ticks:
-        x = x0 + tick * scale
-        lines.append(f'<line x1="{x:.1f}" y1="{y0 + 6:.1f}" x2="{x:.1f}" y2="{y1:.1f}" stroke="{GRID}" '
-                     f'stroke-width="1"/>')
-        lines.append(_text(x, y0, f"{tick:,}", anchor="middle", fill=MUTED, size=SMALL))
-    return "".join(lines)
-
-
-# Advance widths in em of DejaVu Sans, the widest of the fonts a chart may be drawn in
-# (FONT names narrower ones first; DejaVu is what a Linux reader or the PDF falls back
-# to), rounded up by class of character. A label column sized by them never clips.
-_EM = {**dict.fromkeys("ijlIJ'|", 0.29), **dict.fromkeys(" ,.:;!", 0.32), **dict.fromkeys("f-", 0.36),
-       **dict.fromkeys("()t[]", 0.40), "r": 0.42, **dict.fromkeys("csz", 0.56),
-       **dict.fromkeys("abdeghknopquvxy0123456789LFPTYS?", 0.64), **dict.fromkeys("mwMW%", 0.99)}
-_EM_OTHER = 0.80  # capitals and anything else
-_BOLD = 1.16  # DejaVu Sans Bold over Book, at most
-
-
-def text_width(text: str, size: int = TEXT, bold: bool = False) -> float:
-    """How wide `text` is drawn at `size`, at most, in the chart's units."""
-    return sum(_EM.get(c, _EM_OTHER) for c in str(text)) * size * (_BOLD if bold else 1)
-
-
-def _rect(x: float, y: float, w: float, h: float, fill: str) -> str:
-    return (f'<rect x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{h:.1f}" fill="{fill}" '
-            f'stroke="{INK}" stroke-width="0.75"/>')
-
-
-def _text(x: float, y: float, text, anchor: str = "start", weight: str | None = None,
-          fill: str | None = None, size: int | None = None) -> str:
-    extra = ""
-    if anchor != "start":
-        extra += f' text-anchor="{anchor}"'
-    if weight:
-        extra += f' font-weight="{weight}"'
-    if fill:
-        extra += f' fill="{fill}"'
-    if size:
-        extra += f' font-size="{size}"'
-    return f'<text x="{x:.1f}" y="{y:.1f}"{extra}>{escape(text)}</text>'
-
-
-def _note(width: int, y: float, text: str) -> str:
-    return _text(width / 2, y, text, anchor="middle", fill=MUTED)
-
-
-def _ticks(top: int, count: int = 5) -> list[int]:
-    """Round gridline values from 0 to at least `top` (steps of 1, 2 or 5 times a power of ten)."""
-    if top <= 0:
-        return [0, 1]
-    raw = top / count
-    magnitude = 10 ** math.floor(math.log10(raw))
-    step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
-    step = max(1, round(step))
-    return list(range(0, math.ceil(top / step) * step + 1, step))
 
 
 def _count(figures: dict, key: str) -> int:
